@@ -1,0 +1,45 @@
+"""srkit's command line: ``srkit COMMAND ...``.
+
+Every module in this package registers its commands on :data:`srkit.cli.app.app`; they are
+imported here in workflow order. :func:`main` turns :class:`~srkit.errors.SrkitError` into
+one line on stderr and exit status 1.
+"""
+
+from __future__ import annotations
+
+import pkgutil
+import sys
+from importlib import import_module
+
+from srkit.cli.app import app
+
+_ORDER = ["estimate_kernels", "collect_noise", "degrade", "train_dsn", "train_sr", "upscale",
+          "evaluate", "pool", "models"]
+
+
+def _load_commands() -> None:
+    found = {m.name for m in pkgutil.iter_modules(__path__) if m.name != "app"}
+    for name in [n for n in _ORDER if n in found] + sorted(found - set(_ORDER)):
+        import_module(f"{__name__}.{name}")
+
+
+_load_commands()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    from srkit.errors import SrkitError
+
+    try:
+        app()
+    except SrkitError as error:
+        from srkit.console import stderr
+
+        stderr.print(f"[red]error:[/red] {error}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,62 @@
+"""The Typer application and the options every command shares (DESIGN.md, CLI conventions).
+
+Command modules beside this one register on :data:`app` (or :data:`pool_app`); they import
+the library stage inside the command body, so ``srkit --help`` never imports torch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="srkit",
+    help="Real-world image super-resolution: learn your camera's degradation from its photos, "
+    "make matching training pairs, train SR models and upscale photos.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+pool_app = typer.Typer(help="Inspect, merge and draw degradation pools (HDF5).",
+                       no_args_is_help=True)
+app.add_typer(pool_app, name="pool")
+
+Inputs = Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.",
+                                             show_default=False)]
+ScaleOpt = Annotated[int, typer.Option("-x", "--scale", help="Upscaling factor.")]
+PoolOpt = Annotated[Path, typer.Option("--pool", help="Degradation pool (HDF5).")]
+OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file or folder.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same seed, same output).")]
+QuietOpt = Annotated[bool, typer.Option("-q", "--quiet",
+                                        help="No progress bars or summaries on stderr.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1,
+                                         help="Parallel worker processes.")]
+DeviceOpt = Annotated[str, typer.Option("--device", help="auto, cpu, cuda, cuda:N or mps.")]
+StrictOpt = Annotated[bool, typer.Option("--strict",
+                                         help="Fail on the first unreadable image instead of "
+                                         "skipping it.")]
+MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels",
+                                           help="Refuse images with more pixels than this "
+                                           "(decompression-bomb guard; 0 = no limit).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print results as CSV on stdout.")]
+
+
+def setup(quiet: bool = False, max_pixels: int | None = None, seed: int | None = None) -> None:
+    """Per-command set-up: quietness, the decompression-bomb limit, global seeding."""
+    from srkit import console
+    from srkit.io import images
+
+    console.set_quiet(quiet)
+    if max_pixels is not None:
+        images.set_max_pixels(max_pixels or None)
+    if seed is not None:
+        import random
+
+        import numpy as np
+
+        random.seed(seed)
+        np.random.seed(seed % 2**32)

@@ -1,0 +1,1 @@
+"""Everything that touches files: images, pools, model checkpoints, atomic writes."""

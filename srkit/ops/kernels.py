@@ -1,0 +1,120 @@
+"""Blur kernels and blur-then-subsample degradation.
+
+Conventions (docs/conventions.md):
+
+* A kernel is a float ``(k, k)`` array that sums to 1. It is **correlated** with the image
+  (``out[y, x] = sum_ij k[i, j] * img[y + i - c, x + j - c]``, c = (k - 1) / 2), which is what
+  PyTorch's ``conv2d`` and KernelGAN's generator do. A *centred* kernel has its centre of mass
+  at the array's geometric centre ``((k - 1) / 2, (k - 1) / 2)``; pools store centred kernels.
+* ``blur_downsample`` puts LR pixel ``i`` at HR coordinate ``s * i + (s - 1) / 2`` (0-based),
+  the centre of its s×s block, exactly as MATLAB's bicubic ``imresize`` does. For even ``s``
+  that is a half-pixel position, so the kernel is moved by ``(s - 1) / 2`` with a cubic shift
+  before correlating at ``s * i`` (as KernelGAN's post-processing does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+
+def normalise(kernel: np.ndarray) -> np.ndarray:
+    """Scale a kernel to sum 1 (float32). Raises ValueError when it sums to ~0."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    total = kernel.sum()
+    if abs(total) < 1e-12:
+        raise ValueError("kernel sums to zero")
+    return (kernel / total).astype(np.float32)
+
+
+def centre_of_mass(kernel: np.ndarray) -> tuple[float, float]:
+    """``(row, col)`` centre of mass of a kernel (0-based)."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    rows, cols = np.indices(kernel.shape)
+    total = kernel.sum()
+    return float((rows * kernel).sum() / total), float((cols * kernel).sum() / total)
+
+
+def shift_kernel(kernel: np.ndarray, shift: tuple[float, float]) -> np.ndarray:
+    """Move a kernel by ``(dy, dx)`` pixels (cubic interpolation), keeping its sum."""
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if abs(shift[0]) < 1e-9 and abs(shift[1]) < 1e-9:
+        return kernel.astype(np.float32)
+    moved = ndimage.shift(kernel, shift, order=3, mode="constant", cval=0.0)
+    return normalise(moved)
+
+
+def centre_kernel(kernel: np.ndarray) -> np.ndarray:
+    """Shift a kernel so that its centre of mass is at the array centre; sum 1."""
+    kernel = normalise(kernel)
+    centre = (kernel.shape[0] - 1) / 2, (kernel.shape[1] - 1) / 2
+    com = centre_of_mass(kernel)
+    return shift_kernel(kernel, (centre[0] - com[0], centre[1] - com[1]))
+
+
+def pad_kernel(kernel: np.ndarray, size: int) -> np.ndarray:
+    """Zero-pad (or centre-crop) a square kernel to ``size × size``, keeping it centred."""
+    kernel = np.asarray(kernel, dtype=np.float32)
+    k = kernel.shape[0]
+    if (size - k) % 2:
+        raise ValueError(f"cannot centre a {k}×{k} kernel in {size}×{size} (parity differs)")
+    if size >= k:
+        pad = (size - k) // 2
+        return np.pad(kernel, pad)
+    crop = (k - size) // 2
+    return normalise(kernel[crop:crop + size, crop:crop + size])
+
+
+def gaussian_kernel(kernel_size: int, sigma_major: float, sigma_minor: float | None = None,
+                    theta: float = 0.0) -> np.ndarray:
+    """A centred (an)isotropic Gaussian, ``sigma_*`` in pixels, ``theta`` in radians.
+
+    The covariance is ``R diag(sigma_major², sigma_minor²) Rᵀ`` with ``R`` the rotation by
+    ``theta`` (counter-clockwise from the column axis).
+    """
+    sigma_minor = sigma_major if sigma_minor is None else sigma_minor
+    rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+    cov = rotation @ np.diag([sigma_major**2, sigma_minor**2]) @ rotation.T
+    return gaussian_from_covariance(kernel_size, cov)
+
+
+def gaussian_from_covariance(kernel_size: int, cov: np.ndarray,
+                             mean: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """A Gaussian with 2×2 covariance ``cov`` in (x=col, y=row) order, sum 1."""
+    half = (kernel_size - 1) / 2
+    ax = np.arange(kernel_size, dtype=np.float64) - half
+    xx, yy = np.meshgrid(ax - mean[1], ax - mean[0])
+    points = np.stack([xx, yy], axis=-1)
+    inv = np.linalg.inv(cov)
+    expo = np.einsum("...i,ij,...j->...", points, inv, points)
+    return normalise(np.exp(-0.5 * expo))
+
+
+def correlate(image: np.ndarray, kernel: np.ndarray, mode: str = "reflect") -> np.ndarray:
+    """Correlate each channel of ``(H, W)`` or ``(H, W, C)`` with a 2-D kernel (same size)."""
+    image = np.asarray(image, dtype=np.float32)
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if image.ndim == 2:
+        return ndimage.correlate(image, kernel, mode=mode)
+    return np.stack([ndimage.correlate(image[..., c], kernel, mode=mode)
+                     for c in range(image.shape[2])], axis=-1)
+
+
+def blur_downsample(image: np.ndarray, kernel: np.ndarray, scale: int,
+                    mode: str = "reflect") -> np.ndarray:
+    """Blur with a centred kernel and keep every ``scale``-th pixel, block-centre aligned.
+
+    ``image`` is ``(H, W[, C])`` float; the output is ``(H // scale, W // scale[, C])``.
+    See the module docstring for the grid convention.
+    """
+    if scale < 1:
+        raise ValueError(f"scale must be >= 1, got {scale}")
+    offset = (scale - 1) / 2
+    kernel = np.asarray(kernel, dtype=np.float32)
+    if offset:
+        # Correlating at s*i with a kernel moved by +offset samples the image at s*i+offset.
+        size = kernel.shape[0] + 2 * (int(np.ceil(offset)) + 2)
+        kernel = shift_kernel(pad_kernel(kernel, size), (offset, offset))
+    height, width = image.shape[0] // scale * scale, image.shape[1] // scale * scale
+    blurred = correlate(image[:height, :width], kernel, mode=mode)
+    return blurred[::scale, ::scale]

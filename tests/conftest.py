@@ -1,0 +1,52 @@
+"""Shared fixtures: small real photos from scikit-image (bundled, offline) and helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+def _skimage(name: str) -> np.ndarray:
+    from skimage import data
+
+    image = getattr(data, name)()
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return image[..., :3].astype(np.float32) / 255.0
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """512×512 RGB photo, float32 [0, 1]."""
+    return _skimage("astronaut")
+
+
+@pytest.fixture(scope="session")
+def chelsea() -> np.ndarray:
+    """300×451 RGB photo (a cat), float32 [0, 1]."""
+    return _skimage("chelsea")
+
+
+@pytest.fixture(scope="session")
+def coffee() -> np.ndarray:
+    """400×600 RGB photo, float32 [0, 1]."""
+    return _skimage("coffee")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path, astronaut, chelsea, coffee) -> Path:
+    """A folder of three small PNG photos (crops of scikit-image's)."""
+    from srkit.io.images import write_image
+
+    folder = tmp_path / "photos"
+    write_image(folder / "astronaut.png", astronaut[:256, :256])
+    write_image(folder / "chelsea.png", chelsea[:240, :320])
+    write_image(folder / "coffee.png", coffee[:200, :288])
+    return folder
