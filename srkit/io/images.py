@@ -78,6 +78,10 @@ def read_image(path: str | Path) -> LoadedImage:
         raise SrkitError(f"{path}: is a folder, not an image")
     if path.suffix.lower() == ".png" and png16.is_16bit_colour_png(path):
         return _read_png16(path)
+    if path.suffix.lower() in (".tif", ".tiff"):
+        deep = _read_tiff16(path)
+        if deep is not None:
+            return deep
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -105,12 +109,32 @@ def _read_png16(path: Path) -> LoadedImage:
     if Image.MAX_IMAGE_PIXELS and h * w > 2 * Image.MAX_IMAGE_PIXELS:
         raise SrkitError(f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} "
                          "pixels (raise it with --max-pixels)")
+    return _from_uint16(samples, path)
+
+
+def _from_uint16(samples: np.ndarray, path: Path) -> LoadedImage:
+    """uint16 ``(H, W, C)`` with C = 1 (grey), 2 (grey+alpha), 3 (RGB) or 4 (RGBA)."""
     values = samples.astype(np.float32) / 65535.0
     channels = values.shape[2]
     grey = channels in (1, 2)
     rgb = np.repeat(values[..., :1], 3, axis=2) if grey else values[..., :3]
     alpha = values[..., -1] if channels in (2, 4) else None
     return LoadedImage(np.ascontiguousarray(rgb), alpha, 16, grey, path)
+
+
+def _read_tiff16(path: Path) -> LoadedImage | None:
+    """16-bit TIFFs through tifffile (Pillow reduces colour ones to 8 bits); else None."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            if page.dtype != np.uint16 or page.samplesperpixel not in (1, 2, 3, 4):
+                return None
+            samples = page.asarray()
+    except Exception:  # noqa: BLE001 - anything odd: let Pillow try and report
+        return None
+    return _from_uint16(samples if samples.ndim == 3 else samples[..., None], path)
 
 
 def _from_pil(pil: Image.Image, path: Path | None) -> LoadedImage:
