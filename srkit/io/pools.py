@@ -13,16 +13,20 @@ Schema version 1 (documented in docs/pool-format.md)::
     /noise/source, /noise/source_sha256, /noise/settings  (N,) str
     /noise/position         (N, 2) int32        (row, col) of the window in the source photo
 
-Every write goes to a temporary copy that replaces the pool only when complete, so a crash
-never leaves a broken pool. Readers validate and say what is wrong in one line.
+Every write (:func:`pool_writer`, and :func:`append_kernels`, :func:`append_noise`,
+:func:`remove_noise`, :func:`merge_pools` built on it) goes to a temporary copy that replaces
+the pool only when complete, so a crash never leaves a broken pool. Readers validate and say
+what is wrong in one line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,6 +96,7 @@ class Pool:
     noise_source: list[str]
     noise_source_sha256: list[str]
     noise_settings: list[dict]
+    noise_position: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
 
     def kernels(self, scale: int) -> KernelSet:
         """The kernels for ``scale``; a clear error when the pool has none at that scale."""
@@ -122,6 +127,18 @@ class Pool:
             out[order] = values
             return out
 
+    def iter_noise(self, block: int = 64) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield ``(start, patches)`` blocks of at most ``block`` patches, in pool order.
+
+        Memory stays bounded by one block (a 256×256 patch is 0.8 MB) whatever the pool size.
+        """
+        if self.noise_count == 0:
+            return
+        with h5py.File(self.path, "r") as handle:
+            data = handle["noise/patch"]
+            for start in range(0, self.noise_count, block):
+                yield start, np.asarray(data[start:start + block], dtype=np.float32)
+
 
 def file_sha256(path: str | Path) -> str:
     """Content hash of a file, so that a photo is recognised under any name."""
@@ -136,55 +153,88 @@ def _strings(dataset: h5py.Dataset) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in dataset[...]]
 
 
+def _attr_str(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _dataset(group: h5py.Group, name: str, path: Path) -> h5py.Dataset:
+    item = group.get(name)
+    if not isinstance(item, h5py.Dataset):
+        raise SrkitError(f"{path}: pool is missing the dataset {group.name.rstrip('/')}/{name}")
+    return item
+
+
+def _json_list(values: list[str], where: str, path: Path) -> list[dict]:
+    try:
+        return [json.loads(v) for v in values]
+    except json.JSONDecodeError:
+        raise SrkitError(f"{path}: {where} holds text that is not JSON") from None
+
+
 def read_pool(path: str | Path) -> Pool:
     """Open and validate a pool; :class:`SrkitError` explains what is wrong in one line."""
     path = Path(path)
     if not path.exists():
         raise SrkitError(f"{path}: no such pool file")
+    if path.is_dir():
+        raise SrkitError(f"{path}: is a folder, not a pool file")
     try:
         handle = h5py.File(path, "r")
     except OSError:
         raise SrkitError(f"{path}: not an HDF5 file, so not an srkit pool") from None
     with handle:
-        if handle.attrs.get("format") != FORMAT:
+        if _attr_str(handle.attrs.get("format", "")) != FORMAT:
             raise SrkitError(f"{path}: an HDF5 file but not an srkit pool "
                              "(no format='srkit-pool' attribute)")
-        version = int(handle.attrs.get("schema_version", -1))
+        try:
+            version = int(handle.attrs.get("schema_version", -1))
+        except (TypeError, ValueError):
+            version = -1
         if version != SCHEMA_VERSION:
             raise SrkitError(f"{path}: pool schema version {version}, but this srkit reads "
                              f"version {SCHEMA_VERSION}")
-        try:
-            kernel_sets = {}
-            for name, group in handle.get("kernels", {}).items():
-                if not name.startswith("x") or not name[1:].isdigit():
-                    raise SrkitError(f"{path}: unexpected kernel group /kernels/{name}")
-                scale = int(name[1:])
-                kernels = np.asarray(group["kernel"][...], dtype=np.float32)
-                if kernels.ndim != 3 or kernels.shape[1] != kernels.shape[2]:
-                    raise SrkitError(f"{path}: /kernels/{name}/kernel has shape "
-                                     f"{kernels.shape}, expected (N, k, k)")
-                meta = {key: _strings(group[key]) for key in _KERNEL_META}
-                if any(len(v) != len(kernels) for v in meta.values()):
-                    raise SrkitError(f"{path}: /kernels/{name} datasets differ in length")
-                kernel_sets[scale] = KernelSet(
-                    scale, kernels, meta["source"], meta["source_sha256"], meta["method"],
-                    meta["flag"], [json.loads(s) for s in meta["settings"]])
-            if "noise" in handle:
-                group = handle["noise"]
-                shape = group["patch"].shape
-                if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
-                    raise SrkitError(f"{path}: /noise/patch has shape {shape}, "
-                                     "expected (N, p, p, 3)")
-                meta = {key: _strings(group[key]) for key in _NOISE_META}
-                noise_count, patch_size = int(shape[0]), int(shape[1])
-            else:
-                meta = {key: [] for key in _NOISE_META}
-                noise_count, patch_size = 0, 0
-        except KeyError as error:
-            raise SrkitError(f"{path}: pool is missing a dataset ({error})") from None
-        return Pool(path, version, str(handle.attrs.get("creator", "")), kernel_sets,
+        kernel_sets = {}
+        kernels_group = handle.get("kernels")
+        if kernels_group is not None and not isinstance(kernels_group, h5py.Group):
+            raise SrkitError(f"{path}: /kernels should be a group of x{{S}} groups")
+        for name, group in (kernels_group or {}).items():
+            if not name.startswith("x") or not name[1:].isdigit() \
+                    or not isinstance(group, h5py.Group):
+                raise SrkitError(f"{path}: unexpected kernel group /kernels/{name}")
+            scale = int(name[1:])
+            kernels = np.asarray(_dataset(group, "kernel", path)[...], dtype=np.float32)
+            if kernels.ndim != 3 or kernels.shape[1] != kernels.shape[2]:
+                raise SrkitError(f"{path}: /kernels/{name}/kernel has shape "
+                                 f"{kernels.shape}, expected (N, k, k)")
+            meta = {key: _strings(_dataset(group, key, path)) for key in _KERNEL_META}
+            if any(len(v) != len(kernels) for v in meta.values()):
+                raise SrkitError(f"{path}: /kernels/{name} datasets differ in length")
+            kernel_sets[scale] = KernelSet(
+                scale, kernels, meta["source"], meta["source_sha256"], meta["method"],
+                meta["flag"], _json_list(meta["settings"], f"/kernels/{name}/settings", path))
+        noise_group = handle.get("noise")
+        if noise_group is None:
+            meta = {key: [] for key in _NOISE_META}
+            noise_count, patch_size = 0, 0
+            position = np.zeros((0, 2), np.int32)
+        else:
+            if not isinstance(noise_group, h5py.Group):
+                raise SrkitError(f"{path}: /noise should be a group")
+            shape = _dataset(noise_group, "patch", path).shape
+            if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
+                raise SrkitError(f"{path}: /noise/patch has shape {shape}, "
+                                 "expected (N, p, p, 3)")
+            noise_count, patch_size = int(shape[0]), int(shape[1])
+            meta = {key: _strings(_dataset(noise_group, key, path)) for key in _NOISE_META}
+            position = np.asarray(_dataset(noise_group, "position", path)[...], dtype=np.int32)
+            if position.shape != (noise_count, 2):
+                raise SrkitError(f"{path}: /noise/position has shape {position.shape}, "
+                                 f"expected ({noise_count}, 2)")
+            if any(len(v) != noise_count for v in meta.values()):
+                raise SrkitError(f"{path}: /noise datasets differ in length")
+        return Pool(path, version, _attr_str(handle.attrs.get("creator", "")), kernel_sets,
                     noise_count, patch_size, meta["source"], meta["source_sha256"],
-                    [json.loads(s) for s in meta["settings"]])
+                    _json_list(meta["settings"], "/noise/settings", path), position)
 
 
 def _new_pool(handle: h5py.File) -> None:
@@ -215,70 +265,174 @@ def _str_array(values: Sequence[str]) -> np.ndarray:
     return np.array(list(values), dtype=object)
 
 
-def _open_for_append(path: Path):
-    """Context manager: a writable temporary copy of ``path`` that replaces it on success."""
-    import contextlib
+class _Unchanged(Exception):
+    """Raised inside :func:`pool_writer` to discard a temporary copy nobody wrote to."""
 
-    @contextlib.contextmanager
-    def manager():
-        if path.exists():
-            read_pool(path)  # refuse to touch something that is not a pool
+
+class PoolWriter:
+    """Appends to the temporary copy of a pool opened by :func:`pool_writer`.
+
+    Nothing reaches the real pool file until the ``with`` block ends without an exception.
+    """
+
+    def __init__(self, handle: h5py.File, path: Path, removed: int = 0) -> None:
+        self.handle = handle
+        self.path = path
+        self.removed = removed  # noise patches dropped when the writer was opened
+        self.added_kernels = 0
+        self.added_noise = 0
+
+    @property
+    def noise_patch_size(self) -> int:
+        """Side of the noise patches already in the pool (0 when it has none)."""
+        data = self.handle.get("noise/patch")
+        return int(data.shape[1]) if data is not None and data.shape[0] else 0
+
+    def append_kernels(self, entries: Sequence[KernelEntry]) -> int:
+        """Append kernels (grouped by scale). Returns how many."""
+        by_scale: dict[int, list[KernelEntry]] = {}
+        for entry in entries:
+            kernel = np.asarray(entry.kernel, dtype=np.float32)
+            if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1] \
+                    or not np.isfinite(kernel).all():
+                raise ValueError(f"kernel from {entry.source} must be a finite square 2-D array")
+            by_scale.setdefault(int(entry.scale), []).append(entry)
+        for scale, group_entries in by_scale.items():
+            self._append_kernel_arrays(
+                scale, np.stack([np.asarray(e.kernel, np.float32) for e in group_entries]),
+                {"source": [e.source for e in group_entries],
+                 "source_sha256": [e.source_sha256 for e in group_entries],
+                 "method": [e.method for e in group_entries],
+                 "flag": [e.flag for e in group_entries],
+                 "settings": [json.dumps(e.settings, sort_keys=True) for e in group_entries]})
+        return len(entries)
+
+    def append_noise(self, entries: Sequence[NoiseEntry]) -> int:
+        """Append noise patches ``(p, p, 3)``. Returns how many."""
+        if not entries:
+            return 0
+        patches = np.stack([np.asarray(e.patch, dtype=np.float32) for e in entries])
+        if patches.ndim != 4 or patches.shape[1] != patches.shape[2] or patches.shape[3] != 3:
+            raise ValueError(f"noise patches must be (p, p, 3), got {patches.shape[1:]}")
+        if not np.isfinite(patches).all():
+            raise ValueError("noise patches must be finite")
+        self._append_noise_arrays(
+            patches, np.array([e.position for e in entries], dtype=np.int32),
+            {"source": [e.source for e in entries],
+             "source_sha256": [e.source_sha256 for e in entries],
+             "settings": [json.dumps(e.settings, sort_keys=True) for e in entries]})
+        return len(entries)
+
+    def _append_kernel_arrays(self, scale: int, kernels: np.ndarray,
+                              meta: dict[str, list[str]]) -> None:
+        group = self.handle.require_group(f"kernels/x{scale}")
+        if "kernel" in group and group["kernel"].shape[1:] != kernels.shape[1:]:
+            have = group["kernel"].shape[1]
+            raise SrkitError(f"{self.path}: pool holds {have}×{have} x{scale} kernels; cannot "
+                             f"add {kernels.shape[1]}×{kernels.shape[2]} ones")
+        _append(group, "kernel", kernels.astype(np.float32))
+        for key in _KERNEL_META:
+            _append(group, key, _str_array(meta[key]))
+        self.added_kernels += len(kernels)
+
+    def _append_noise_arrays(self, patches: np.ndarray, positions: np.ndarray,
+                             meta: dict[str, list[str]]) -> None:
+        have = self.noise_patch_size
+        if have and patches.shape[1] != have:
+            size = patches.shape[1]
+            raise SrkitError(f"{self.path}: pool holds {have}×{have} noise patches; cannot add "
+                             f"{size}×{size} ones (a pool holds one patch size: use another "
+                             f"pool, or the same window size)")
+        group = self.handle.require_group("noise")
+        _append(group, "patch", patches.astype(np.float32))
+        for key in _NOISE_META:
+            _append(group, key, _str_array(meta[key]))
+        _append(group, "position", positions.astype(np.int32).reshape(-1, 2))
+        self.added_noise += len(patches)
+
+
+def _copy_pool(src_path: Path, dst_path: Path, noise_keep: np.ndarray) -> None:
+    """Write a compact copy of a pool holding only the noise rows where ``noise_keep``."""
+    rows = np.flatnonzero(noise_keep)
+    with h5py.File(src_path, "r") as src, h5py.File(dst_path, "w") as dst:
+        for key, value in src.attrs.items():
+            dst.attrs[key] = value
+        for name in src:
+            if name != "noise":
+                src.copy(src[name], dst, name=name)
+        if not len(rows):
+            return  # no patch left: drop the group so a new patch size can start afresh
+        group = dst.create_group("noise")
+        for name, data in src["noise"].items():
+            out = group.create_dataset(name, shape=(len(rows), *data.shape[1:]),
+                                       maxshape=(None, *data.shape[1:]),
+                                       chunks=data.chunks or True, dtype=data.dtype)
+            for start in range(0, len(rows), 64):
+                block = rows[start:start + 64]
+                out[start:start + len(block)] = data[block]
+
+
+@contextlib.contextmanager
+def pool_writer(path: str | Path, *, drop_noise_sha256: Iterable[str] = ()
+                ) -> Iterator[PoolWriter]:
+    """Open a pool for appending, atomically: ``with pool_writer(p) as w: w.append_noise(...)``.
+
+    Works on a temporary copy beside the pool that replaces it only when the block ends
+    without an exception, so a crash or Ctrl-C leaves the old pool (or none) intact. The pool
+    is created when missing. Noise patches whose source hash is in ``drop_noise_sha256`` are
+    left out of the copy (``--redo`` replaces a photo's patches this way). A block that
+    neither adds nor drops anything leaves the file untouched.
+    """
+    path = Path(path)
+    old = read_pool(path) if path.exists() else None  # refuse to touch a non-pool
+    drop = set(drop_noise_sha256)
+    keep = None
+    if old is not None and drop:
+        keep = np.array([sha not in drop for sha in old.noise_source_sha256], dtype=bool)
+        if keep.all():
+            keep = None
+    try:
         with atomic_path(path) as tmp:
-            if path.exists():
+            if old is None:
+                mode = "w"
+            elif keep is None:
                 shutil.copyfile(path, tmp)
                 mode = "a"
             else:
-                mode = "w"
+                _copy_pool(path, tmp, keep)
+                mode = "a"
             with h5py.File(tmp, mode) as handle:
                 if mode == "w":
                     _new_pool(handle)
-                yield handle
-
-    return manager()
+                writer = PoolWriter(handle, path, 0 if keep is None else int((~keep).sum()))
+                yield writer
+                if not (writer.added_kernels or writer.added_noise or writer.removed):
+                    raise _Unchanged
+    except _Unchanged:
+        pass
 
 
 def append_kernels(path: str | Path, entries: Sequence[KernelEntry]) -> int:
     """Append kernels to the pool at ``path`` (created if missing). Returns how many."""
     if not entries:
         return 0
-    path = Path(path)
-    by_scale: dict[int, list[KernelEntry]] = {}
-    for entry in entries:
-        kernel = np.asarray(entry.kernel, dtype=np.float32)
-        if kernel.ndim != 2 or kernel.shape[0] != kernel.shape[1] or not np.isfinite(kernel).all():
-            raise ValueError(f"kernel from {entry.source} must be a finite square 2-D array")
-        by_scale.setdefault(entry.scale, []).append(entry)
-    with _open_for_append(path) as handle:
-        for scale, group_entries in by_scale.items():
-            group = handle.require_group(f"kernels/x{scale}")
-            _append(group, "kernel", np.stack([np.asarray(e.kernel, np.float32)
-                                               for e in group_entries]))
-            _append(group, "source", _str_array(e.source for e in group_entries))
-            _append(group, "source_sha256", _str_array(e.source_sha256 for e in group_entries))
-            _append(group, "method", _str_array(e.method for e in group_entries))
-            _append(group, "flag", _str_array(e.flag for e in group_entries))
-            _append(group, "settings", _str_array(json.dumps(e.settings, sort_keys=True)
-                                                  for e in group_entries))
-    return len(entries)
+    with pool_writer(path) as writer:
+        return writer.append_kernels(entries)
 
 
 def append_noise(path: str | Path, entries: Sequence[NoiseEntry]) -> int:
     """Append noise patches to the pool at ``path`` (created if missing). Returns how many."""
     if not entries:
         return 0
-    path = Path(path)
-    patches = np.stack([np.asarray(e.patch, dtype=np.float32) for e in entries])
-    if patches.ndim != 4 or patches.shape[1] != patches.shape[2] or patches.shape[3] != 3:
-        raise ValueError(f"noise patches must be (p, p, 3), got {patches.shape[1:]}")
-    with _open_for_append(path) as handle:
-        group = handle.require_group("noise")
-        _append(group, "patch", patches)
-        _append(group, "source", _str_array(e.source for e in entries))
-        _append(group, "source_sha256", _str_array(e.source_sha256 for e in entries))
-        _append(group, "settings", _str_array(json.dumps(e.settings, sort_keys=True)
-                                              for e in entries))
-        _append(group, "position", np.array([e.position for e in entries], dtype=np.int32))
-    return len(entries)
+    with pool_writer(path) as writer:
+        return writer.append_noise(entries)
+
+
+def remove_noise(path: str | Path, sha256s: Iterable[str]) -> int:
+    """Drop the noise patches of the photos with these content hashes. Returns how many."""
+    read_pool(path)  # a clear error when it is missing or not a pool
+    with pool_writer(path, drop_noise_sha256=sha256s) as writer:
+        return writer.removed
 
 
 def known_kernel_sources(path: str | Path, scale: int, method: str | None = None) -> set[str]:
@@ -298,3 +452,114 @@ def known_noise_sources(path: str | Path) -> set[str]:
     """Content hashes of photos whose noise has already been collected."""
     path = Path(path)
     return set(read_pool(path).noise_source_sha256) if path.exists() else set()
+
+
+@dataclass
+class MergeResult:
+    """What :func:`merge_pools` wrote."""
+
+    output: Path
+    kernels: dict[int, int]  # scale -> kernels written
+    noise: int  # noise patches written
+    duplicate_kernels: int  # left out: same (source_sha256, scale, method) seen before
+    duplicate_noise: int  # left out: same (source_sha256, position) seen before
+
+
+def _kernel_sizes(pools: Sequence[Pool]) -> dict[int, int]:
+    """The common kernel size per scale (the largest); odd and even sizes cannot be mixed."""
+    sizes: dict[int, dict[int, Path]] = {}
+    for pool in pools:
+        for scale, kernel_set in pool.kernel_sets.items():
+            if len(kernel_set):
+                sizes.setdefault(scale, {}).setdefault(kernel_set.kernels.shape[1], pool.path)
+    target = {}
+    for scale, by_size in sizes.items():
+        if len({k % 2 for k in by_size}) > 1:
+            (a, path_a), (b, path_b) = sorted(by_size.items())[:2]
+            raise SrkitError(f"cannot merge x{scale} kernels of {a}×{a} ({path_a}) and {b}×{b} "
+                             f"({path_b}): odd and even sizes do not share a centre")
+        target[scale] = max(by_size)
+    return target
+
+
+def merge_pools(inputs: Sequence[str | Path], output: str | Path, *,
+                overwrite: bool = False) -> MergeResult:
+    """Merge pools into a new pool ``output``, leaving out duplicates.
+
+    Kernels are the same when their (source_sha256, scale, method) are; noise patches when
+    their (source_sha256, position) are; the first one met (in input order) is kept. Kernels
+    of one scale but different sizes are zero-padded to the largest (exact for a centred
+    kernel). Noise patches of different sizes cannot share a pool: that is an error. The
+    output is written atomically and may not be one of the inputs.
+    """
+    from srkit.ops.kernels import pad_kernel
+
+    output = Path(output)
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise SrkitError("pool merge: give at least one input pool")
+    for path in paths:
+        if output.exists() and path.exists() and os.path.samefile(path, output):
+            raise SrkitError(f"{output}: is also an input; merge into a new file")
+    pools = [read_pool(p) for p in paths]
+    if output.exists() and not overwrite:
+        raise SrkitError(f"{output}: already exists (pass --overwrite to replace it)")
+    if output.exists():
+        read_pool(output)  # never overwrite something that is not a pool
+    noise_sizes = {p.noise_patch_size: p.path for p in pools if p.noise_count}
+    if len(noise_sizes) > 1:
+        desc = ", ".join(f"{size}×{size} in {path}" for size, path in sorted(noise_sizes.items()))
+        raise SrkitError(f"cannot merge noise patches of different sizes ({desc}); a pool holds "
+                         "one patch size: collect them again with the same --window")
+    kernel_size = _kernel_sizes(pools)
+
+    seen_kernels: set[tuple[str, int, str]] = set()
+    seen_noise: set[tuple[str, int, int]] = set()
+    duplicate_kernels = duplicate_noise = 0
+    with atomic_path(output) as tmp:
+        with h5py.File(tmp, "w") as handle:
+            _new_pool(handle)
+            writer = PoolWriter(handle, output)
+            for pool in pools:
+                for scale, kernel_set in sorted(pool.kernel_sets.items()):
+                    rows = []
+                    for i, (sha, method) in enumerate(zip(kernel_set.source_sha256,
+                                                          kernel_set.method, strict=True)):
+                        key = (sha, scale, method)
+                        if key in seen_kernels:
+                            duplicate_kernels += 1
+                            continue
+                        seen_kernels.add(key)
+                        rows.append(i)
+                    if not rows:
+                        continue
+                    kernels = np.stack([pad_kernel(kernel_set.kernels[i], kernel_size[scale])
+                                        for i in rows])
+                    meta = {"source": kernel_set.source, "source_sha256": kernel_set.source_sha256,
+                            "method": kernel_set.method, "flag": kernel_set.flag,
+                            "settings": [json.dumps(s, sort_keys=True)
+                                         for s in kernel_set.settings]}
+                    writer._append_kernel_arrays(scale, kernels,
+                                                 {k: [v[i] for i in rows] for k, v in meta.items()})
+                rows = []
+                for i, (sha, pos) in enumerate(zip(pool.noise_source_sha256,
+                                                   pool.noise_position.tolist(), strict=True)):
+                    key = (sha, int(pos[0]), int(pos[1]))
+                    if key in seen_noise:
+                        duplicate_noise += 1
+                        continue
+                    seen_noise.add(key)
+                    rows.append(i)
+                settings = [json.dumps(s, sort_keys=True) for s in pool.noise_settings]
+                with h5py.File(pool.path, "r") as src:
+                    for start in range(0, len(rows), 64):
+                        block = rows[start:start + 64]
+                        writer._append_noise_arrays(
+                            np.asarray(src["noise/patch"][block], dtype=np.float32),
+                            pool.noise_position[block],
+                            {"source": [pool.noise_source[i] for i in block],
+                             "source_sha256": [pool.noise_source_sha256[i] for i in block],
+                             "settings": [settings[i] for i in block]})
+    written = read_pool(output)
+    return MergeResult(output, {s: len(k) for s, k in sorted(written.kernel_sets.items())},
+                       written.noise_count, duplicate_kernels, duplicate_noise)

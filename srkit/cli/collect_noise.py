@@ -1,0 +1,111 @@
+"""``srkit collect-noise``: RealSR noise patches from a camera's photos into a pool."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from srkit.cli.app import (
+    Inputs,
+    JsonOpt,
+    MaxPixelsOpt,
+    PoolOpt,
+    QuietOpt,
+    StrictOpt,
+    app,
+    setup,
+)
+
+WindowOpt = Annotated[int, typer.Option("--window", help="Patch side in pixels (RealSR: 256). "
+                                        "One pool holds one patch size.")]
+StrideOpt = Annotated[int, typer.Option("--stride", help="Step between windows in pixels "
+                                        "(RealSR: 256, no overlap).")]
+MaxVarOpt = Annotated[float, typer.Option("--max-variance", help="Keep windows whose grey-level "
+                                          "variance (0-255 scale) is below this.")]
+MinMeanOpt = Annotated[float, typer.Option("--min-mean", help="...and whose grey-level mean "
+                                           "(0-255) is above this; 50 suits dark phone photos.")]
+RedoOpt = Annotated[bool, typer.Option("--redo", help="Re-collect photos already in the pool, "
+                                       "replacing their old patches.")]
+RecursiveOpt = Annotated[bool, typer.Option("-r", "--recursive",
+                                            help="Look for images in sub-folders too.")]
+
+
+@app.command("collect-noise")
+def collect_noise_cmd(
+    inputs: Inputs,
+    pool: PoolOpt,
+    window: WindowOpt = 256,
+    stride: StrideOpt = 256,
+    max_variance: MaxVarOpt = 20.0,
+    min_mean: MinMeanOpt = 0.0,
+    redo: RedoOpt = False,
+    recursive: RecursiveOpt = False,
+    strict: StrictOpt = False,
+    max_pixels: MaxPixelsOpt = 200_000_000,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Collect noise patches (flat windows minus their mean) from photos into a pool.
+
+    RealSR's rule: keep windows with grey variance < --max-variance and mean > --min-mean.
+
+    Photos already in the pool (same content) are skipped; --redo replaces their patches.
+    """
+    setup(quiet=quiet, max_pixels=max_pixels)
+    from srkit.stages.collect_noise import collect_noise
+
+    result = collect_noise(inputs, pool, window=window, stride=stride,
+                           max_variance=max_variance, min_mean=min_mean, redo=redo,
+                           strict=strict, recursive=recursive)
+    if json_out:
+        import json
+
+        from srkit.console import stdout
+
+        stdout.print_json(json.dumps({
+            "pool": str(result.pool), "settings": result.settings, "added": result.added,
+            "removed": result.removed, "pool_patches": result.pool_patches,
+            "photos": [{"path": str(p.path), "status": p.status, "sha256": p.sha256,
+                        "windows": p.windows, "kept": p.kept,
+                        "rejected_variance": p.rejected_variance,
+                        "rejected_mean": p.rejected_mean, "rejected_alpha": p.rejected_alpha,
+                        "reason": p.reason} for p in result.photos]}))
+    if not quiet:
+        _print_summary(result)
+
+
+def _print_summary(result) -> None:
+    from rich.table import Table
+
+    from srkit.console import stderr
+
+    table = Table(title="noise patches per photo (rejected: too varied, too dark, transparent)",
+                  title_justify="left")
+    with_alpha = any(p.rejected_alpha for p in result.photos)
+    with_note = any(p.reason for p in result.photos)
+    columns = ["photo", "status", "windows", "kept", "varied", "dark"]
+    columns += ["transparent"] if with_alpha else []
+    columns += ["note"] if with_note else []
+    for name in columns:
+        table.add_column(name, justify="left" if name in ("photo", "status", "note") else "right",
+                         overflow="fold")
+    for p in result.photos:
+        counts = [p.windows, p.kept, p.rejected_variance, p.rejected_mean]
+        counts += [p.rejected_alpha] if with_alpha else []
+        cells = [str(v) if p.status == "collected" else "" for v in counts]
+        cells += [p.reason] if with_note else []
+        style = {"unreadable": "red", "too-small": "yellow"}.get(p.status)
+        table.add_row(p.path.name, p.status, *cells, style=style)
+    stderr.print(table)
+    summary = (f"added {result.added} patches to {result.pool} "
+               f"(now {result.pool_patches}; {result.windows} windows scanned)")
+    if result.removed:
+        summary += f", replaced {result.removed} old patches"
+    for status in ("known", "duplicate", "too-small", "unreadable"):
+        if result.count(status):
+            summary += f"; {result.count(status)} {status}"
+    stderr.print(summary, highlight=False, soft_wrap=True)
+    if result.count("collected") and not result.added:
+        stderr.print("no window was flat enough: try a smaller --window, a larger "
+                     "--max-variance, or a lower --min-mean", style="yellow", highlight=False)
