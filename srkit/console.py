@@ -15,11 +15,11 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
-    TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.table import Column
 
 T = TypeVar("T")
 
@@ -68,14 +68,14 @@ def make_progress(unit: str = "it") -> Progress:
     """A rich Progress with count, rate and ETA; disabled when quiet."""
     return Progress(
         TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
-        TaskProgressColumn(),
         _Rate(unit),
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[status]}", table_column=Column(no_wrap=True, overflow="ellipsis",
+                                                               max_width=40)),
         console=stderr,
         disable=_state["quiet"],
         transient=False,
