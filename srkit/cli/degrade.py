@@ -1,0 +1,100 @@
+"""``srkit degrade``: training pairs from clean HR photos (pool, bicubic or random degradation)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from srkit.cli.app import (
+    Inputs,
+    MaxPixelsOpt,
+    OutputOpt,
+    QuietOpt,
+    ScaleOpt,
+    SeedOpt,
+    StrictOpt,
+    WorkersOpt,
+    app,
+    setup,
+)
+from srkit.errors import SrkitError
+
+
+def parse_shard(text: str | None) -> tuple[int, int] | None:
+    """``"K/N"`` → ``(K, N)`` (1-based K); None stays None."""
+    if text is None:
+        return None
+    parts = text.split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise SrkitError(f"--shard {text!r}: expected K/N, e.g. 3/8")
+    index, count = int(parts[0]), int(parts[1])
+    if count < 1 or not 1 <= index <= count:
+        raise SrkitError(f"--shard {text}: need 1 <= K <= N")
+    return index, count
+
+
+@app.command("degrade")
+def degrade_cmd(
+    inputs: Inputs,
+    output: OutputOpt,
+    scale: ScaleOpt,
+    mode: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
+        "--mode", help="pool (RealSR: pool kernels + noise), bicubic (MATLAB imresize) or "
+        "random (Real-ESRGAN pipeline). Default: pool when --pool is given.",
+        show_default=False)] = None,
+    pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--pool", help="Degradation pool (HDF5) for pool mode.", show_default=False)] = None,
+    noise: Annotated[bool, typer.Option("--noise/--no-noise",
+                                        help="Add pool noise patches (pool mode).")] = True,
+    kernels: Annotated[bool, typer.Option(
+        "--kernels/--no-kernels",
+        help="Blur with pool kernels; --no-kernels downscales with bicubic (pool mode).")] = True,
+    clean_up: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--clean-up", help="RealSR clean-up: downscale sources ×F (bicubic) to make clean HR.",
+        show_default=False)] = None,
+    crop: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--crop", help="One random N×N HR crop per image (N a multiple of the scale).",
+        show_default=False)] = None,
+    jpeg_quality: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--jpeg-quality", help="JPEG-compress the LR at this quality (pool/bicubic modes).",
+        show_default=False)] = None,
+    seed: SeedOpt = 0,
+    workers: WorkersOpt = 1,
+    shard: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--shard", help="Do only slice K of N (K/N, 1-based), e.g. for a cluster job array.",
+        show_default=False)] = None,
+    recursive: Annotated[bool, typer.Option(
+        "-r", "--recursive", help="Also look in sub-folders of folder inputs.")] = False,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace pairs made with other settings.")] = False,
+    strict: StrictOpt = False,
+    max_pixels: MaxPixelsOpt = 200_000_000,
+    quiet: QuietOpt = False,
+) -> None:
+    """Make HR/LR training pairs: PAIRS_DIR/hr, PAIRS_DIR/lr and a manifest.
+
+    Reproducible byte for byte with --seed, whatever --workers and --shard; re-running skips
+    finished pairs.
+    """
+    setup(quiet=quiet, max_pixels=max_pixels, seed=seed)
+    if scale not in (2, 3, 4):
+        raise SrkitError(f"-x/--scale must be 2, 3 or 4, got {scale}")
+    if mode is None:
+        if pool is None:
+            raise SrkitError("give --pool POOL.h5 (RealSR degradation) or --mode bicubic|random")
+        mode = "pool"  # other names are checked by the stage (srkit.stages.degrade.MODES)
+    shard_pair = parse_shard(shard)
+
+    from srkit.console import info
+    from srkit.stages.degrade import degrade
+
+    result = degrade(inputs, output, scale, mode=mode, pool=pool, use_kernels=kernels,
+                     use_noise=noise, clean_up=clean_up, crop=crop, seed=seed, workers=workers,
+                     shard=shard_pair, strict=strict, jpeg_quality=jpeg_quality,
+                     overwrite=overwrite, recursive=recursive)
+    shard_note = f" (shard {shard_pair[0]}/{shard_pair[1]})" if shard_pair else ""
+    info(f"{mode} x{scale}{shard_note}: wrote {result.written} pairs, "
+         f"{result.already_done} already done, {len(result.skipped)} skipped, "
+         f"in {result.seconds:.1f} s → {result.output_dir}")
