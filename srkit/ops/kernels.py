@@ -110,7 +110,7 @@ def grid_kernel(kernel: np.ndarray, scale: int) -> np.ndarray:
     kernel = np.asarray(kernel, dtype=np.float32)
     if offset:
         # Correlating at s*i with a kernel moved by +offset samples the image at s*i+offset.
-        size = kernel.shape[0] + 2 * (int(np.ceil(offset)) + 2)
+        size = kernel.shape[0] + 2 * (int(np.ceil(offset)) + 5)  # room for spline ringing
         kernel = shift_kernel(pad_kernel(kernel, size), (offset, offset))
     return kernel
 
