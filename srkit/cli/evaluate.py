@@ -1,0 +1,158 @@
+"""``srkit evaluate``: PSNR / SSIM / NIQE / LPIPS of SR images, per image and on average."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from srkit.cli.app import (
+    CsvOpt,
+    DeviceOpt,
+    Inputs,
+    JsonOpt,
+    MaxPixelsOpt,
+    QuietOpt,
+    StrictOpt,
+    app,
+    setup,
+)
+
+RefOpt = Annotated[Path | None, typer.Option(
+    "--ref", help="Folder (or file) of reference HR images, matched to SR images by file "
+    "stem. Without it only no-reference metrics (NIQE) are computed.", show_default=False)]
+EvalScaleOpt = Annotated[int | None, typer.Option(
+    "-x", "--scale", min=1, help="SR factor: crops that many border pixels (unless --border) "
+    "and lets SR and reference sizes differ by less than it.", show_default=False)]
+BorderOpt = Annotated[int | None, typer.Option(
+    "--border", min=0, help="Pixels removed on each side before every metric "
+    "(default: the scale, else 0).", show_default=False)]
+RgbOpt = Annotated[bool, typer.Option(
+    "--rgb", help="PSNR/SSIM on RGB instead of the Y channel of BT.601 YCbCr.")]
+MetricsOpt = Annotated[str | None, typer.Option(
+    "--metrics", help="Comma-separated subset of psnr,ssim,niqe,lpips "
+    "(default: psnr,ssim,niqe, plus lpips with --lpips-weights; niqe alone without --ref).",
+    show_default=False)]
+LpipsOpt = Annotated[Path | None, typer.Option(
+    "--lpips-weights", help="LPIPS v0.1 AlexNet linear layers (the LPIPS project's alex.pth).",
+    show_default=False)]
+AlexOpt = Annotated[Path | None, typer.Option(
+    "--alexnet-weights", help="torchvision AlexNet weights (alexnet-owt-7be5be79.pth) "
+    "(default: the torch hub cache, $TORCH_HOME/hub/checkpoints/).", show_default=False)]
+
+_FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "niqe": "{:.3f}", "lpips": "{:.4f}"}
+_TITLES = {"psnr": "PSNR↑", "ssim": "SSIM↑", "niqe": "NIQE↓", "lpips": "LPIPS↓"}
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    inputs: Inputs,
+    ref: RefOpt = None,
+    scale: EvalScaleOpt = None,
+    border: BorderOpt = None,
+    rgb: RgbOpt = False,
+    metrics: MetricsOpt = None,
+    lpips_weights: LpipsOpt = None,
+    alexnet_weights: AlexOpt = None,
+    device: DeviceOpt = "auto",
+    json_out: JsonOpt = False,
+    csv_out: CsvOpt = False,
+    strict: StrictOpt = False,
+    max_pixels: MaxPixelsOpt = 200_000_000,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score SR images against references (PSNR, SSIM, LPIPS) or without them (NIQE).
+
+    Each folder is one method: `srkit evaluate sr_a/ sr_b/ --ref hr/ -x 4` compares two
+    side by side. Prints a table with the conventions used; --json / --csv for scripts.
+    """
+    if json_out and csv_out:
+        raise typer.BadParameter("choose one of --json and --csv")
+    setup(quiet=quiet, max_pixels=max_pixels)
+    from srkit.stages.evaluate import evaluate
+
+    result = evaluate(inputs, ref, scale=scale, border=border, y_channel=not rgb,
+                      metrics=metrics.split(",") if metrics is not None else None,
+                      lpips_weights=lpips_weights, alexnet_weights=alexnet_weights,
+                      device=device, strict=strict)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(result.to_dict(), indent=2, allow_nan=False))
+    elif csv_out:
+        _print_csv(result)
+    else:
+        _print_table(result)
+    if not quiet:
+        _print_notes(result)
+
+
+def _fmt(metric: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == float("inf"):
+        return "inf"
+    return _FORMATS[metric].format(value)
+
+
+def _print_csv(result) -> None:
+    import csv
+    import sys
+
+    rows = result.to_rows()
+    fields = ["method", "image", "sr", "ref", *result.metrics, "channel", "border"]
+    writer = csv.DictWriter(sys.stdout, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: ("" if row[key] is None else row[key]) for key in fields})
+
+
+def _print_table(result) -> None:
+    from rich.table import Table
+
+    from srkit.console import stdout
+
+    several = len(result.methods) > 1
+    names = list(dict.fromkeys(row.name for m in result.methods for row in m.images))
+    table = Table(show_header=True, header_style="bold", show_lines=False)
+    table.add_column("image", overflow="fold",
+                     min_width=min(32, max([len(n) for n in names] + [len("mean (99)")])))
+    for method in result.methods:
+        for metric in result.metrics:
+            title = f"{method.label}\n{_TITLES[metric]}" if several else _TITLES[metric]
+            table.add_column(title, justify="right")
+    lookup = {(m.label, row.name): row for m in result.methods for row in m.images}
+    for name in names:
+        cells = [name]
+        for method in result.methods:
+            row = lookup.get((method.label, name))
+            cells += [_fmt(metric, row.scores.get(metric)) if row else "—"
+                      for metric in result.metrics]
+        table.add_row(*cells)
+    table.add_section()
+    counts = [str(len(m.images)) for m in result.methods]
+    mean_cells = [f"mean ({'/'.join(dict.fromkeys(counts))})"]  # images per method
+    for method in result.methods:
+        mean_cells += [_fmt(metric, method.mean(metric)) for metric in result.metrics]
+    table.add_row(*mean_cells, style="bold")
+    stdout.print(result.conventions.describe(result.metrics), highlight=False, soft_wrap=True)
+    stdout.print(table)
+
+
+def _print_notes(result) -> None:
+    from srkit.console import info
+
+    for method in result.methods:
+        cropped = sum(row.cropped_to is not None for row in method.images)
+        notes = []
+        if method.unmatched:
+            notes.append(f"{len(method.unmatched)} without reference (left out)")
+        if method.missing:
+            notes.append(f"{len(method.missing)} reference image(s) without SR image")
+        if cropped:
+            notes.append(f"{cropped} cropped to the common size of SR and reference")
+        if notes:
+            info(f"{method.label}: " + "; ".join(notes))
+    if result.skipped:
+        info(f"skipped {len(result.skipped)} unreadable file(s)")
