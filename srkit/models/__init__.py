@@ -1,0 +1,68 @@
+"""SR networks as plain ``nn.Module`` classes, looked up by name in :data:`ARCHITECTURES`.
+
+Constructor argument names follow BasicSR / Real-ESRGAN so that the ``srkit_arch_args`` stored
+in a checkpoint mean the same thing there. Every generator has an int ``scale`` attribute,
+``size_multiple`` (input H and W must be multiples of it) and ``receptive_radius`` (input
+pixels on each side that one output pixel depends on; exact tiling keeps that much context).
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from torch import nn
+
+from srkit.errors import SrkitError
+from srkit.models.compact import SRVGGNetCompact
+from srkit.models.rrdbnet import RRDBNet
+from srkit.models.srresnet import MSRResNet
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "rrdbnet": RRDBNet,
+    "srresnet": MSRResNet,
+    "compact": SRVGGNetCompact,
+}
+
+# The constructor argument that holds the upscaling factor (BasicSR names differ per net).
+SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
+                                  "compact": "upscale"}
+
+
+def architecture_arguments(arch: str) -> dict[str, Any]:
+    """The constructor arguments of ``arch`` with their defaults."""
+    cls = _lookup(arch)
+    return {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+            if name != "self"}
+
+
+def build_model(arch: str, **arch_args: Any) -> nn.Module:
+    """Construct ``ARCHITECTURES[arch](**arch_args)``; unknown names raise SrkitError."""
+    known = architecture_arguments(arch)
+    unknown = sorted(set(arch_args) - set(known))
+    if unknown:
+        raise SrkitError(f"{arch}: unknown argument(s) {', '.join(unknown)} "
+                         f"(it takes {', '.join(known)})")
+    for name, value in arch_args.items():
+        default = known[name]
+        if isinstance(default, int) and not isinstance(default, bool) and (
+                isinstance(value, bool) or not isinstance(value, int)):
+            raise SrkitError(f"{arch}: {name} must be an integer, got {value!r}")
+    return ARCHITECTURES[arch](**arch_args)
+
+
+def arch_args_for_scale(arch: str, scale: int, **overrides: Any) -> dict[str, Any]:
+    """Constructor arguments for ``arch`` at ``scale`` (defaults plus ``overrides``)."""
+    _lookup(arch)
+    return {**overrides, SCALE_ARGUMENT[arch]: scale}
+
+
+def _lookup(arch: str) -> type[nn.Module]:
+    if arch not in ARCHITECTURES:
+        raise SrkitError(f"unknown architecture {arch!r} (choose from "
+                         f"{', '.join(ARCHITECTURES)})")
+    return ARCHITECTURES[arch]
+
+
+__all__ = ["ARCHITECTURES", "SCALE_ARGUMENT", "MSRResNet", "RRDBNet", "SRVGGNetCompact",
+           "arch_args_for_scale", "architecture_arguments", "build_model"]

@@ -1,0 +1,123 @@
+"""``srkit upscale``: enlarge photos with an SR model or a bicubic / Lanczos baseline."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from srkit.cli.app import (
+    DeviceOpt,
+    Inputs,
+    JsonOpt,
+    MaxPixelsOpt,
+    QuietOpt,
+    StrictOpt,
+    app,
+    setup,
+)
+
+
+class Method(str, Enum):
+    model = "model"
+    bicubic = "bicubic"
+    lanczos = "lanczos"
+
+
+class Format(str, Enum):
+    png = "png"
+    jpg = "jpg"
+    webp = "webp"
+    tif = "tif"
+
+
+ScaleOpt = Annotated[int | None, typer.Option(
+    "-x", "--scale", min=1, show_default=False,
+    help="Upscaling factor (default: the model's; needed for bicubic/lanczos).")]
+ModelOpt = Annotated[Path | None, typer.Option(
+    "--model", show_default=False,
+    help="Model file: srkit .safetensors or a BasicSR/Real-ESRGAN .pth "
+    "(default: the shipped general model for -x).")]
+MethodOpt = Annotated[Method, typer.Option(
+    "--method", help="model, or an interpolation baseline: bicubic (MATLAB imresize) or "
+    "lanczos (Lanczos-3).")]
+OutOpt = Annotated[Path | None, typer.Option(
+    "-o", "--output", show_default=False,
+    help="Output folder, or a file name for a single input. Without it a single file is "
+    "written beside its input as NAME_xS.EXT; several inputs need -o.")]
+TileOpt = Annotated[int, typer.Option(
+    "--tile", min=0, help="Tile side in input pixels (0 = whole image at once).")]
+OverlapOpt = Annotated[int | None, typer.Option(
+    "--tile-overlap", min=0, show_default=False,
+    help="Context around each tile in input pixels (default: the model's receptive radius, "
+    "so tiled = untiled exactly; smaller is faster but may leave faint seams).")]
+OutscaleOpt = Annotated[float | None, typer.Option(
+    "--outscale", show_default=False,
+    help="Final enlargement, may be non-integer: the result is resized to it (bicubic).")]
+FormatOpt = Annotated[Format | None, typer.Option(
+    "--format", show_default=False, help="Output format (default: the input's).")]
+SuffixOpt = Annotated[str | None, typer.Option(
+    "--suffix", show_default=False,
+    help="Appended to output names (default: _xS beside the input, none in an -o folder).")]
+HalfOpt = Annotated[bool, typer.Option("--half", help="float16 inference (GPU only).")]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace existing output files (inputs are never overwritten).")]
+
+
+@app.command("upscale")
+def upscale_cmd(
+    inputs: Inputs,
+    scale: ScaleOpt = None,
+    model: ModelOpt = None,
+    method: MethodOpt = Method.model,
+    output: OutOpt = None,
+    tile: TileOpt = 512,
+    tile_overlap: OverlapOpt = None,
+    outscale: OutscaleOpt = None,
+    fmt: FormatOpt = None,
+    suffix: SuffixOpt = None,
+    half: HalfOpt = False,
+    device: DeviceOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    strict: StrictOpt = False,
+    max_pixels: MaxPixelsOpt = 200_000_000,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Upscale photos with an SR model, or with bicubic / Lanczos for comparison.
+
+    Inputs are files, folders or globs.
+
+    Alpha is enlarged with bicubic; 16-bit PNG/TIFF stay 16-bit.
+
+    The written paths are printed on stdout, one per line.
+    """
+    setup(quiet=quiet, max_pixels=max_pixels)
+    from srkit.stages.upscale import upscale
+
+    result = upscale(inputs, output, scale, model=model, method=method.value, tile=tile,
+                     tile_overlap=tile_overlap, outscale=outscale,
+                     fmt=fmt.value if fmt is not None else None, suffix=suffix, half=half,
+                     device=device, strict=strict, overwrite=overwrite)
+    from srkit.console import info, stdout
+
+    if json_out:
+        import json
+
+        stdout.print_json(json.dumps({
+            "outputs": [str(p) for p in result.outputs], "skipped": result.skipped,
+            "method": result.method, "scale": result.scale,
+            "model": str(result.model) if result.model else None, "arch": result.arch,
+            "tile": result.tile, "tile_overlap": result.tile_overlap,
+            "seconds": round(result.seconds, 3),
+            "output_megapixels": round(result.output_megapixels, 4)}))
+    else:
+        for path in result.outputs:
+            stdout.print(str(path), highlight=False, soft_wrap=True)
+    how = result.method if result.arch is None else f"{result.arch} ({result.model})"
+    rate = result.output_megapixels / result.seconds if result.seconds > 0 else 0.0
+    info(f"{len(result.outputs)} image(s) ×{result.scale:g} with {how} in "
+         f"{result.seconds:.1f} s ({rate:.2f} output MP/s)"
+         + (f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""))

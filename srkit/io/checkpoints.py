@@ -1,0 +1,320 @@
+"""SR model files: srkit's safetensors with metadata, and foreign BasicSR-style ``.pth``.
+
+A checkpoint alone does not say which network it belongs to, so srkit writes the
+architecture into the safetensors metadata:
+
+=================  =============================================================
+``srkit_arch``      key of :data:`srkit.models.ARCHITECTURES` (``rrdbnet`` ...)
+``srkit_arch_args`` JSON object of constructor arguments (BasicSR names)
+``srkit_scale``     upscaling factor as a decimal string
+``srkit_version``   the srkit version that wrote the file
+=================  =============================================================
+
+plus any extra string entries (recipe, iterations, ...). The tensors are the plain state
+dict with BasicSR / Real-ESRGAN key names, so other tools load the file as well.
+
+Foreign files (``RealESRGAN_x4plus.pth``, ``realesr-general-x4v3.pth``, ESRGAN's original
+``RRDB_ESRGAN_x4.pth``, BasicSR ``net_g_*.pth``) are read with ``weights_only=True``; the
+wrappers ``params_ema`` (preferred), ``params``, ``state_dict`` and ``module.`` prefixes
+are stripped and the architecture and its arguments are recognised from key names and
+tensor shapes, as spandrel does.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from srkit.errors import SrkitError
+from srkit.io.atomic import atomic_path
+
+RESERVED_KEYS = ("srkit_arch", "srkit_arch_args", "srkit_scale", "srkit_version")
+# Wrappers around the state dict in BasicSR / Real-ESRGAN / generic training checkpoints,
+# in order of preference (EMA weights are the better ones to run).
+WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "net_g", "model")
+# ESRGAN's original release (xinntao/ESRGAN, 2019 names) → BasicSR names.
+_ESRGAN_PREFIXES = {"RRDB_trunk.": "body.", "trunk_conv.": "conv_body.",
+                    "upconv1.": "conv_up1.", "upconv2.": "conv_up2.", "HRconv.": "conv_hr."}
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A network read from a file, with what is known about it.
+
+    Attributes:
+        model: the network in eval mode on the requested device.
+        arch: key of :data:`srkit.models.ARCHITECTURES`.
+        arch_args: constructor arguments (BasicSR names).
+        scale: upscaling factor.
+        metadata: the file's safetensors metadata (empty for ``.pth``).
+        source_format: ``"safetensors"`` or ``"pth"``.
+    """
+
+    model: nn.Module
+    arch: str
+    arch_args: dict[str, Any]
+    scale: int
+    metadata: dict[str, str] = field(default_factory=dict)
+    source_format: str = "safetensors"
+
+    @property
+    def receptive_radius(self) -> int:
+        return int(self.model.receptive_radius)
+
+    @property
+    def size_multiple(self) -> int:
+        return int(self.model.size_multiple)
+
+
+def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[str, Any],
+               scale: int, metadata: dict[str, str] | None = None) -> Path:
+    """Write ``model``'s weights as safetensors with srkit's metadata, atomically.
+
+    ``arch_args`` must rebuild ``model`` (checked against the state dict's shapes);
+    ``metadata`` adds string entries (the four ``srkit_*`` keys are reserved).
+    DataParallel/DDP wrappers are unwrapped. Returns the path written.
+    """
+    from safetensors.torch import save_file
+
+    from srkit import __version__
+    from srkit.models import ARCHITECTURES, build_model
+
+    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+        model = model.module
+    if arch not in ARCHITECTURES:
+        raise SrkitError(f"unknown architecture {arch!r}")
+    if not isinstance(model, ARCHITECTURES[arch]):
+        raise SrkitError(f"model is a {type(model).__name__}, not a {arch} "
+                         f"({ARCHITECTURES[arch].__name__})")
+    if int(getattr(model, "scale", scale)) != int(scale):
+        raise SrkitError(f"scale {scale} does not match the model's scale {model.scale}")
+    extra = dict(metadata or {})
+    clash = sorted(set(extra) & set(RESERVED_KEYS))
+    if clash:
+        raise SrkitError(f"metadata keys {', '.join(clash)} are reserved for srkit")
+    bad = [k for k, v in extra.items() if not isinstance(k, str) or not isinstance(v, str)]
+    if bad:
+        raise SrkitError(f"metadata values must be strings (bad keys: {', '.join(map(str, bad))})")
+    try:
+        args_json = json.dumps(arch_args, sort_keys=True)
+    except TypeError as error:
+        raise SrkitError(f"arch_args must be JSON-serialisable ({error})") from None
+    tensors = {k: v.detach().to("cpu").contiguous().clone()
+               for k, v in model.state_dict().items()}
+    with torch.device("meta"):
+        reference = build_model(arch, **arch_args)
+    _check_shapes(reference.state_dict(), tensors, f"{arch} with {args_json}")
+    meta = {**extra, "srkit_arch": arch, "srkit_arch_args": args_json,
+            "srkit_scale": str(int(scale)), "srkit_version": __version__}
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
+    return path
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
+    """Read an srkit safetensors file or a foreign BasicSR-style checkpoint.
+
+    Raises :class:`SrkitError` (one line, naming the file) for a missing or unreadable file
+    or a network layout srkit does not know.
+    """
+    from srkit.device import resolve_device
+    from srkit.models import ARCHITECTURES, SCALE_ARGUMENT, build_model
+
+    path = Path(path)
+    if not path.is_file():
+        raise SrkitError(f"{path}: no such model file")
+    if _is_safetensors(path):
+        state, metadata = _read_safetensors(path)
+        source_format = "safetensors"
+    else:
+        state, metadata = _read_torch(path), {}
+        source_format = "pth"
+    if "srkit_arch" in metadata:
+        arch = metadata["srkit_arch"]
+        if arch not in ARCHITECTURES:
+            raise SrkitError(f"{path}: unknown architecture {arch!r} in its metadata "
+                             "(written by a newer srkit?)")
+        try:
+            arch_args = json.loads(metadata.get("srkit_arch_args", "{}"))
+        except json.JSONDecodeError:
+            raise SrkitError(f"{path}: srkit_arch_args metadata is not valid JSON") from None
+    else:
+        arch, arch_args = detect_architecture(state, name=str(path))
+    try:
+        model = build_model(arch, **arch_args)
+    except SrkitError as error:
+        raise SrkitError(f"{path}: {error}") from None
+    _check_shapes(model.state_dict(), state, str(path))
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    model.to(resolve_device(device))
+    scale = int(arch_args.get(SCALE_ARGUMENT[arch], model.scale))
+    return LoadedModel(model, arch, dict(arch_args), scale, dict(metadata), source_format)
+
+
+def unwrap_state_dict(obj: Any, name: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """The tensors of a training checkpoint: wrappers and ``module.`` prefixes removed."""
+    for _ in range(4):
+        if not isinstance(obj, dict):
+            break
+        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            break
+        for key in WRAPPER_KEYS:
+            if isinstance(obj.get(key), dict) and obj[key]:
+                obj = obj[key]
+                break
+        else:
+            break
+    if not isinstance(obj, dict) or not obj:
+        raise SrkitError(f"{name}: holds no state dict (looked for {', '.join(WRAPPER_KEYS)})")
+    state = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    if not state:
+        raise SrkitError(f"{name}: holds no tensors")
+    if all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    if any(k.startswith("RRDB_trunk.") for k in state):
+        state = {_esrgan_to_basicsr(k): v for k, v in state.items()}
+    return state
+
+
+def _esrgan_to_basicsr(key: str) -> str:
+    for old, new in _ESRGAN_PREFIXES.items():
+        if key.startswith(old):
+            key = new + key[len(old):]
+    return re.sub(r"\.RDB([123])\.", r".rdb\1.", key)
+
+
+def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
+                        ) -> tuple[str, dict[str, Any]]:
+    """Recognise RRDBNet, MSRResNet or SRVGGNetCompact and their arguments from a state dict."""
+    if "conv_first.weight" in state and "body.0.rdb1.conv1.weight" in state:
+        return "rrdbnet", _rrdbnet_args(state, name)
+    if "conv_first.weight" in state and "body.0.conv1.weight" in state \
+            and "upconv1.weight" in state:
+        return "srresnet", _srresnet_args(state)
+    if "body.0.weight" in state and state["body.0.weight"].ndim == 4:
+        return "compact", _compact_args(state, name)
+    sample = ", ".join(list(state)[:3])
+    raise SrkitError(f"{name}: unrecognised network layout (keys {sample}, ...); srkit reads "
+                     "RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet and SRVGGNetCompact")
+
+
+def _count_blocks(state: dict[str, torch.Tensor], pattern: str) -> int:
+    regex = re.compile(pattern)
+    return len({int(m.group(1)) for k in state if (m := regex.fullmatch(k))})
+
+
+def _rrdbnet_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
+    if "conv_up3.weight" in state:
+        raise SrkitError(f"{name}: an ×8 RRDBNet (conv_up3); srkit supports ×1, ×2 and ×4")
+    first = state["conv_first.weight"]
+    num_out_ch = int(state["conv_last.weight"].shape[0])
+    first_in = int(first.shape[1])
+    if first_in == 16 * num_out_ch:
+        scale, num_in_ch = 1, first_in // 16
+    elif first_in == 4 * num_out_ch:
+        scale, num_in_ch = 2, first_in // 4
+    else:
+        scale, num_in_ch = 4, first_in
+    return {"num_in_ch": num_in_ch, "num_out_ch": num_out_ch, "scale": scale,
+            "num_feat": int(first.shape[0]),
+            "num_block": _count_blocks(state, r"body\.(\d+)\.rdb1\.conv1\.weight"),
+            "num_grow_ch": int(state["body.0.rdb1.conv1.weight"].shape[0])}
+
+
+def _srresnet_args(state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    first = state["conv_first.weight"]
+    num_feat = int(first.shape[0])
+    if "upconv2.weight" in state:
+        upscale = 4
+    else:
+        upscale = math.isqrt(int(state["upconv1.weight"].shape[0]) // num_feat)
+    return {"num_in_ch": int(first.shape[1]), "num_out_ch": int(state["conv_last.weight"].shape[0]),
+            "num_feat": num_feat,
+            "num_block": _count_blocks(state, r"body\.(\d+)\.conv1\.weight"),
+            "upscale": upscale}
+
+
+def _compact_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
+    indices = sorted(int(m.group(1)) for k in state
+                     if (m := re.fullmatch(r"body\.(\d+)\.weight", k)))
+    last = indices[-1]
+    if state[f"body.{last}.weight"].ndim != 4 or last % 2:
+        raise SrkitError(f"{name}: unrecognised compact-network layout (last layer body.{last})")
+    if "body.1.weight" not in state:
+        raise SrkitError(f"{name}: compact network without PReLU weights; its activation "
+                         "(relu or leakyrelu) cannot be told from the file")
+    first = state["body.0.weight"]
+    num_in_ch = int(first.shape[1])
+    out_channels = int(state[f"body.{last}.weight"].shape[0])
+    upscale = math.isqrt(out_channels // num_in_ch)
+    if upscale * upscale * num_in_ch != out_channels:
+        raise SrkitError(f"{name}: compact network's last conv has {out_channels} channels, "
+                         f"not {num_in_ch} × a square scale")
+    return {"num_in_ch": num_in_ch, "num_out_ch": num_in_ch, "num_feat": int(first.shape[0]),
+            "num_conv": (last - 2) // 2, "upscale": upscale, "act_type": "prelu"}
+
+
+def _check_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor],
+                  name: str) -> None:
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing (e.g. {missing[0]})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
+        raise SrkitError(f"{name}: weights do not match the network: {'; '.join(parts)}")
+    for key, tensor in expected.items():
+        if tuple(found[key].shape) != tuple(tensor.shape):
+            raise SrkitError(f"{name}: {key} has shape {tuple(found[key].shape)}, the network "
+                             f"expects {tuple(tensor.shape)}")
+
+
+def _is_safetensors(path: Path) -> bool:
+    """safetensors files start with an 8-byte little-endian header length, then '{'."""
+    with open(path, "rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9 or head[8:9] != b"{":
+        return False
+    return int.from_bytes(head[:8], "little") < path.stat().st_size
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            metadata = dict(handle.metadata() or {})
+            state = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+    except (SafetensorError, OSError, ValueError) as error:
+        raise SrkitError(f"{path}: not a readable safetensors file ({error})") from None
+    return state, metadata
+
+
+def _read_torch(path: Path) -> dict[str, torch.Tensor]:
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    # torch.save writes a zip archive; very old files are a bare pickle (protocol byte 0x80).
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise SrkitError(f"{path}: not a model file (expected srkit .safetensors or a "
+                         "PyTorch .pth/.pt)")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise SrkitError(f"{path}: holds Python objects besides weights; srkit only loads "
+                         "plain weights (weights_only=True)") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
+        raise SrkitError(f"{path}: not a model file srkit can read ({first_line})") from None
+    return unwrap_state_dict(obj, name=str(path))

@@ -1,0 +1,289 @@
+"""``srkit upscale``: enlarge photos with an SR model, or with bicubic / Lanczos baselines.
+
+Library use::
+
+    from srkit import upscale
+    result = upscale(["photo.jpg"], scale=4, model="model.safetensors")
+
+Images go through the network tile by tile (:mod:`srkit.ops.tiling`) with enough context
+that the result equals an untiled run; alpha is enlarged separately with MATLAB bicubic
+(a model trained on photos has nothing to add to a mask, and a second network pass would
+double the time); 16-bit inputs give 16-bit outputs where the format can hold them.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from srkit.errors import SrkitError
+from srkit.io.images import IMAGE_EXTENSIONS, LoadedImage, SkipLog, list_images, save_like
+
+METHODS = ("model", "bicubic", "lanczos")
+FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
+           "tiff": ".tif", "bmp": ".bmp"}
+DEFAULT_TILE = 512
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def default_model_path(scale: int) -> Path:
+    """Where the shipped general model for ``scale`` lives: ``srkit/weights/general_xS``."""
+    return WEIGHTS_DIR / f"general_x{scale}.safetensors"
+
+
+@dataclass(frozen=True)
+class UpscaleResult:
+    """What :func:`upscale` did.
+
+    Attributes:
+        outputs: files written, in input order.
+        skipped: one message per unreadable input that was skipped.
+        method: ``model``, ``bicubic`` or ``lanczos``.
+        scale: the final enlargement factor (``outscale`` when given).
+        model: the model file used, if any; ``arch`` its architecture.
+        tile, tile_overlap: tiling used (0 = none); the overlap is in input pixels.
+        seconds: wall time of the whole run.
+        output_megapixels: total output pixels written / 1e6.
+    """
+
+    outputs: list[Path]
+    skipped: list[str] = field(default_factory=list)
+    method: str = "model"
+    scale: float = 4.0
+    model: Path | None = None
+    arch: str | None = None
+    tile: int = 0
+    tile_overlap: int = 0
+    seconds: float = 0.0
+    output_megapixels: float = 0.0
+
+
+def interpolate_image(rgb: np.ndarray, out_shape: tuple[int, int], method: str) -> np.ndarray:
+    """MATLAB-style bicubic or Lanczos-3 resize of ``(H, W[, C])`` float to ``out_shape``."""
+    from srkit.ops.resize import imresize
+
+    kernel = {"bicubic": "bicubic", "lanczos": "lanczos3"}[method]
+    return imresize(rgb, output_shape=out_shape, method=kernel)
+
+
+def run_model(model, rgb: np.ndarray, *, tile: int = DEFAULT_TILE,
+              tile_overlap: int | None = None, device=None, half: bool = False,
+              on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Apply an SR network to float RGB ``(H, W, 3)`` in [0, 1] → ``(sH, sW, 3)`` in [0, 1].
+
+    ``model`` is an ``nn.Module`` with ``scale``, ``size_multiple`` and ``receptive_radius``
+    (every srkit generator); ``tile_overlap=None`` uses the receptive radius, which makes the
+    tiled output equal to the untiled one. Runs on ``device`` (default: the model's).
+    """
+    import torch
+
+    from srkit.ops.tiling import upscale_tiled
+
+    parameter = next(model.parameters())
+    device = torch.device(device) if device is not None else parameter.device
+    dtype = torch.float16 if half else torch.float32
+    overlap = int(model.receptive_radius) if tile_overlap is None else int(tile_overlap)
+    image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
+
+    def run(piece: torch.Tensor) -> torch.Tensor:
+        return model(piece.to(device, dtype)).float().clamp_(0.0, 1.0)
+
+    with torch.inference_mode():
+        out = upscale_tiled(run, image, int(model.scale), tile, overlap,
+                            int(model.size_multiple), on_tile)
+    return out[0].permute(1, 2, 0).cpu().numpy()
+
+
+def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None = None,
+            scale: int | None = None, *, model: str | Path | None = None,
+            method: str = "model", tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
+            outscale: float | None = None, fmt: str | None = None, suffix: str | None = None,
+            half: bool = False, device: str = "auto", strict: bool = False,
+            overwrite: bool = False) -> UpscaleResult:
+    """Upscale image files, folders or globs and write the results.
+
+    Args:
+        inputs: files, folders or glob patterns.
+        output: a file (single input) or a folder. None writes beside a single input file
+            (several inputs need an output folder).
+        scale: integer factor; for ``model`` it defaults to (and must equal) the model's.
+        model: srkit ``.safetensors`` or a BasicSR-style ``.pth``; None → the shipped
+            default model for ``scale`` (``srkit/weights/general_xS.safetensors``).
+        method: ``model``, ``bicubic`` (MATLAB imresize) or ``lanczos`` (Lanczos-3).
+        tile: tile core side in input pixels; 0 processes each image at once.
+        tile_overlap: context per side in input pixels; None = the model's receptive radius
+            (exact). Smaller is faster but may leave faint seams.
+        outscale: final factor (may be non-integer): the ``scale`` output is resized to
+            ``round(H·outscale) × round(W·outscale)`` with MATLAB bicubic.
+        fmt: ``png``, ``jpg``, ``webp``, ``tif`` (default: the input's format).
+        suffix: appended to each output stem; default ``_x{factor}`` beside the input and
+            nothing inside an output folder (so names match the inputs for ``evaluate``).
+        half: float16 inference (GPU only).
+        device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        strict: fail on an unreadable input instead of skipping it.
+        overwrite: replace existing outputs (inputs are never overwritten).
+    """
+    from srkit import console
+
+    started = time.perf_counter()
+    if method not in METHODS:
+        raise SrkitError(f"unknown method {method!r} (use {', '.join(METHODS)})")
+    if outscale is not None and not (outscale > 0 and math.isfinite(outscale)):
+        raise SrkitError(f"--outscale must be a positive number, got {outscale}")
+    if scale is not None and scale < 1:
+        raise SrkitError(f"scale must be a positive integer, got {scale}")
+    if tile < 0 or (tile_overlap is not None and tile_overlap < 0):
+        raise SrkitError("--tile and --tile-overlap must be ≥ 0")
+    extension = _format_extension(fmt)
+    paths = list_images(inputs)
+    if output is None and not _single_file(paths, inputs):
+        raise SrkitError("several images (or a folder/glob) need -o OUTPUT_FOLDER")
+
+    loaded = None
+    model_path: Path | None = None
+    if method == "model":
+        loaded, model_path = _load(model, scale, device, half)
+        scale = loaded.scale
+    else:
+        if model is not None:
+            raise SrkitError(f"--model only applies to --method model, not {method}")
+        if half:
+            raise SrkitError("--half only applies to --method model")
+        if scale is None and outscale is None:
+            raise SrkitError(f"--method {method} needs -x/--scale or --outscale")
+    factor: float = float(outscale if outscale is not None else scale)
+    targets = _plan_outputs(paths, inputs, output, factor, extension, suffix, overwrite)
+
+    skip_log = SkipLog(strict=strict)
+    written: list[Path] = []
+    megapixels = 0.0
+    overlap = 0
+    if loaded is not None:
+        overlap = loaded.receptive_radius if tile_overlap is None else tile_overlap
+    with console.progress("img") as bar:
+        images_task = bar.add_task("upscale", total=len(paths), status="")
+        tiles_task = bar.add_task("  tiles", total=None, status="", visible=loaded is not None)
+        for path, target in zip(paths, targets, strict=True):
+            bar.update(images_task, status=path.name)
+            image = skip_log.read(path)
+            if image is None:
+                bar.advance(images_task)
+                continue
+
+            def on_tile(done: int, total: int) -> None:
+                bar.update(tiles_task, completed=done, total=total)
+
+            bar.reset(tiles_task)
+            rgb, alpha = _enlarge(image, method, loaded, scale, outscale, tile, overlap,
+                                  half, on_tile)
+            written.append(save_like(target, image, rgb, alpha, overwrite=True))
+            megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
+            bar.advance(images_task)
+    return UpscaleResult(written, list(skip_log.skipped or []), method, factor, model_path,
+                         loaded.arch if loaded else None, tile if loaded else 0, overlap,
+                         time.perf_counter() - started, megapixels)
+
+
+def _enlarge(image: LoadedImage, method: str, loaded, scale: int | None,
+             outscale: float | None, tile: int, overlap: int, half: bool,
+             on_tile: Callable[[int, int], None]) -> tuple[np.ndarray, np.ndarray | None]:
+    height, width = image.height, image.width
+    factor = outscale if outscale is not None else scale
+    assert factor is not None
+    out_shape = (max(1, round(height * factor)), max(1, round(width * factor)))
+    if loaded is None:
+        rgb = interpolate_image(image.rgb, out_shape, method)
+    else:
+        rgb = run_model(loaded.model, image.rgb, tile=tile, tile_overlap=overlap, half=half,
+                        on_tile=on_tile)
+        if rgb.shape[:2] != out_shape:
+            rgb = interpolate_image(rgb, out_shape, "bicubic")
+    alpha = None
+    if image.alpha is not None:
+        alpha = np.clip(interpolate_image(image.alpha, out_shape, "bicubic"), 0.0, 1.0)
+    return np.clip(rgb, 0.0, 1.0), alpha
+
+
+def _load(model: str | Path | None, scale: int | None, device: str, half: bool):
+    from srkit.device import resolve_device
+    from srkit.io.checkpoints import load_model
+
+    torch_device = resolve_device(device)
+    if half and torch_device.type == "cpu":
+        raise SrkitError("--half needs a GPU (float16 convolutions are slow or missing "
+                         "on the CPU); drop --half or use --device cuda")
+    if model is None:
+        path = default_model_path(scale or 4)
+        if not path.is_file():
+            raise SrkitError(f"no default model is shipped for ×{scale or 4} yet "
+                             f"({path.name} missing): pass --model FILE or use "
+                             "--method bicubic|lanczos")
+    else:
+        path = Path(model)
+    loaded = load_model(path, torch_device)
+    if scale is not None and scale != loaded.scale:
+        raise SrkitError(f"{path}: a ×{loaded.scale} model, but -x {scale} was asked "
+                         f"(use --outscale {scale} to resize its output)")
+    if half:
+        loaded.model.half()
+    return loaded, path
+
+
+def _format_extension(fmt: str | None) -> str | None:
+    if fmt is None:
+        return None
+    key = fmt.lower().lstrip(".")
+    if key not in FORMATS:
+        raise SrkitError(f"unknown format {fmt!r} (use png, jpg, webp or tif)")
+    return FORMATS[key]
+
+
+def _single_file(paths: list[Path], inputs: Sequence[str | Path] | str | Path) -> bool:
+    """True when the user named exactly one image file (not a folder or a glob)."""
+    if isinstance(inputs, (str, Path)):
+        inputs = [inputs]
+    return len(paths) == 1 and len(inputs) == 1 and Path(inputs[0]).is_file()
+
+
+def _plan_outputs(paths: list[Path], inputs: Sequence[str | Path] | str | Path,
+                  output: str | Path | None, factor: float, extension: str | None,
+                  suffix: str | None, overwrite: bool) -> list[Path]:
+    """Output path for each input; refuses to overwrite inputs, clashes and existing files."""
+    single_file = _single_file(paths, inputs)
+    tag = f"_x{factor:g}"
+    output_path = Path(output) if output is not None else None
+    if output_path is None and not single_file:
+        raise SrkitError("several images (or a folder/glob) need -o OUTPUT_FOLDER")
+    targets = []
+    for path in paths:
+        ext = extension or (path.suffix.lower() if path.suffix.lower() in IMAGE_EXTENSIONS
+                            else ".png")
+        if output_path is None:
+            stem_suffix = tag if suffix is None else suffix
+            target = path.with_name(f"{path.stem}{stem_suffix}{ext}")
+        elif single_file and output_path.suffix.lower() in IMAGE_EXTENSIONS \
+                and not output_path.is_dir():
+            target = output_path
+        else:
+            if output_path.exists() and not output_path.is_dir():
+                raise SrkitError(f"{output_path}: exists and is not a folder")
+            target = output_path / f"{path.stem}{suffix or ''}{ext}"
+        targets.append(target)
+    resolved_inputs = {p.resolve() for p in paths}
+    seen: dict[Path, Path] = {}
+    for path, target in zip(paths, targets, strict=True):
+        resolved = target.resolve()
+        if resolved in resolved_inputs:
+            raise SrkitError(f"{target}: would overwrite an input image (choose another "
+                             "-o, --suffix or --format)")
+        if resolved in seen:
+            raise SrkitError(f"{seen[resolved]} and {path} would both be written to {target}")
+        seen[resolved] = path
+        if target.exists() and not overwrite:
+            raise SrkitError(f"{target}: already exists (use --overwrite to replace it)")
+    return targets
