@@ -1,4 +1,4 @@
-"""``srkit degrade``: training pairs from clean HR photos (pool, bicubic or random degradation)."""
+"""``srkit degrade``: training pairs from clean HR photos (pool, bicubic, random or DSN)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from srkit.cli.app import (
+    DeviceOpt,
     Inputs,
     MaxPixelsOpt,
     OutputOpt,
@@ -41,11 +42,19 @@ def degrade_cmd(
     output: OutputOpt,
     scale: ScaleOpt,
     mode: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
-        "--mode", help="pool (RealSR: pool kernels + noise), bicubic (MATLAB imresize) or "
-        "random (Real-ESRGAN pipeline). Default: pool when --pool is given.",
+        "--mode", help="pool (RealSR: pool kernels + noise), bicubic (MATLAB imresize), "
+        "random (Real-ESRGAN pipeline) or dsn (DASR down-sampling network). Default: pool "
+        "with --pool, dsn with --dsn.",
         show_default=False)] = None,
     pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--pool", help="Degradation pool (HDF5) for pool mode.", show_default=False)] = None,
+    dsn: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--dsn", help="Down-sampling network from srkit train-dsn (dsn mode): writes LR and "
+        "domain-distance maps (PAIRS_DIR/dist/NAME.npy).", show_default=False)] = None,
+    tile: Annotated[int, typer.Option(
+        "--tile", min=0, help="dsn mode: run the DSN in tiles of this many HR pixels "
+        "(0 = whole image; tiled = untiled up to float rounding).")] = 512,
+    device: DeviceOpt = "auto",
     noise: Annotated[bool, typer.Option("--noise/--no-noise",
                                         help="Add pool noise patches (pool mode).")] = True,
     kernels: Annotated[bool, typer.Option(
@@ -73,7 +82,7 @@ def degrade_cmd(
     max_pixels: MaxPixelsOpt = 200_000_000,
     quiet: QuietOpt = False,
 ) -> None:
-    """Make HR/LR training pairs: PAIRS_DIR/hr, PAIRS_DIR/lr and a manifest.
+    """Make HR/LR training pairs: PAIRS_DIR/hr, PAIRS_DIR/lr (and dist/ with --dsn), manifest.
 
     Reproducible byte for byte with --seed, whatever --workers and --shard; re-running skips
     finished pairs.
@@ -81,9 +90,16 @@ def degrade_cmd(
     setup(quiet=quiet, max_pixels=max_pixels, seed=seed)
     if scale not in (2, 3, 4):
         raise SrkitError(f"-x/--scale must be 2, 3 or 4, got {scale}")
+    if dsn is not None:
+        if pool is not None:
+            raise SrkitError("--dsn and --pool are two different degradations; give one")
+        if mode not in (None, "dsn"):
+            raise SrkitError(f"--dsn makes dsn mode; drop --mode {mode}")
+        mode = "dsn"
     if mode is None:
         if pool is None:
-            raise SrkitError("give --pool POOL.h5 (RealSR degradation) or --mode bicubic|random")
+            raise SrkitError("give --pool POOL.h5 (RealSR degradation), --dsn DSN.safetensors "
+                             "(DASR) or --mode bicubic|random")
         mode = "pool"  # other names are checked by the stage (srkit.stages.degrade.MODES)
     shard_pair = parse_shard(shard)
 
@@ -93,7 +109,8 @@ def degrade_cmd(
     result = degrade(inputs, output, scale, mode=mode, pool=pool, use_kernels=kernels,
                      use_noise=noise, clean_up=clean_up, crop=crop, seed=seed, workers=workers,
                      shard=shard_pair, strict=strict, jpeg_quality=jpeg_quality,
-                     overwrite=overwrite, recursive=recursive)
+                     overwrite=overwrite, recursive=recursive, dsn=dsn, tile=tile,
+                     device=device)
     shard_note = f" (shard {shard_pair[0]}/{shard_pair[1]})" if shard_pair else ""
     info(f"{mode} x{scale}{shard_note}: wrote {result.written} pairs, "
          f"{result.already_done} already done, {len(result.skipped)} skipped, "

@@ -8,11 +8,15 @@ Modes (DESIGN.md, "RealSR" and "Synthetic real-world degradations"):
   MATLAB bicubic instead, ``use_noise=False`` adds no noise (the paper's ablations).
 * ``bicubic`` — MATLAB-compatible antialiased bicubic ``imresize(hr, 1/scale)``.
 * ``random`` — Real-ESRGAN's second-order random pipeline (:mod:`srkit.ops.synthetic`).
+* ``dsn`` — DASR: a trained down-sampling network makes the LR, and its discriminator the
+  domain-distance map ``OUT/dist/NAME.npy`` (float32 ``(h, w)`` in [0, 1], LR size;
+  :func:`srkit.stages.domain_distance.degrade_with_dsn`). torch is imported in this mode only.
 
 Output: ``OUT/hr/NAME.png``, ``OUT/lr/NAME.png``, ``OUT/manifest.jsonl`` (one JSON line per
 finished pair, appended as pairs finish; the last line of a name wins) and ``OUT/degrade.json``
 (the run's settings). Each image's random generator is seeded from ``(seed, NAME)`` through
-SHA-256, so the output does not depend on ``workers``, sharding or the order of the inputs.
+SHA-256, so the output does not depend on ``workers``, sharding or the order of the inputs
+(the DSN itself is deterministic; only ``crop`` draws from the generator in dsn mode).
 """
 
 from __future__ import annotations
@@ -34,9 +38,10 @@ from srkit.ops.kernels import blur_downsample
 from srkit.ops.resize import imresize
 
 if TYPE_CHECKING:
+    from srkit.models.dsn import LoadedDsn
     from srkit.ops.synthetic import SyntheticSettings
 
-MODES = ("pool", "bicubic", "random")
+MODES = ("pool", "bicubic", "random", "dsn")
 MANIFEST = "manifest.jsonl"
 SETTINGS_FILE = "degrade.json"
 
@@ -95,7 +100,9 @@ def degrade_image(hr: np.ndarray, scale: int, mode: str, *, kernel: np.ndarray |
             lr = lr + noise
     elif mode == "bicubic":
         lr = imresize(hr, 1 / scale)
-    else:  # a new mode (e.g. a learned down-sampler) gets its branch here and in MODES
+    elif mode == "dsn":  # needs the networks and also returns a map: see _Worker._dsn_pair
+        raise ValueError("dsn mode: use srkit.stages.domain_distance.degrade_with_dsn")
+    else:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     lr = np.clip(lr, 0.0, 1.0).astype(np.float32)
     if jpeg_quality is not None:
@@ -133,6 +140,11 @@ class _Plan:
     jpeg_quality: int | None
     settings_id: str
     max_pixels: int | None
+    dsn_path: str | None = None
+    dsn_sha256: str | None = None
+    device: str = "cpu"
+    lr_tile: int = 0                   # DSN tile side in LR pixels (0 = whole image)
+    torch_threads: int | None = None   # torch.set_num_threads in each worker (dsn mode)
 
 
 @dataclass(frozen=True)
@@ -143,9 +155,11 @@ class _Task:
 
 
 class _Worker:
-    """Processes one image at a time; keeps the pool (kernels, noise index) between images."""
+    """Processes one image at a time; keeps the pool (kernels, noise index) or the DSN between
+    images. ``dsn``: a :class:`~srkit.models.dsn.LoadedDsn` already loaded by the caller (the
+    single-process run); worker processes load their own from ``plan.dsn_path``."""
 
-    def __init__(self, plan: _Plan) -> None:
+    def __init__(self, plan: _Plan, dsn: LoadedDsn | None = None) -> None:
         from srkit.io.images import set_max_pixels
 
         self.plan = plan
@@ -155,6 +169,16 @@ class _Worker:
             from srkit.io.pools import read_pool
 
             self.pool = read_pool(plan.pool_path)
+        self.dsn = dsn
+        if plan.mode == "dsn" and plan.dsn_path is not None:
+            import torch
+
+            if plan.torch_threads is not None:
+                torch.set_num_threads(plan.torch_threads)
+            if self.dsn is None:
+                from srkit.models.dsn import load_dsn
+
+                self.dsn = load_dsn(plan.dsn_path, plan.device)
 
     def run(self, task: _Task) -> tuple[str, object]:
         """``("done", manifest_line)``, ``("exists", None)``, ``("unreadable", reason)`` or
@@ -196,21 +220,33 @@ class _Worker:
         hr = (to_uint(rgb[:height, :width], image.bit_depth) / peak).astype(np.float32)
         kernel_index = noise_index = None
         kernel = patch = None
-        if plan.mode == "pool":
+        dist_map = None
+        if plan.mode == "dsn":
+            try:
+                lr, dist_map, record = self._dsn_pair(hr, image.bit_depth, task.name)
+            except ValueError as error:  # too small for the discriminator
+                return "small", f"{task.path}: {error}"
+        elif plan.mode == "pool":
             if plan.kernels is not None:
                 kernel_index = int(rng.integers(len(plan.kernels)))
                 kernel = plan.kernels[kernel_index]
             if self.pool is not None:
                 noise_index = int(rng.integers(plan.noise_count))
                 patch = self.pool.noise_patch(noise_index)
-        lr, record = degrade_image(hr, plan.scale, plan.mode, kernel=kernel, noise_patch=patch,
-                                   rng=rng, settings=plan.synthetic,
-                                   jpeg_quality=plan.jpeg_quality)
+        if plan.mode != "dsn":
+            lr, record = degrade_image(hr, plan.scale, plan.mode, kernel=kernel,
+                                       noise_patch=patch, rng=rng, settings=plan.synthetic,
+                                       jpeg_quality=plan.jpeg_quality)
         lr_grey = image.grey and bool(np.all(lr == lr[..., :1]))
         write_image(plan.output_dir / "hr" / f"{task.name}.png", hr,
                     bit_depth=image.bit_depth, grey=image.grey)
         write_image(plan.output_dir / "lr" / f"{task.name}.png", lr,
                     bit_depth=image.bit_depth, grey=lr_grey)
+        dist_path = plan.output_dir / "dist" / f"{task.name}.npy"
+        if dist_map is not None:
+            _write_npy(dist_path, dist_map)
+        else:  # a map left by an earlier dsn run (--overwrite) would not match this LR
+            dist_path.unlink(missing_ok=True)
         line = {
             "name": task.name, "hr": f"hr/{task.name}.png", "lr": f"lr/{task.name}.png",
             "source": task.path, "source_sha256": sha, "mode": plan.mode,
@@ -223,6 +259,33 @@ class _Worker:
             "noise_index": noise_index, **record, "settings_id": plan.settings_id,
         }
         return "done", line
+
+    def _dsn_pair(self, hr: np.ndarray, bit_depth: int, name: str
+                  ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """DSN LR (rounded to ``bit_depth``), its domain-distance map and the manifest record."""
+        import torch
+
+        from srkit.stages.domain_distance import degrade_with_dsn
+
+        plan, dsn = self.plan, self.dsn
+        assert dsn is not None
+        try:
+            out = degrade_with_dsn(hr, dsn.generator, dsn.discriminator, dsn.freq,
+                                   tile=plan.lr_tile, bit_depth=bit_depth)
+        except torch.OutOfMemoryError:
+            raise SrkitError(f"{name}: out of {plan.device} memory running the DSN; use a "
+                             "smaller --tile or --device cpu") from None
+        record = {"dsn": plan.dsn_path, "dsn_sha256": plan.dsn_sha256,
+                  "freq": dsn.freq, "dist": f"dist/{name}.npy"}
+        return out.lr, out.dist, record
+
+
+def _write_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` through a temporary file and a rename (no half-written map on a crash)."""
+    from srkit.io.atomic import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, np.ascontiguousarray(array, dtype=np.float32))
 
 
 _PROCESS_WORKER: _Worker | None = None
@@ -293,7 +356,7 @@ def _check_previous(output_dir: Path, settings: dict, settings_id: str,
                              f"(changed: {', '.join(changed)}); pass --overwrite to replace "
                              "them or choose another output folder")
     elif not overwrite:
-        for sub in ("hr", "lr"):
+        for sub in ("hr", "lr", "dist"):
             folder = output_dir / sub
             if folder.is_dir() and any(folder.iterdir()):
                 raise SrkitError(f"{output_dir}: {sub}/ already holds files not made by srkit "
@@ -314,7 +377,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
             use_noise: bool = True, clean_up: float | None = None, crop: int | None = None,
             seed: int = 0, workers: int = 1, shard: tuple[int, int] | None = None,
             strict: bool = False, jpeg_quality: int | None = None, overwrite: bool = False,
-            recursive: bool = False, synthetic: SyntheticSettings | None = None
+            recursive: bool = False, synthetic: SyntheticSettings | None = None,
+            dsn: str | Path | None = None, tile: int = 512, device: str = "auto"
             ) -> DegradeResult:
     """Make ``OUT/hr``, ``OUT/lr`` pairs from the images in ``hr_inputs`` (see module doc).
 
@@ -324,6 +388,10 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
     (1-based) of N interleaved slices of the sorted inputs (``recursive``: folders include
     sub-folders). ``synthetic``: :class:`~srkit.ops.synthetic.SyntheticSettings` for
     ``random`` mode. Unreadable files are skipped with a warning (``strict`` raises).
+    ``dsn``: the DSN file of ``dsn`` mode (``srkit train-dsn``; its scale must be ``scale``),
+    run on ``device`` in tiles of ``tile`` HR pixels (0 = whole image; tiles overlap by the
+    network's receptive radius, so the result equals the untiled one up to float rounding).
+    On a GPU, or with one image, a single process is used whatever ``workers``.
     """
     from PIL import Image
 
@@ -345,6 +413,11 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
         raise SrkitError(f"JPEG quality must be in 1..100, got {jpeg_quality}")
     if jpeg_quality is not None and mode == "random":
         raise SrkitError("random mode has its own JPEG steps; drop the JPEG quality option")
+    if jpeg_quality is not None and mode == "dsn":
+        raise SrkitError("dsn mode: the DSN reproduces the camera's compression itself; drop "
+                         "the JPEG quality option")
+    if tile < 0:
+        raise SrkitError(f"tile must be >= 0 (0 = whole image), got {tile}")
     if workers < 1:
         raise SrkitError(f"workers must be >= 1, got {workers}")
     shard_index, shard_count = _resolve_shard(shard)
@@ -370,6 +443,26 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
         pool_sha = file_sha256(pool)
     elif pool is not None:
         raise SrkitError(f"a pool is only used in pool mode, not in {mode} mode")
+    loaded_dsn, dsn_sha, target = None, None, "cpu"
+    if mode == "dsn":
+        if dsn is None:
+            raise SrkitError("dsn mode needs a DSN file (--dsn DSN.safetensors, made by srkit "
+                             "train-dsn)")
+        from srkit.device import resolve_device
+        from srkit.io.pools import file_sha256
+        from srkit.models.dsn import load_dsn
+
+        target = str(resolve_device(device))
+        loaded_dsn = load_dsn(dsn, target)
+        if loaded_dsn.scale != scale:
+            raise SrkitError(f"{dsn}: this DSN downscales x{loaded_dsn.scale}, not x{scale}; "
+                             f"use -x {loaded_dsn.scale} or a x{scale} DSN")
+        if workers > 1 and target != "cpu":
+            warn(f"dsn mode on {target}: one process (--workers {workers} ignored)")
+            workers = 1
+        dsn_sha = file_sha256(dsn)
+    elif dsn is not None:
+        raise SrkitError(f"a DSN is only used in dsn mode, not in {mode} mode")
     if mode == "random" and synthetic is None:
         from srkit.ops.synthetic import SyntheticSettings
 
@@ -382,6 +475,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
         "clean_up": clean_up, "crop": crop, "jpeg_quality": jpeg_quality,
         "synthetic": synthetic.to_dict() if mode == "random" else None,
     }
+    if mode == "dsn":  # only here, so folders made by the other modes keep their settings id
+        settings["dsn_sha256"] = dsn_sha
     settings_id = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
     paths = list_images(hr_inputs, recursive=recursive)
     names = pair_names(paths)
@@ -395,7 +490,9 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
     with atomic_path(output_dir / SETTINGS_FILE) as tmp:
         tmp.write_text(json.dumps({"srkit_version": __version__, "settings_id": settings_id,
                                    "settings": settings,
-                                   "pool": str(pool) if pool is not None else None},
+                                   "pool": str(pool) if pool is not None else None,
+                                   **({"dsn": str(dsn), "device": target}
+                                      if mode == "dsn" else {})},
                                   indent=2, sort_keys=True) + "\n")
 
     done = {} if overwrite else _read_manifest(manifest)
@@ -404,12 +501,16 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
         entry = done.get(name)
         complete = (entry is not None and entry.get("settings_id") == settings_id
                     and (output_dir / "hr" / f"{name}.png").exists()
-                    and (output_dir / "lr" / f"{name}.png").exists())
+                    and (output_dir / "lr" / f"{name}.png").exists()
+                    and (mode != "dsn" or (output_dir / "dist" / f"{name}.npy").exists()))
         tasks.append(_Task(str(path), name, entry["source_sha256"] if complete else None))
 
+    parallel = workers > 1 and len(tasks) > 1
     plan = _Plan(output_dir, scale, mode, int(seed), str(pool) if pool is not None else None,
                  kernels, kernel_sources, noise_count, clean_up, crop, synthetic, jpeg_quality,
-                 settings_id, Image.MAX_IMAGE_PIXELS)
+                 settings_id, Image.MAX_IMAGE_PIXELS, dsn_path=str(dsn) if dsn else None,
+                 dsn_sha256=dsn_sha, device=target, lr_tile=max(tile // scale, 1) if tile else 0,
+                 torch_threads=1 if parallel and mode == "dsn" else None)
     result = DegradeResult(output_dir, manifest, total=len(tasks))
 
     def handle(outcome: tuple[str, object]) -> None:
@@ -427,8 +528,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
 
     with progress("img") as bar:
         bar_task = bar.add_task(f"degrade {mode} x{scale}", total=len(tasks), status="")
-        if workers == 1 or len(tasks) <= 1:
-            worker = _Worker(plan)
+        if not parallel:
+            worker = _Worker(plan, dsn=loaded_dsn)
             for task in tasks:
                 handle(worker.run(task))
                 bar.advance(bar_task)
