@@ -174,15 +174,12 @@ def test_perceptual_loss_after_activation_uses_relu_outputs(vgg_file: Path) -> N
     assert after(a, b).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def test_missing_vgg_file_names_the_expected_path(tmp_path: Path) -> None:
-    old = torch.hub.get_dir()
-    torch.hub.set_dir(str(tmp_path / "hub"))
-    try:
-        with pytest.raises(SrkitError) as error:
-            PerceptualLoss()
-    finally:
-        torch.hub.set_dir(old)
-    expected = tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+def test_missing_vgg_file_names_the_expected_path(tmp_path: Path, monkeypatch) -> None:
+    # TORCH_HOME rather than torch.hub.set_dir, which would pin the hub dir for later tests
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    with pytest.raises(SrkitError) as error:
+        PerceptualLoss()
+    expected = tmp_path / "torch_home" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
     assert str(expected) in str(error.value)
 
 
