@@ -1,0 +1,193 @@
+"""``srkit train-sr``: train an SR model on pair folders, or on pairs made on the fly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from srkit.cli.app import DeviceOpt, JsonOpt, OutputOpt, QuietOpt, SeedOpt, app, setup
+from srkit.errors import SrkitError
+
+# Convenience options that become architecture arguments (BasicSR names).
+_ARCH_SHORTCUTS = ("num_feat", "num_block", "num_conv", "num_grow_ch")
+# Convenience options that override recipe fields.
+_RECIPE_SHORTCUTS = ("pixel_weight", "perceptual_weight", "gan_weight", "ema_decay")
+
+_Int = Optional[int]  # noqa: UP045 (Typer needs Optional)
+_Float = Optional[float]  # noqa: UP045
+
+
+def parse_val(text: str | None) -> str | float | None:
+    """``--val``: a pair folder, or a fraction in (0, 1) of the training images to hold out."""
+    if text is None:
+        return None
+    if not Path(text).exists():
+        try:
+            value = float(text)
+        except ValueError:
+            raise SrkitError(f"--val {text}: no such pair folder") from None
+        if not 0 < value < 1:
+            raise SrkitError(f"--val {text}: a held-out fraction must lie between 0 and 1")
+        return value
+    return text
+
+
+def parse_assignments(items: list[str] | None, option: str) -> dict[str, Any]:
+    from srkit.training.recipes import parse_assignment
+
+    values = {}
+    for item in items or []:
+        key, value = parse_assignment(item)
+        if not key:
+            raise SrkitError(f"{option} {item!r}: expected KEY=VALUE")
+        values[key] = value
+    return values
+
+
+@app.command("train-sr")
+def train_sr_cmd(
+    output: OutputOpt,
+    pairs: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
+        help="Pair folder (PAIRS/hr, PAIRS/lr) made by srkit degrade. Leave out with --hr.",
+        show_default=False)] = None,
+    scale: Annotated[int, typer.Option("-x", "--scale", help="Upscaling factor.")] = 4,
+    hr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--hr", help="Clean HR photos to degrade on the fly (with --pool or --synthetic).",
+        show_default=False)] = None,
+    pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--pool", help="Degradation pool: a random kernel and noise patch per sample "
+        "(RealSR).", show_default=False)] = None,
+    synthetic: Annotated[bool, typer.Option(
+        "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
+    arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--arch", help="rrdbnet, srresnet or compact (default rrdbnet, or the config's).",
+        show_default=False)] = None,
+    arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
+        show_default=False)] = None,
+    num_feat: Annotated[_Int, typer.Option("--num-feat", help="Network width.",
+                                           show_default=False)] = None,
+    num_block: Annotated[_Int, typer.Option("--num-block", help="RRDB / residual blocks.",
+                                            show_default=False)] = None,
+    num_conv: Annotated[_Int, typer.Option("--num-conv", help="Convs of the compact net.",
+                                           show_default=False)] = None,
+    num_grow_ch: Annotated[_Int, typer.Option("--num-grow-ch", help="RRDB growth channels.",
+                                              show_default=False)] = None,
+    init: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--init", help="Start from this model's weights (e.g. a psnr run before esrgan).",
+        show_default=False)] = None,
+    recipe: Annotated[str, typer.Option(
+        "--recipe", help="psnr (L1 pre-training), esrgan or realsr.")] = "psnr",
+    config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
+        show_default=False)] = None,
+    set_values: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--set", help="Override any recipe setting KEY=VALUE, e.g. lr_gamma=0.5, repeatable.",
+        show_default=False)] = None,
+    iters: Annotated[_Int, typer.Option("--iters", help="Iterations (default: the recipe's).",
+                                        show_default=False)] = None,
+    batch_size: Annotated[_Int, typer.Option("--batch-size", help="Patches per iteration "
+                                             "(per process).", show_default=False)] = None,
+    patch_size: Annotated[_Int, typer.Option("--patch-size", help="HR patch size in pixels.",
+                                             show_default=False)] = None,
+    learning_rate: Annotated[_Float, typer.Option(
+        "--learning-rate", help="Generator learning rate.", show_default=False)] = None,
+    pixel_weight: Annotated[_Float, typer.Option("--pixel-weight", show_default=False,
+                                                 help="Weight of the pixel loss.")] = None,
+    perceptual_weight: Annotated[_Float, typer.Option(
+        "--perceptual-weight", help="Weight of the VGG loss (0 turns it off).",
+        show_default=False)] = None,
+    gan_weight: Annotated[_Float, typer.Option("--gan-weight", show_default=False,
+                                               help="Weight of the adversarial loss.")] = None,
+    ema_decay: Annotated[_Float, typer.Option(
+        "--ema-decay", help="EMA of the weights (0 saves the raw weights).",
+        show_default=False)] = None,
+    seed: SeedOpt = 0,
+    workers: Annotated[_Int, typer.Option(
+        "--workers", min=0, help="Data loader processes (0: in the training process; "
+        "default: up to 4).", show_default=False)] = None,
+    device: DeviceOpt = "auto",
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue from OUTPUT's .resume.pt state, bit for bit.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+                                            help="Replace an existing model.")] = False,
+    val: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--val", help="Validation pair folder, or a fraction (e.g. 0.1) of the training "
+        "images to hold out.", show_default=False)] = None,
+    val_every: Annotated[int, typer.Option("--val-every", min=1,
+                                           help="Validate every N iterations.")] = 1000,
+    save_every: Annotated[int, typer.Option("--save-every", min=1,
+                                            help="Save model and state every N.")] = 1000,
+    log_every: Annotated[int, typer.Option("--log-every", min=1,
+                                           help="CSV row every N iterations.")] = 10,
+    vgg_weights: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--vgg-weights", help="torchvision's vgg19-dcbb9e9d.pth for the perceptual loss.",
+        show_default=False)] = None,
+    amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: none, bf16, "
+                                     "fp16.")] = "none",
+    channels_last: Annotated[bool, typer.Option(
+        "--channels-last", help="NHWC memory format (faster convs on recent GPUs).")] = False,
+    json_out: JsonOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train an SR network (RealSR / ESRGAN recipes, EMA, resumable, DDP under torchrun).
+
+    Data: PAIRS_DIR from srkit degrade, or --hr DIR with --pool POOL.h5 (kernel and noise
+    drawn per sample) or --synthetic. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and
+    .train.csv beside it. Several processes: torchrun --nproc_per_node N -m srkit train-sr ...
+    """
+    setup(quiet=quiet, seed=seed)
+    from srkit.training.recipes import AMP_MODES
+
+    if amp not in AMP_MODES:
+        raise SrkitError(f"--amp {amp}: use one of {', '.join(AMP_MODES)}")
+    arch_args = parse_assignments(arch_arg, "--arch-arg")
+    shortcuts = {"num_feat": num_feat, "num_block": num_block, "num_conv": num_conv,
+                 "num_grow_ch": num_grow_ch}
+    arch_args.update({k: v for k, v in shortcuts.items() if v is not None})
+    overrides = parse_assignments(set_values, "--set")
+    recipe_shortcuts = {"pixel_weight": pixel_weight, "perceptual_weight": perceptual_weight,
+                        "gan_weight": gan_weight}
+    overrides.update({k: v for k, v in recipe_shortcuts.items() if v is not None})
+
+    from srkit.stages.train_sr import train_sr
+
+    result = train_sr(
+        pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, arch=arch,
+        arch_args=arch_args, init=init, recipe=recipe, config=config, overrides=overrides,
+        iters=iters, batch_size=batch_size, patch_size=patch_size,
+        learning_rate=learning_rate, ema_decay=ema_decay, seed=seed, workers=workers,
+        device=device, resume=resume, overwrite=overwrite, val=parse_val(val),
+        val_every=val_every, save_every=save_every, log_every=log_every,
+        vgg_weights=vgg_weights, amp=amp, channels_last=channels_last)
+    _report(result, json_out)
+
+
+def _report(result, json_out: bool) -> None:
+    import json
+
+    from srkit.console import info, stdout
+
+    if result.rank != 0:
+        return  # under torchrun, rank 0 reports for all
+    summary = {"output": str(result.output), "resume_state": str(result.resume_state),
+               "log": str(result.log), "arch": result.arch, "arch_args": result.arch_args,
+               "scale": result.scale, "recipe": result.recipe.name,
+               "iterations": result.iterations, "seconds": round(result.seconds, 3),
+               "iterations_per_second": round(result.iterations_per_second, 3),
+               "data_wait_fraction": round(result.data_wait_fraction, 4),
+               "val_psnr_y": result.val_psnr_y, "bicubic_psnr_y": result.bicubic_psnr_y,
+               "processes": result.world_size}
+    if json_out:
+        stdout.print_json(json.dumps(summary))
+        return
+    line = (f"[green]{result.output}[/green]: {result.arch} ×{result.scale}, "
+            f"{result.iterations} iterations ({result.iterations_per_second:.2f} it/s, "
+            f"{100 * result.data_wait_fraction:.0f}% waiting for data)")
+    if result.val_psnr_y is not None:
+        line += f"; validation PSNR-Y {result.val_psnr_y:.2f} dB"
+        if result.bicubic_psnr_y is not None:
+            line += f" (bicubic {result.bicubic_psnr_y:.2f} dB)"
+    info(line)

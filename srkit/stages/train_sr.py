@@ -1,0 +1,402 @@
+"""``srkit train-sr``: train an SR network on pair folders or on pairs made on the fly.
+
+The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
+(:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
+:class:`~srkit.training.trainer.SRTrainer` and writes, beside ``OUTPUT``:
+
+* ``OUTPUT`` — the model (EMA weights unless disabled) as safetensors with srkit metadata,
+  rewritten at every save so a stopped run still leaves a usable model;
+* ``OUTPUT.stem.resume.pt`` — the full training state, every ``save_every`` iterations;
+  ``resume=True`` continues from it bit for bit;
+* ``OUTPUT.stem.train.csv`` — losses, learning rate, validation PSNR-Y and data-wait time.
+
+Under ``torchrun`` every process runs this function; rank 0 alone writes and shows progress.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from srkit.errors import SrkitError
+from srkit.training.recipes import Recipe, TrainConfig, read_config, resolve_recipe
+
+DEFAULT_ARCH = "rrdbnet"
+# Settings that must not change between a run and its resumption.
+_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "seed", "recipe")
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced and how fast it went.
+
+    ``iterations_per_second`` counts the time spent waiting for batches and in optimisation
+    steps (not validation and saving); ``data_wait_fraction`` is the waiting share of it;
+    ``seconds`` is the wall time of the loop.
+    """
+
+    output: Path
+    resume_state: Path
+    log: Path
+    arch: str
+    arch_args: dict[str, Any]
+    scale: int
+    recipe: Recipe
+    start_iteration: int
+    iterations: int
+    seconds: float
+    iterations_per_second: float
+    data_wait_fraction: float
+    val_psnr_y: float | None = None
+    bicubic_psnr_y: float | None = None
+    world_size: int = 1
+    rank: int = 0
+    data: str = ""
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safetensors",
+             scale: int = 4, *, hr: str | Path | None = None, pool: str | Path | None = None,
+             synthetic: bool = False, synthetic_settings: Any | None = None,
+             arch: str | None = None, arch_args: Mapping[str, Any] | None = None,
+             init: str | Path | None = None, recipe: str = "psnr",
+             config: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
+             iters: int | None = None, batch_size: int | None = None,
+             patch_size: int | None = None, learning_rate: float | None = None,
+             ema_decay: float | None = None, seed: int = 0, workers: int | None = None,
+             device: str = "auto", resume: bool = False, overwrite: bool = False,
+             val: str | Path | float | None = None, val_every: int = 1000,
+             save_every: int = 1000, log_every: int = 10,
+             vgg_weights: str | Path | None = None, amp: str = "none",
+             channels_last: bool = False,
+             callback: Callable[[int], None] | None = None) -> TrainResult:
+    """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
+
+    Data: ``pairs`` (a pair folder), or ``hr`` photos with ``pool`` (RealSR: pool kernel and
+    noise per sample) or with ``synthetic=True`` (random pipeline). ``val``: a pair folder or
+    a fraction of the training images to hold out. Recipe values come from ``recipe``, then
+    ``config`` (TOML), then ``overrides`` and the explicit keyword arguments. ``init`` starts
+    from a model file (e.g. a ``psnr`` run before a GAN recipe). ``callback(iteration)`` is
+    called after every iteration. Raises :class:`SrkitError` for unusable inputs.
+    """
+    from srkit.console import info
+    from srkit.device import resolve_device
+    from srkit.training.distributed import barrier, init_distributed, shutdown
+    from srkit.training.log import log_path
+    from srkit.training.state import resume_path
+
+    output = Path(output)
+    settings = _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_size,
+                                 patch_size, learning_rate, ema_decay, scale)
+    arch, arch_args, run_recipe = settings
+    state_file, csv_file = resume_path(output), log_path(output)
+    if output.suffix != ".safetensors":
+        raise SrkitError(f"{output}: the model is written as safetensors; name it *.safetensors")
+    if resume and overwrite:
+        raise SrkitError("--resume and --overwrite contradict each other; pick one")
+    if not resume and not overwrite and (output.exists() or state_file.exists()):
+        raise SrkitError(f"{output}: already exists (continue it with --resume, or replace "
+                         "it with --overwrite)")
+    for name, value in (("val_every", val_every), ("save_every", save_every),
+                        ("log_every", log_every)):
+        if value < 1:
+            raise SrkitError(f"{name} must be at least 1, got {value}")
+    _check_discriminator_input(run_recipe)
+    if run_recipe.uses_perceptual:
+        _check_vgg_weights(vgg_weights, run_recipe)
+
+    context, torch_device = init_distributed(resolve_device(device))
+    if not context.is_main:
+        from srkit.console import set_quiet
+
+        set_quiet(True)  # one progress display and one summary, from rank 0
+    try:
+        _seed_everything(seed)
+        from srkit.data import prepare_training_data
+
+        data = prepare_training_data(
+            scale=scale, patch_size=run_recipe.patch_size, seed=seed, pairs=pairs, hr=hr,
+            pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings, val=val,
+            rank=context.rank, world_size=context.world_size)
+        generator = _build_generator(arch, arch_args, init)
+        from srkit.training.trainer import SRTrainer, resolve_amp
+
+        trainer = SRTrainer(generator, run_recipe, torch_device, context=context,
+                            patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
+                            amp=resolve_amp(amp, torch_device), channels_last=channels_last)
+        fixed = {"arch": arch, "arch_args": arch_args, "scale": scale, "seed": seed,
+                 "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"}}
+        start = 0
+        if resume:
+            start = _restore(state_file, trainer, fixed, run_recipe, context.world_size)
+        if context.is_main:
+            info(f"training {arch} ×{scale} with the {run_recipe.name} recipe on "
+                 f"{data.description}; {context.world_size} process(es) on {torch_device}")
+        run = _Run(trainer, data, output, state_file, csv_file, fixed, run_recipe, context,
+                   val_every, save_every, log_every, channels_last, callback)
+        result = run.loop(start, _workers(workers), torch_device)
+        barrier(context)
+        return result
+    finally:
+        shutdown(context)
+
+
+def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_size,
+                      patch_size, learning_rate, ema_decay, scale
+                      ) -> tuple[str, dict[str, Any], Recipe]:
+    """Architecture, its arguments and the recipe from defaults, config file and options."""
+    from srkit.models import arch_args_for_scale
+
+    parsed = read_config(config) if config is not None else TrainConfig()
+    explicit = {key: value for key, value in (
+        ("iters", iters), ("batch_size", batch_size), ("patch_size", patch_size),
+        ("learning_rate", learning_rate), ("ema_decay", ema_decay)) if value is not None}
+    run_recipe = resolve_recipe(recipe, parsed, {**dict(overrides or {}), **explicit})
+    if scale < 1:
+        raise SrkitError(f"scale must be at least 1, got {scale}")
+    arch = arch or parsed.arch or DEFAULT_ARCH
+    merged = {**(parsed.arch_args or {}), **dict(arch_args or {})}
+    return arch, arch_args_for_scale(arch, scale, **merged), run_recipe
+
+
+def _check_discriminator_input(recipe: Recipe) -> None:
+    size = recipe.patch_size
+    if recipe.uses_gan and recipe.discriminator == "vgg" and size not in (128, 256):
+        raise SrkitError(f"the VGG-style discriminator takes 128 or 256 pixel patches, not "
+                         f"--patch-size {size} (or set discriminator = \"patchgan\")")
+    if recipe.uses_gan and recipe.discriminator == "unet" and size % 8:
+        raise SrkitError(f"the U-Net discriminator needs --patch-size divisible by 8, not {size}")
+
+
+def _check_vgg_weights(vgg_weights: str | Path | None, recipe: Recipe) -> None:
+    from srkit.models.vgg import VGG19_URL, default_vgg19_path
+
+    path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()
+    if not path.is_file():
+        raise SrkitError(f"the {recipe.name} recipe's perceptual loss needs VGG19 weights, "
+                         f"not found at {path}: download {VGG19_URL} there, pass "
+                         "--vgg-weights FILE, or turn the loss off with --perceptual-weight 0")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _workers(workers: int | None) -> int:
+    if workers is not None:
+        if workers < 0:
+            raise SrkitError(f"--workers must be 0 or more, got {workers}")
+        return workers
+    return max(1, min(4, (os.cpu_count() or 2) - 1))
+
+
+def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | None):
+    from srkit.models import build_model
+
+    generator = build_model(arch, **arch_args)
+    if init is not None:
+        from srkit.io.checkpoints import load_model
+
+        loaded = load_model(init, "cpu")
+        if loaded.arch != arch or loaded.arch_args != arch_args:
+            raise SrkitError(f"{init}: is a {loaded.arch} with {json.dumps(loaded.arch_args)}, "
+                             f"but this run trains a {arch} with {json.dumps(arch_args)}")
+        generator.load_state_dict(loaded.model.state_dict())
+    return generator
+
+
+def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
+             world_size: int) -> int:
+    """Load the resume state into ``trainer``; returns the iteration to continue from."""
+    from srkit.console import warn
+    from srkit.training.state import load_state, restore_rng
+
+    state = load_state(state_file)
+    changed = []
+    for key in _FIXED_ON_RESUME:
+        before, now = state["settings"][key], fixed[key]
+        if isinstance(now, dict) and isinstance(before, dict):
+            changed += [f"{key}.{k}" for k in sorted(set(before) | set(now))
+                        if json.dumps(before.get(k)) != json.dumps(now.get(k))]
+        elif json.dumps(before) != json.dumps(now):
+            changed.append(key)
+    if changed:
+        raise SrkitError(f"{state_file}: cannot resume with different {', '.join(changed)} "
+                         "(start a new run with --overwrite instead)")
+    if state["iters"] != recipe.iters:
+        warn(f"resuming a {state['iters']}-iteration run as a {recipe.iters}-iteration one: "
+             "the learning-rate milestones of the original run are kept")
+    if state["world_size"] != world_size:
+        warn(f"resuming a {state['world_size']}-process run with {world_size} process(es): "
+             "the sample order changes")
+    trainer.load_state_dict(state["trainer"])
+    restore_rng(state["rng"])
+    return int(state["iteration"])
+
+
+@contextmanager
+def _stop_on_interrupt(enabled: bool):
+    """Turn Ctrl-C into a flag checked between iterations (so the state saved is whole)."""
+    flag = {"stop": False}
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum, frame):  # noqa: ARG001
+        if flag["stop"]:
+            raise KeyboardInterrupt
+        flag["stop"] = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class _Run:
+    """The training loop of one process: batches, steps, logs, validation and saves."""
+
+    def __init__(self, trainer, data, output, state_file, csv_file, fixed, recipe, context,
+                 val_every, save_every, log_every, channels_last, callback) -> None:
+        self.trainer, self.data, self.output = trainer, data, output
+        self.state_file, self.csv_file, self.fixed = state_file, csv_file, fixed
+        self.recipe, self.context = recipe, context
+        self.val_every, self.save_every, self.log_every = val_every, save_every, log_every
+        self.channels_last, self.callback = channels_last, callback
+        self.history: list[dict[str, float]] = []
+
+    def loop(self, start: int, workers: int, device: torch.device) -> TrainResult:
+        from srkit.console import progress
+        from srkit.data import make_loader
+        from srkit.training.log import CsvLog, LossMeter
+        from srkit.training.validation import bicubic_psnr
+
+        recipe, main = self.recipe, self.context.is_main
+        total = recipe.iters
+        validation = self.data.validation
+        bicubic = bicubic_psnr(validation, self.fixed["scale"]) if validation and main else None
+        csv_log = CsvLog(self.csv_file, resume_from=start if start else None) if main else None
+        loader = make_loader(self.data.dataset, recipe.batch_size, start, max(0, total - start),
+                             workers, pin_memory=device.type == "cuda")
+        meter, val_psnr = LossMeter(), None
+        wait_total = step_total = interval_wait = interval_step = 0.0
+        began = time.perf_counter()
+        iteration = start
+        bar_context = progress("it") if main else nullcontext(None)
+        with bar_context as bar, _stop_on_interrupt(not self.context.enabled) as interrupt:
+            task = (bar.add_task("train-sr", total=total, completed=start, status="")
+                    if bar is not None else None)
+            batches = iter(loader)
+            while iteration < total:
+                tick = time.perf_counter()
+                lq, gt = next(batches)
+                tock = time.perf_counter()
+                meter.add(self.trainer.train_step(lq, gt))
+                if device.type == "cuda" and (iteration + 1) % self.log_every == 0:
+                    torch.cuda.synchronize(device)  # so step_s holds the queued GPU work
+                done = time.perf_counter()
+                interval_wait += tock - tick
+                interval_step += done - tock
+                iteration += 1
+                at_end = iteration == total
+                if validation and main and (iteration % self.val_every == 0 or at_end):
+                    val_psnr = self._validate(device)
+                if iteration % self.log_every == 0 or at_end:
+                    row = self._log_row(iteration, meter, val_psnr, interval_wait,
+                                        interval_step, time.perf_counter() - began)
+                    if csv_log is not None:
+                        csv_log.write(row)
+                    if bar is not None:
+                        bar.update(task, status=_status(row, bicubic))
+                    wait_total += interval_wait
+                    step_total += interval_step
+                    interval_wait = interval_step = 0.0
+                    meter.reset()
+                    val_psnr = None
+                if self.callback is not None:
+                    self.callback(iteration)
+                if main and (iteration % self.save_every == 0 or at_end or interrupt["stop"]):
+                    self._save(iteration)
+                if bar is not None:
+                    bar.update(task, completed=iteration)
+                if interrupt["stop"]:
+                    from srkit.console import warn
+
+                    warn(f"stopped at iteration {iteration}; the state is saved in "
+                         f"{self.state_file}, continue with --resume")
+                    raise KeyboardInterrupt(f"stopped at iteration {iteration}; "
+                                            "continue with --resume")
+        seconds = time.perf_counter() - began
+        done_iters = iteration - start
+        final_psnr = next((r["val_psnr_y"] for r in reversed(self.history)
+                           if r.get("val_psnr_y") is not None), None)
+        return TrainResult(
+            output=self.output, resume_state=self.state_file, log=self.csv_file,
+            arch=self.fixed["arch"], arch_args=self.fixed["arch_args"],
+            scale=self.fixed["scale"], recipe=recipe, start_iteration=start,
+            iterations=iteration, seconds=seconds,
+            iterations_per_second=done_iters / max(wait_total + step_total, 1e-12),
+            data_wait_fraction=wait_total / max(wait_total + step_total, 1e-12),
+            val_psnr_y=final_psnr, bicubic_psnr_y=bicubic,
+            world_size=self.context.world_size, rank=self.context.rank,
+            data=self.data.description,
+            history=self.history)
+
+    def _validate(self, device: torch.device) -> float:
+        from srkit.training.validation import validate
+
+        return validate(self.trainer.eval_model, self.data.validation, device,
+                        self.channels_last)
+
+    def _log_row(self, iteration, meter, val_psnr, wait, step, elapsed) -> dict[str, Any]:
+        means = meter.means()
+        row = {"iteration": iteration, "learning_rate": self.trainer.learning_rate,
+               "val_psnr_y": val_psnr, "data_wait_s": wait, "step_s": step,
+               "elapsed_s": elapsed,
+               **{f"loss_{name}": value for name, value in means.items()}}
+        self.history.append(row)
+        return row
+
+    def _save(self, iteration: int) -> None:
+        from srkit.io.checkpoints import save_model
+        from srkit.training.state import capture_rng, save_state
+
+        save_state(self.state_file, {
+            "iteration": iteration, "iters": self.recipe.iters,
+            "world_size": self.context.world_size, "settings": self.fixed,
+            "trainer": self.trainer.state_dict(), "rng": capture_rng()})
+        model = self.trainer.eval_model
+        metadata = {"recipe": self.recipe.name, "iterations": str(iteration),
+                    "seed": str(self.fixed["seed"]),
+                    "weights": "ema" if self.trainer.ema is not None else "raw",
+                    "training_data": self.data.description,
+                    "recipe_settings": json.dumps(self.recipe.to_dict(), sort_keys=True)}
+        save_model(self.output, model, self.fixed["arch"], self.fixed["arch_args"],
+                   self.fixed["scale"], metadata)
+
+
+def _status(row: dict[str, Any], bicubic: float | None) -> str:
+    parts = [f"loss {row.get('loss_total', float('nan')):.4g}"]
+    if row.get("loss_discriminator") is not None:
+        parts.append(f"D {row['loss_discriminator']:.3g}")
+    if row.get("val_psnr_y") is not None:
+        ref = f" (bicubic {bicubic:.2f})" if bicubic is not None else ""
+        parts.append(f"val {row['val_psnr_y']:.2f} dB{ref}")
+    busy = row["data_wait_s"] + row["step_s"]
+    parts.append(f"wait {100 * row['data_wait_s'] / busy:.0f}%" if busy > 0 else "")
+    return " · ".join(p for p in parts if p)

@@ -1,0 +1,217 @@
+"""Training recipes: every loss weight and rate of the papers' set-ups in one frozen dataclass.
+
+``psnr``    ESRGAN's PSNR-oriented pre-training (Wang et al. 2018, §4.1): L1 only, Adam 2e-4,
+            halved every 200k of 1M iterations.
+``esrgan``  ESRGAN (§3, §4.1): L1 ×0.01, VGG19 conv5_4 *before* ReLU ×1, relativistic-average
+            GAN ×0.005, the 128×128 VGG-style discriminator, Adam 1e-4 (β 0.9, 0.999), halved
+            at 50k, 100k, 200k and 300k of 400k iterations.
+``realsr``  RealSR (Ji et al. 2020, §3.3 and its ``train_kernel_noise.yml``): the same losses
+            and weights with a 3-layer PatchGAN discriminator, Adam 1e-4 halved at 5k, 10k,
+            20k and 30k of 60k iterations.
+
+All use HR patches of 128 and batches of 16. Milestones are stored as fractions of ``iters``
+so that a shorter or longer run keeps the papers' schedule shape. The GAN recipes start best
+from a ``psnr`` model (``--init``), as both papers do.
+
+A TOML file (``--config``) and keyword overrides replace any field; unknown keys and values of
+the wrong type raise :class:`SrkitError` naming them, never pass silently.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the same parser as a package
+    import tomli as tomllib
+
+from srkit.errors import SrkitError
+
+PIXEL_LOSSES = ("l1", "l2", "charbonnier")
+GAN_KINDS = ("ragan", "vanilla", "lsgan", "hinge")
+# "none" or a key of srkit.models.discriminators.DISCRIMINATORS.
+DISCRIMINATOR_KINDS = ("none", "vgg", "patchgan", "unet")
+AMP_MODES = ("none", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Every weight and rate of an SR training run (see the module doc for the sources)."""
+
+    name: str
+    iters: int
+    batch_size: int = 16
+    patch_size: int = 128
+    # Losses (a weight of 0 switches a term off).
+    pixel_loss: str = "l1"
+    pixel_weight: float = 1.0
+    perceptual_weight: float = 0.0
+    perceptual_layer: str = "conv5_4"
+    perceptual_before_activation: bool = True
+    perceptual_criterion: str = "l1"
+    gan_kind: str = "ragan"
+    gan_weight: float = 0.0
+    discriminator: str = "none"
+    discriminator_num_feat: int = 64
+    discriminator_num_layers: int = 3
+    # Optimisation: Adam for the generator and the discriminator, multi-step decay.
+    learning_rate: float = 2e-4
+    discriminator_learning_rate: float = 1e-4
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    weight_decay: float = 0.0
+    lr_milestones: tuple[float, ...] = ()
+    lr_gamma: float = 0.5
+    # Exponential moving average of the generator's weights (0 disables it).
+    ema_decay: float = 0.999
+
+    @property
+    def uses_gan(self) -> bool:
+        return self.gan_weight > 0 and self.discriminator != "none"
+
+    @property
+    def uses_perceptual(self) -> bool:
+        return self.perceptual_weight > 0
+
+    def milestone_iterations(self) -> list[int]:
+        """The iterations at which the learning rates are multiplied by ``lr_gamma``."""
+        return sorted({max(1, round(f * self.iters)) for f in self.lr_milestones})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+RECIPES: dict[str, Recipe] = {
+    "psnr": Recipe(name="psnr", iters=1_000_000, learning_rate=2e-4,
+                   lr_milestones=(0.2, 0.4, 0.6, 0.8)),
+    "esrgan": Recipe(name="esrgan", iters=400_000, pixel_weight=0.01, perceptual_weight=1.0,
+                     gan_kind="ragan", gan_weight=0.005, discriminator="vgg",
+                     learning_rate=1e-4, discriminator_learning_rate=1e-4,
+                     lr_milestones=(0.125, 0.25, 0.5, 0.75)),
+    "realsr": Recipe(name="realsr", iters=60_000, pixel_weight=0.01, perceptual_weight=1.0,
+                     gan_kind="ragan", gan_weight=0.005, discriminator="patchgan",
+                     learning_rate=1e-4, discriminator_learning_rate=1e-4,
+                     lr_milestones=(5 / 60, 10 / 60, 20 / 60, 30 / 60)),
+}
+
+# Keys a config file may hold besides the Recipe fields.
+CONFIG_EXTRA_KEYS = ("recipe", "arch", "arch_args")
+_CHOICES = {"pixel_loss": PIXEL_LOSSES, "gan_kind": GAN_KINDS,
+            "discriminator": DISCRIMINATOR_KINDS}
+
+
+def recipe_keys() -> list[str]:
+    """The overridable fields of :class:`Recipe` (all but ``name``)."""
+    return [f.name for f in fields(Recipe) if f.name != "name"]
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    """Check ``value`` against the type of Recipe field ``key``; ints are accepted as floats."""
+    default = getattr(RECIPES["psnr"], key)
+    kind = type(default)
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif kind is tuple:
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        value = tuple(float(v) for v in value) if ok else value
+    else:
+        ok = isinstance(value, str)
+    if not ok:
+        raise SrkitError(f"{source}: {key} must be {kind.__name__}, got {value!r}")
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise SrkitError(f"{source}: {key} must be one of {', '.join(_CHOICES[key])}, "
+                         f"not {value!r}")
+    return value
+
+
+def check_overrides(values: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Validate Recipe overrides: unknown keys and wrong types raise SrkitError."""
+    unknown = sorted(set(values) - set(recipe_keys()))
+    if unknown:
+        raise SrkitError(f"{source}: unknown setting(s) {', '.join(unknown)} "
+                         f"(known: {', '.join(recipe_keys())})")
+    return {key: _coerce(key, value, source) for key, value in values.items()}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A parsed ``--config`` TOML file: base recipe, architecture and Recipe overrides."""
+
+    recipe: str | None = None
+    arch: str | None = None
+    arch_args: dict[str, Any] | None = None
+    overrides: dict[str, Any] | None = None
+
+
+def read_config(path: str | Path) -> TrainConfig:
+    """Parse a TOML training config. Top-level keys: ``recipe``, ``arch``, an ``[arch_args]``
+    table and any Recipe field; anything else raises SrkitError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrkitError(f"{path}: no such config file")
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as error:
+        raise SrkitError(f"{path}: not valid TOML ({error})") from None
+    unknown = sorted(set(data) - set(recipe_keys()) - set(CONFIG_EXTRA_KEYS))
+    if unknown:
+        raise SrkitError(f"{path}: unknown key(s) {', '.join(unknown)} (known: "
+                         f"{', '.join([*CONFIG_EXTRA_KEYS, *recipe_keys()])})")
+    for key in ("recipe", "arch"):
+        if key in data and not isinstance(data[key], str):
+            raise SrkitError(f"{path}: {key} must be a string, got {data[key]!r}")
+    if "arch_args" in data and not isinstance(data["arch_args"], dict):
+        raise SrkitError(f"{path}: arch_args must be a table ([arch_args])")
+    overrides = {k: v for k, v in data.items() if k not in CONFIG_EXTRA_KEYS}
+    return TrainConfig(recipe=data.get("recipe"), arch=data.get("arch"),
+                       arch_args=data.get("arch_args"),
+                       overrides=check_overrides(overrides, str(path)))
+
+
+def resolve_recipe(name: str, config: TrainConfig | None = None,
+                   overrides: Mapping[str, Any] | None = None) -> Recipe:
+    """Recipe ``name`` (or the config's ``recipe``), then the config's values, then
+    ``overrides`` (e.g. from command-line options) on top."""
+    if config is not None and config.recipe is not None:
+        name = config.recipe
+    if name not in RECIPES:
+        raise SrkitError(f"unknown recipe {name!r} (choose from {', '.join(RECIPES)})")
+    recipe = RECIPES[name]
+    if config is not None and config.overrides:
+        recipe = replace(recipe, **config.overrides)
+    if overrides:
+        recipe = replace(recipe, **check_overrides(overrides, "option"))
+    for key in ("iters", "batch_size", "patch_size"):
+        if getattr(recipe, key) < 1:
+            raise SrkitError(f"{key} must be at least 1, got {getattr(recipe, key)}")
+    if not 0 <= recipe.ema_decay < 1:
+        raise SrkitError(f"ema_decay must lie in [0, 1), got {recipe.ema_decay}")
+    if recipe.gan_weight > 0 and recipe.discriminator == "none":
+        raise SrkitError("gan_weight > 0 needs a discriminator (vgg, patchgan or unet)")
+    return recipe
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """``key=value`` from the command line; the value is read as TOML (``1e-4``, ``true``,
+    ``[0.5, 0.75]``) and as a bare string when that fails."""
+    key, sep, raw = text.partition("=")
+    key = key.strip().replace("-", "_")
+    if not sep or not key:
+        raise SrkitError(f"--set {text!r}: expected KEY=VALUE")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value

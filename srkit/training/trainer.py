@@ -1,0 +1,233 @@
+"""One optimisation step of SR training, and everything it needs to resume exactly.
+
+:class:`SRTrainer` owns the generator (and its EMA copy), the optional discriminator, the
+losses of a :class:`~srkit.training.recipes.Recipe`, two Adam optimisers with multi-step
+decay and the AMP grad scaler. A GAN step follows ESRGAN / BasicSR's ``SRGANModel``: the
+generator is updated with the discriminator frozen (pixel + perceptual + adversarial
+losses), then the discriminator on the detached output. For the relativistic average GAN
+the generator sees ``D(real).detach()``, the discriminator ``D(fake.detach())``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from srkit.training.distributed import DistContext
+from srkit.training.ema import ModelEMA
+from srkit.training.recipes import Recipe
+
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def build_discriminator(recipe: Recipe, patch_size: int) -> nn.Module | None:
+    """The recipe's discriminator for HR patches of ``patch_size`` (None without a GAN)."""
+    if not recipe.uses_gan:
+        return None
+    from srkit.models.discriminators import (
+        PatchDiscriminator,
+        UNetDiscriminatorSN,
+        VGGStyleDiscriminator,
+    )
+
+    if recipe.discriminator == "vgg":
+        return VGGStyleDiscriminator(3, recipe.discriminator_num_feat, input_size=patch_size)
+    if recipe.discriminator == "patchgan":
+        return PatchDiscriminator(3, recipe.discriminator_num_feat,
+                                  recipe.discriminator_num_layers)
+    return UNetDiscriminatorSN(3, recipe.discriminator_num_feat, skip_connection=True)
+
+
+def resolve_amp(amp: str, device: torch.device) -> str:
+    """``amp`` if it helps on ``device``; mixed precision is a CUDA feature here, so elsewhere
+    it is switched off with a warning rather than run slowly or unsupported."""
+    from srkit.console import warn
+
+    if amp == "none" or device.type == "cuda":
+        if amp == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+            warn("this GPU has no bf16 support; training in fp32")
+            return "none"
+        return amp
+    warn(f"--amp {amp} only applies to CUDA devices; training in fp32 on {device.type}")
+    return "none"
+
+
+class SRTrainer:
+    """Generator, discriminator, losses and optimisers of one training run.
+
+    Args:
+        generator: the SR network (on ``device``; not yet wrapped).
+        recipe: losses, weights and rates.
+        device: where training runs.
+        context: the process group position (DDP wraps the networks when it is enabled).
+        patch_size: HR patch size (the VGG-style discriminator is built for it).
+        vgg_weights: torchvision VGG19 weights for the perceptual loss.
+        amp: ``none``, ``bf16`` or ``fp16`` (autocast; fp16 with a grad scaler).
+        channels_last: run convolutions in NHWC memory format.
+    """
+
+    def __init__(self, generator: nn.Module, recipe: Recipe, device: torch.device, *,
+                 context: DistContext | None = None, patch_size: int = 128,
+                 vgg_weights: str | Path | None = None, amp: str = "none",
+                 channels_last: bool = False) -> None:
+        from srkit.losses import GANLoss, PerceptualLoss, PixelLoss
+
+        self.recipe = recipe
+        self.device = device
+        self.context = context or DistContext()
+        self.amp = amp
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.generator = generator.to(device, memory_format=self.memory_format).train()
+        self.ema = ModelEMA(self.generator, recipe.ema_decay) if recipe.ema_decay > 0 else None
+        self.discriminator = build_discriminator(recipe, patch_size)
+        if self.discriminator is not None:
+            self.discriminator.to(device, memory_format=self.memory_format).train()
+        self.pixel_loss = PixelLoss(recipe.pixel_loss, recipe.pixel_weight).to(device)
+        self.perceptual_loss = None
+        if recipe.uses_perceptual:
+            self.perceptual_loss = PerceptualLoss(
+                vgg_weights, {recipe.perceptual_layer: 1.0},
+                before_activation=recipe.perceptual_before_activation,
+                criterion=recipe.perceptual_criterion, weight=recipe.perceptual_weight,
+            ).to(device, memory_format=self.memory_format)
+        self.gan_loss = (GANLoss("vanilla" if recipe.gan_kind == "ragan" else recipe.gan_kind,
+                                 recipe.gan_weight) if recipe.uses_gan else None)
+
+        self.g_model = self._wrap(self.generator)
+        self.d_model = self._wrap(self.discriminator) if self.discriminator is not None else None
+        betas = (recipe.adam_beta1, recipe.adam_beta2)
+        self.g_optimizer = torch.optim.Adam(self.generator.parameters(), recipe.learning_rate,
+                                            betas=betas, weight_decay=recipe.weight_decay)
+        milestones = recipe.milestone_iterations()
+        self.g_scheduler = torch.optim.lr_scheduler.MultiStepLR(self.g_optimizer, milestones,
+                                                                recipe.lr_gamma)
+        self.d_optimizer = self.d_scheduler = None
+        if self.discriminator is not None:
+            self.d_optimizer = torch.optim.Adam(self.discriminator.parameters(),
+                                                recipe.discriminator_learning_rate, betas=betas,
+                                                weight_decay=recipe.weight_decay)
+            self.d_scheduler = torch.optim.lr_scheduler.MultiStepLR(self.d_optimizer,
+                                                                    milestones, recipe.lr_gamma)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=amp == "fp16")
+
+    def _wrap(self, module: nn.Module) -> nn.Module:
+        if not self.context.enabled:
+            return module
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(module, device_ids=ids)
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp == "none":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=_AMP_DTYPES[self.amp])
+
+    @property
+    def eval_model(self) -> nn.Module:
+        """The weights to validate and save: the EMA copy, or the raw generator without one."""
+        return self.ema.model if self.ema is not None else self.generator
+
+    @property
+    def learning_rate(self) -> float:
+        return float(self.g_optimizer.param_groups[0]["lr"])
+
+    def train_step(self, lq: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
+        """One iteration on a batch ``lq`` ``(B, 3, h, w)``, ``gt`` ``(B, 3, sh, sw)`` in
+        [0, 1]; returns the detached loss terms (``total``, ``pixel``, ``perceptual``,
+        ``gan``, ``discriminator``)."""
+        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        gt = gt.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        logs: dict[str, torch.Tensor] = {}
+
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(False)
+        self.g_optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            sr = self.g_model(lq)
+            sr_float = sr.float()
+            total = logs["pixel"] = self.pixel_loss(sr_float, gt)
+            if self.perceptual_loss is not None:
+                logs["perceptual"] = self.perceptual_loss(sr, gt)
+                total = total + logs["perceptual"]
+            if self.discriminator is not None:
+                logs["gan"] = self._generator_gan_loss(sr, gt)
+                total = total + logs["gan"]
+        logs["total"] = total
+        self.scaler.scale(total).backward()
+        self.scaler.step(self.g_optimizer)
+
+        if self.discriminator is not None:
+            self.discriminator.requires_grad_(True)
+            assert self.d_optimizer is not None
+            self.d_optimizer.zero_grad(set_to_none=True)
+            with self._autocast():
+                logs["discriminator"] = self._discriminator_loss(sr.detach(), gt)
+            self.scaler.scale(logs["discriminator"]).backward()
+            self.scaler.step(self.d_optimizer)
+        self.scaler.update()
+
+        self.g_scheduler.step()
+        if self.d_scheduler is not None:
+            self.d_scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        return {name: value.detach().float() for name, value in logs.items()}
+
+    def _generator_gan_loss(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        """Adversarial term of the generator (weighted). The unwrapped discriminator is used:
+        its parameters are frozen here, so DDP has nothing to synchronise."""
+        from srkit.losses import relativistic_average_losses
+
+        assert self.discriminator is not None and self.gan_loss is not None
+        fake_logits = self.discriminator(sr).float()
+        if self.recipe.gan_kind == "ragan":
+            real_logits = self.discriminator(gt).float().detach()
+            generator_loss, _ = relativistic_average_losses(real_logits, fake_logits)
+            return self.recipe.gan_weight * generator_loss
+        return self.gan_loss(fake_logits, True, is_discriminator=False)
+
+    def _discriminator_loss(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+        from srkit.losses import relativistic_average_losses
+
+        assert self.d_model is not None and self.gan_loss is not None
+        real_logits = self.d_model(gt).float()
+        fake_logits = self.d_model(sr).float()
+        if self.recipe.gan_kind == "ragan":
+            _, discriminator_loss = relativistic_average_losses(real_logits, fake_logits)
+            return discriminator_loss
+        return (self.gan_loss(real_logits, True, is_discriminator=True)
+                + self.gan_loss(fake_logits, False, is_discriminator=True)) / 2
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that changes during training (tensors and plain values)."""
+        state: dict[str, Any] = {
+            "generator": self.generator.state_dict(),
+            "g_optimizer": self.g_optimizer.state_dict(),
+            "g_scheduler": self.g_scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+        }
+        if self.ema is not None:
+            state["ema"] = self.ema.state_dict()
+        if self.discriminator is not None:
+            assert self.d_optimizer is not None and self.d_scheduler is not None
+            state["discriminator"] = self.discriminator.state_dict()
+            state["d_optimizer"] = self.d_optimizer.state_dict()
+            state["d_scheduler"] = self.d_scheduler.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.g_optimizer.load_state_dict(state["g_optimizer"])
+        self.g_scheduler.load_state_dict(state["g_scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        if self.discriminator is not None:
+            assert self.d_optimizer is not None and self.d_scheduler is not None
+            self.discriminator.load_state_dict(state["discriminator"])
+            self.d_optimizer.load_state_dict(state["d_optimizer"])
+            self.d_scheduler.load_state_dict(state["d_scheduler"])

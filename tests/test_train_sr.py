@@ -1,0 +1,401 @@
+"""train-sr: beats bicubic, resumes bit for bit, recipes and configs, CLI, several processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from srkit.cli import app
+from srkit.errors import SrkitError
+from srkit.io.images import write_image
+from srkit.stages.train_sr import train_sr
+from srkit.training.ema import ModelEMA
+from srkit.training.recipes import (
+    DISCRIMINATOR_KINDS,
+    RECIPES,
+    parse_assignment,
+    read_config,
+    resolve_recipe,
+)
+from srkit.training.state import load_state
+
+TINY = {"arch": "compact", "arch_args": {"num_feat": 8, "num_conv": 2}, "batch_size": 4,
+        "patch_size": 32, "workers": 0, "device": "cpu", "log_every": 2}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _photos(root: Path, astronaut, chelsea, coffee) -> tuple[Path, Path]:
+    """Training photos and one held-out photo (a different scene)."""
+    from skimage import data
+
+    rocket = data.rocket()[100:300, :300].astype(np.float32) / 255
+    write_image(root / "train" / "astronaut.png", astronaut[:256, :256])
+    write_image(root / "train" / "coffee.png", coffee[:200, :288])
+    write_image(root / "train" / "rocket.png", rocket)
+    write_image(root / "held_out" / "chelsea.png", chelsea[:240, :320])
+    return root / "train", root / "held_out"
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory, astronaut, chelsea, coffee) -> Path:
+    """A small ×2 bicubic pair folder made by srkit degrade."""
+    from srkit.stages.degrade import degrade
+
+    root = tmp_path_factory.mktemp("pairs")
+    train, _ = _photos(root, astronaut, chelsea, coffee)
+    degrade(train, root / "pairs", 2, mode="bicubic", seed=0)
+    return root / "pairs"
+
+
+def _psnr_vs_bicubic(model_path: Path, val_pairs: Path) -> tuple[float, float]:
+    """Independent check: PSNR-Y (border = scale) of the saved model and of bicubic."""
+    from srkit.data import find_pairs, load_pixels, to_float
+    from srkit.io.checkpoints import load_model
+    from srkit.metrics import psnr
+    from srkit.ops.resize import imresize
+    from srkit.training.validation import super_resolve
+
+    loaded = load_model(model_path)
+    model_scores, bicubic_scores = [], []
+    for pair in find_pairs(val_pairs):
+        lr_img, hr_img = to_float(load_pixels(pair.lr_path)), to_float(load_pixels(pair.hr_path))
+        sr_img = super_resolve(loaded.model, lr_img, torch.device("cpu"))
+        model_scores.append(psnr(sr_img, hr_img, border=loaded.scale))
+        bicubic_scores.append(psnr(np.clip(imresize(lr_img, loaded.scale), 0, 1), hr_img,
+                                   border=loaded.scale))
+    return float(np.mean(model_scores)), float(np.mean(bicubic_scores))
+
+
+def _beats_bicubic(tmp_path, astronaut, chelsea, coffee, **degrade_args) -> None:
+    from srkit.stages.degrade import degrade
+
+    train, held_out = _photos(tmp_path, astronaut, chelsea, coffee)
+    degrade(train, tmp_path / "pairs", 2, seed=0, **degrade_args)
+    degrade(held_out, tmp_path / "val", 2, seed=1, **degrade_args)
+    model = tmp_path / "model.safetensors"
+    # A small compact net, a constant high learning rate and EMA: 300 iterations on CPU.
+    result = train_sr(tmp_path / "pairs", model, 2, arch="compact",
+                      arch_args={"num_feat": 16, "num_conv": 2}, iters=300, batch_size=8,
+                      patch_size=64, learning_rate=3e-3, overrides={"lr_milestones": []},
+                      seed=0, workers=0, device="cpu", val=tmp_path / "val", val_every=300,
+                      log_every=50)
+    model_psnr, bicubic_psnr = _psnr_vs_bicubic(model, tmp_path / "val")
+    assert model_psnr > bicubic_psnr + 0.25, (model_psnr, bicubic_psnr)
+    assert result.val_psnr_y == pytest.approx(model_psnr, abs=1e-6)
+    assert result.bicubic_psnr_y == pytest.approx(bicubic_psnr, abs=1e-6)
+
+
+def test_model_trained_on_bicubic_pairs_beats_bicubic(tmp_path, astronaut, chelsea, coffee):
+    _beats_bicubic(tmp_path, astronaut, chelsea, coffee, mode="bicubic")
+
+
+@pytest.mark.slow
+def test_model_trained_on_pool_pairs_beats_bicubic(tmp_path, astronaut, chelsea, coffee):
+    from srkit.io.pools import KernelEntry, NoiseEntry, append_kernels, append_noise
+    from srkit.ops.kernels import gaussian_kernel
+
+    pool = tmp_path / "pool.h5"
+    append_kernels(pool, [KernelEntry(gaussian_kernel(13, 1.0, 0.7, 0.5), 2, "a", "0" * 64, "t"),
+                          KernelEntry(gaussian_kernel(13, 1.3), 2, "b", "1" * 64, "t")])
+    rng = np.random.default_rng(0)
+    patches = rng.normal(0, 0.01, (3, 64, 64, 3)).astype(np.float32)
+    patches -= patches.mean(axis=(1, 2), keepdims=True)
+    append_noise(pool, [NoiseEntry(p, f"n{i}", str(i) * 64, (0, 0)) for i, p in enumerate(patches)])
+    _beats_bicubic(tmp_path, astronaut, chelsea, coffee, mode="pool", pool=pool)
+
+
+class _Killed(Exception):
+    pass
+
+
+def _kill_at(iteration: int):
+    def callback(reached: int) -> None:
+        if reached == iteration:
+            raise _Killed
+    return callback
+
+
+@pytest.mark.parametrize("recipe_args", [
+    {"recipe": "psnr"},
+    {"recipe": "realsr",  # PatchGAN + RaGAN, small D
+     "overrides": {"perceptual_weight": 0.0, "discriminator_num_feat": 8}},
+], ids=["psnr", "realsr-gan"])
+def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, pairs, recipe_args):
+    args = {**TINY, **recipe_args, "iters": 12, "seed": 3, "save_every": 5}
+    straight = tmp_path / "straight.safetensors"
+    train_sr(pairs, straight, 2, **args)
+    killed = tmp_path / "killed.safetensors"
+    with pytest.raises(_Killed):  # dies at 7: the work after the save at 5 is lost
+        train_sr(pairs, killed, 2, **args, callback=_kill_at(7))
+    assert load_state(tmp_path / "killed.resume.pt")["iteration"] == 5
+    with pytest.raises(SrkitError, match="already exists"):
+        train_sr(pairs, killed, 2, **args)
+    result = train_sr(pairs, killed, 2, **args, resume=True)
+    assert (result.start_iteration, result.iterations) == (5, 12)
+
+    expected, got = load_file(straight), load_file(killed)
+    assert expected.keys() == got.keys()
+    for key in expected:
+        assert torch.equal(expected[key], got[key]), key
+    state_a = load_state(tmp_path / "straight.resume.pt")["trainer"]
+    state_b = load_state(tmp_path / "killed.resume.pt")["trainer"]
+    for part in ("generator", "discriminator"):
+        for key, value in state_a.get(part, {}).items():
+            assert torch.equal(value, state_b[part][key]), (part, key)
+    with open(tmp_path / "killed.train.csv") as handle:
+        iterations = [int(line.split(",")[0]) for line in handle.readlines()[1:]]
+    assert iterations == [2, 4, 6, 8, 10, 12]  # the killed run's rows 6 were replaced
+
+
+def test_saved_model_carries_metadata_and_ema_weights(tmp_path, pairs):
+    output = tmp_path / "m.safetensors"
+    result = train_sr(pairs, output, 2, **TINY, iters=6, seed=1, save_every=100)
+    with safe_open(str(output), "pt") as handle:
+        meta = handle.metadata()
+        saved = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
+    assert meta["srkit_arch"] == "compact" and meta["srkit_scale"] == "2"
+    assert json.loads(meta["srkit_arch_args"]) == {"num_feat": 8, "num_conv": 2, "upscale": 2}
+    assert (meta["recipe"], meta["iterations"], meta["seed"], meta["weights"]) == (
+        "psnr", "6", "1", "ema")
+    assert json.loads(meta["recipe_settings"])["learning_rate"] == 2e-4
+    raw = load_state(result.resume_state)["trainer"]["generator"]
+    assert any(not torch.equal(raw[k], saved[k]) for k in saved)  # EMA, not the raw weights
+    no_ema = train_sr(pairs, tmp_path / "raw.safetensors", 2, **TINY, iters=6, seed=1,
+                      ema_decay=0.0)
+    raw = load_state(no_ema.resume_state)["trainer"]["generator"]
+    assert all(torch.equal(raw[k], v) for k, v in load_file(no_ema.output).items())
+
+
+def test_ema_decay_warms_up_then_averages():
+    model = torch.nn.Linear(1, 1, bias=False)
+    torch.nn.init.zeros_(model.weight)
+    ema = ModelEMA(model, decay=0.999)
+    assert ema.current_decay() == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+    with torch.no_grad():
+        model.weight.fill_(1.0)
+    ema.update(model)
+    assert float(ema.model.weight) == pytest.approx(0.9)
+    ema.updates = 100_000
+    assert ema.current_decay() == 0.999
+
+
+def test_recipes_hold_the_papers_settings():
+    realsr, esrgan, psnr = RECIPES["realsr"], RECIPES["esrgan"], RECIPES["psnr"]
+    assert realsr.milestone_iterations() == [5000, 10000, 20000, 30000]
+    assert esrgan.milestone_iterations() == [50000, 100000, 200000, 300000]
+    assert psnr.milestone_iterations() == [200000, 400000, 600000, 800000]
+    for recipe in (realsr, esrgan):
+        assert (recipe.pixel_weight, recipe.perceptual_weight, recipe.gan_weight) == (
+            0.01, 1.0, 0.005)
+        assert recipe.perceptual_layer == "conv5_4" and recipe.perceptual_before_activation
+        assert recipe.learning_rate == 1e-4 and recipe.gan_kind == "ragan"
+    assert (realsr.discriminator, esrgan.discriminator) == ("patchgan", "vgg")
+    assert not psnr.uses_gan and not psnr.uses_perceptual and psnr.learning_rate == 2e-4
+    from srkit.models.discriminators import DISCRIMINATORS
+
+    assert set(DISCRIMINATOR_KINDS) == {"none", *DISCRIMINATORS}
+
+
+def test_config_file_and_overrides_layer_on_the_recipe(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('recipe = "realsr"\narch = "compact"\ngan_weight = 0.01\n'
+                      'lr_milestones = [0.5]\n[arch_args]\nnum_feat = 16\n')
+    parsed = read_config(config)
+    assert (parsed.recipe, parsed.arch, parsed.arch_args) == ("realsr", "compact",
+                                                              {"num_feat": 16})
+    recipe = resolve_recipe("psnr", parsed, {"gan_weight": 0.02, "iters": 100})
+    assert recipe.name == "realsr" and recipe.gan_weight == 0.02 and recipe.iters == 100
+    assert recipe.lr_milestones == (0.5,) and recipe.pixel_weight == 0.01
+    assert parse_assignment("lr-gamma=0.25") == ("lr_gamma", 0.25)
+
+
+@pytest.mark.parametrize("text, message", [
+    ('pixel_wieght = 1.0\nbatch_size = 4\nfoo = 1\n', "unknown key(s) foo, pixel_wieght"),
+    ('batch_size = "16"\n', "batch_size must be int"),
+    ('discriminator = "resnet"\n', "discriminator must be one of none, vgg, patchgan, unet"),
+    ('recipe = 3\n', "recipe must be a string"),
+    ('iters = \n', "not valid TOML"),
+])
+def test_bad_config_files_are_named_not_swallowed(tmp_path, text, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(text)
+    with pytest.raises(SrkitError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_config(config)
+
+
+def test_unknown_override_and_gan_without_discriminator_are_errors():
+    with pytest.raises(SrkitError, match="unknown setting.*learningrate"):
+        resolve_recipe("psnr", overrides={"learningrate": 1e-3})
+    with pytest.raises(SrkitError, match="needs a discriminator"):
+        resolve_recipe("psnr", overrides={"gan_weight": 0.1})
+
+
+def test_perceptual_recipe_without_vgg_weights_says_what_to_do(tmp_path, pairs, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    with pytest.raises(SrkitError) as error:
+        train_sr(pairs, tmp_path / "m.safetensors", 2, **TINY, recipe="realsr", iters=2)
+    message = str(error.value)
+    assert str(tmp_path / "torch_home") in message and "vgg19-dcbb9e9d.pth" in message
+    assert "--vgg-weights" in message and "--perceptual-weight 0" in message
+
+
+def test_amp_is_a_warned_no_op_on_cpu_and_channels_last_runs(tmp_path, pairs, capsys):
+    result = train_sr(pairs, tmp_path / "m.safetensors", 2, **TINY, iters=2, amp="bf16",
+                      channels_last=True)
+    assert "--amp bf16 only applies to CUDA devices" in capsys.readouterr().err
+    assert all(torch.isfinite(v).all() for v in load_file(result.output).values())
+
+
+def test_cli_trains_and_refuses_to_overwrite(tmp_path, pairs, monkeypatch, capsys):
+    runner = CliRunner()
+    output = tmp_path / "cli.safetensors"
+    config = tmp_path / "c.toml"
+    config.write_text("batch_size = 2\npatch_size = 16\n")
+    args = ["train-sr", str(pairs), "-o", str(output), "-x", "2", "--arch", "compact",
+            "--num-feat", "8", "--arch-arg", "num_conv=1", "--iters", "3", "--config",
+            str(config), "--set", "lr_gamma=0.25", "--workers", "0", "--device", "cpu",
+            "--val", "0.34", "--json", "-q"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["iterations"] == 3 and summary["arch_args"] == {
+        "num_feat": 8, "num_conv": 1, "upscale": 2}
+    assert summary["val_psnr_y"] > 10 and summary["bicubic_psnr_y"] > 10
+    state = load_state(tmp_path / "cli.resume.pt")
+    assert state["settings"]["recipe"]["batch_size"] == 2
+    assert state["settings"]["recipe"]["lr_gamma"] == 0.25
+    assert (tmp_path / "cli.train.csv").exists()
+
+    code, stderr = _run_main(args, monkeypatch, capsys)  # as the console script does
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1
+    assert lines[0].startswith("error:") and "already exists" in lines[0]
+
+
+def _run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
+    from srkit.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["srkit", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--config", "missing.toml"], "no such config file"),
+    (["--set", "bogus=1"], "unknown setting(s) bogus"),
+    (["--val", "1.5"], "held-out fraction"),
+    (["--amp", "fp8"], "--amp fp8"),
+    (["--arch", "vdsr"], "unknown architecture"),
+])
+def test_cli_bad_options_give_one_line(tmp_path, pairs, extra, message):
+    result = CliRunner().invoke(app, ["train-sr", str(pairs), "-o",
+                                      str(tmp_path / "m.safetensors"), "-x", "2", "--iters",
+                                      "1", "--device", "cpu", *extra])
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SrkitError) and message in str(result.exception)
+
+
+def test_resume_with_a_different_network_is_refused(tmp_path, pairs):
+    output = tmp_path / "m.safetensors"
+    train_sr(pairs, output, 2, **TINY, iters=2)
+    with pytest.raises(SrkitError, match="cannot resume with different arch_args.num_feat"):
+        train_sr(pairs, output, 2, **{**TINY, "arch_args": {"num_feat": 4, "num_conv": 2}},
+                 iters=4, resume=True)
+
+
+@pytest.mark.slow
+def test_two_processes_under_torchrun_match_one_process_with_twice_the_batch(tmp_path, pairs):
+    """DDP on CPU (gloo): rank r takes samples r, r+2, ... so 2 × batch 2 = 1 × batch 4."""
+    common = ["-x", "2", "--arch", "compact", "--num-feat", "8", "--num-conv", "2",  # = TINY
+              "--patch-size", "32", "--iters", "4", "--workers", "0", "--device", "cpu",
+              "--log-every", "1", "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    two = tmp_path / "ddp.safetensors"
+    completed = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "srkit", "train-sr", str(pairs), "-o", str(two),
+         "--batch-size", "2", *common],
+        capture_output=True, text=True, env=env, timeout=180)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    one = tmp_path / "single.safetensors"
+    train_sr(pairs, one, 2, **{**TINY, "batch_size": 4, "log_every": 1}, iters=4)
+    expected, got = load_file(one), load_file(two)
+    for key in expected:
+        torch.testing.assert_close(got[key], expected[key], rtol=1e-4, atol=1e-6)
+    assert load_state(tmp_path / "ddp.resume.pt")["world_size"] == 2
+    with open(tmp_path / "ddp.train.csv") as handle:
+        assert len(handle.readlines()) == 5  # header + 4 rows: rank 1 wrote nothing
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ddp")) == [
+        "ddp.resume.pt", "ddp.safetensors", "ddp.train.csv"]
+    shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_ctrl_c_saves_a_whole_state_that_resumes_exactly(tmp_path, pairs):
+    import signal
+
+    args = {**TINY, "iters": 8, "seed": 2, "save_every": 100}
+    train_sr(pairs, tmp_path / "straight.safetensors", 2, **args)
+
+    def interrupt(iteration: int) -> None:
+        if iteration == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # handled between iterations
+
+    with pytest.raises(KeyboardInterrupt):
+        train_sr(pairs, tmp_path / "stopped.safetensors", 2, **args, callback=interrupt)
+    assert load_state(tmp_path / "stopped.resume.pt")["iteration"] == 3
+    train_sr(pairs, tmp_path / "stopped.safetensors", 2, **args, resume=True)
+    expected, got = load_file(tmp_path / "straight.safetensors"), load_file(
+        tmp_path / "stopped.safetensors")
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_trains_on_the_fly_from_a_pool_and_from_the_random_pipeline(tmp_path, astronaut):
+    from srkit.io.pools import KernelEntry, NoiseEntry, append_kernels, append_noise
+    from srkit.ops.kernels import gaussian_kernel
+
+    write_image(tmp_path / "hr" / "a.png", astronaut[:96, :96])
+    write_image(tmp_path / "hr" / "b.png", astronaut[200:296, 100:196])
+    pool = tmp_path / "pool.h5"
+    append_kernels(pool, [KernelEntry(gaussian_kernel(13, 1.2), 2, "k", "0" * 64, "t")])
+    append_noise(pool, [NoiseEntry(np.zeros((16, 16, 3), np.float32), "n", "1" * 64, (0, 0))])
+    for name, source in (("pool", {"pool": pool}), ("synthetic", {"synthetic": True})):
+        result = train_sr(output=tmp_path / f"{name}.safetensors", scale=2, hr=tmp_path / "hr",
+                          **source, **TINY, iters=2, val=0.5)
+        assert result.iterations == 2 and result.val_psnr_y is not None
+        assert "1 HR photos" in result.data
+    with pytest.raises(SrkitError, match="smaller than the 128×128 patch"):
+        train_sr(output=tmp_path / "big.safetensors", scale=2, hr=tmp_path / "hr", pool=pool,
+                 **{**TINY, "patch_size": 128}, iters=1)
+
+
+def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
+    first = train_sr(pairs, tmp_path / "first.safetensors", 2, **TINY, iters=3)
+    frozen = train_sr(pairs, tmp_path / "frozen.safetensors", 2, **TINY, iters=2,
+                      init=first.output, learning_rate=0.0)
+    expected, got = load_file(first.output), load_file(frozen.output)
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    with pytest.raises(SrkitError, match="is a compact with"):
+        train_sr(pairs, tmp_path / "other.safetensors", 2,
+                 **{**TINY, "arch_args": {"num_feat": 4, "num_conv": 2}}, iters=1,
+                 init=first.output)
