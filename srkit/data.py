@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from srkit.errors import SrkitError
 from srkit.io.images import list_images, read_image, to_uint
-from srkit.ops.kernels import pad_kernel, shift_kernel
+from srkit.ops.kernels import grid_kernel
 
 # ---------------------------------------------------------------------------------------------
 # Decoded-image cache
@@ -132,19 +132,6 @@ def aligned_crop(lr_img: np.ndarray, hr_img: np.ndarray, scale: int, lr_patch: i
     lr_crop = lr_img[row:row + lr_patch, col:col + lr_patch]
     hr_crop = hr_img[row * scale:row * scale + hr_patch, col * scale:col * scale + hr_patch]
     return lr_crop, hr_crop, (row, col)
-
-
-def grid_kernel(kernel: np.ndarray, scale: int) -> np.ndarray:
-    """The kernel :func:`srkit.ops.kernels.blur_downsample` correlates with at ``s * i``.
-
-    It is moved by ``(s - 1) / 2`` so that LR pixel ``i`` samples the centre of its block.
-    """
-    offset = (scale - 1) / 2
-    kernel = np.asarray(kernel, dtype=np.float32)
-    if offset:
-        size = kernel.shape[0] + 2 * (int(np.ceil(offset)) + 2)
-        kernel = shift_kernel(pad_kernel(kernel, size), (offset, offset))
-    return kernel
 
 
 def _reflect(index: np.ndarray, length: int) -> np.ndarray:
