@@ -50,3 +50,14 @@ def photo_dir(tmp_path: Path, astronaut, chelsea, coffee) -> Path:
     write_image(folder / "chelsea.png", chelsea[:240, :320])
     write_image(folder / "coffee.png", coffee[:200, :288])
     return folder
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny convolutions run faster on one thread, above all on a shared CPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

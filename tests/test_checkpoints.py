@@ -25,13 +25,7 @@ SMALL = [
 IDS = [f"{a}-x{k.get('scale', k.get('upscale'))}" for a, k in SMALL]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread, above all on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _full_args(arch: str, args: dict) -> dict:

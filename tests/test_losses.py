@@ -13,14 +13,7 @@ from srkit.errors import SrkitError
 from srkit.losses import GANLoss, PerceptualLoss, PixelLoss, relativistic_average_losses
 from srkit.models.vgg import VGG19_LAYERS, VGG19FeatureExtractor
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread, above all on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_pixel_losses_known_values() -> None:

@@ -31,13 +31,7 @@ CONFIGS = [
 IDS = [f"{arch}-x{args.get('scale', args.get('upscale'))}" for arch, args in CONFIGS]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run faster on one thread, above all on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(autouse=True)
