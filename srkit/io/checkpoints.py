@@ -133,7 +133,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     if not path.is_file():
         raise SrkitError(f"{path}: no such model file")
     if _is_safetensors(path):
-        state, metadata = _read_safetensors(path)
+        state, metadata = read_safetensors(path)
         source_format = "safetensors"
     else:
         state, metadata = _read_torch(path), {}
@@ -290,7 +290,8 @@ def _is_safetensors(path: Path) -> bool:
     return int.from_bytes(head[:8], "little") < path.stat().st_size
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """All tensors (on the CPU) and the metadata of a safetensors file; errors name it."""
     from safetensors import SafetensorError, safe_open
 
     try:

@@ -203,19 +203,13 @@ def save_dsn(path: str | Path, generator: DownSamplingNetwork, discriminator: nn
 
 def load_dsn(path: str | Path, device: str | torch.device = "cpu") -> LoadedDsn:
     """Read a DSN file written by ``srkit train-dsn``; errors name the file."""
-    from safetensors import SafetensorError, safe_open
-
     from srkit.device import resolve_device
+    from srkit.io.checkpoints import read_safetensors
 
     path = Path(path)
     if not path.is_file():
         raise SrkitError(f"{path}: no such DSN file")
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as handle:
-            metadata = dict(handle.metadata() or {})
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
-    except (SafetensorError, OSError, ValueError) as error:
-        raise SrkitError(f"{path}: not a readable safetensors file ({error})") from None
+    tensors, metadata = read_safetensors(path)
     if metadata.get("srkit_arch") != DSN_ARCH:
         found = metadata.get("srkit_arch", "no srkit_arch metadata")
         raise SrkitError(f"{path}: not a DSN file (architecture: {found}); "
