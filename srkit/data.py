@@ -9,6 +9,10 @@ Three sources, one sample contract — ``dataset[i]`` is ``(lq, gt)``, float32 t
   random HR crop with a random pool kernel and adds a random pool noise patch, as RealSR
   injects noise at training time (Ji et al. 2020, §3.2).
 * :class:`SyntheticPatches` — HR photos through the random BSRGAN/Real-ESRGAN-style pipeline.
+* :class:`DasrPatches` — DASR (Wei et al. 2021, §3.2): pairs written by ``srkit degrade
+  --dsn`` with their domain-distance maps (``PAIRS/dist/NAME.npy``), plus a crop of a real LR
+  photo of the target camera and an unrelated HR crop; ``dataset[i]`` is
+  ``(lq, gt, dist, real_lq, gt_unpaired)`` (``dist`` ``(1, p / s, p / s)``).
 
 Every sample is flipped / transposed at random (the 8 symmetries of the square, as BasicSR's
 ``augment``). Images are decoded once into uint8/uint16 arrays (:func:`load_pixels`) and
@@ -304,6 +308,94 @@ class SyntheticPatches(PatchDataset):
         return np.asarray(lr_img, dtype=np.float32), hr_patch
 
 
+class DasrPatches(PairPatches):
+    """DASR samples: an aligned pair with its distance map, a real LR crop, an unpaired HR crop.
+
+    The pair part is exactly :class:`PairPatches`' sample (same crop and flip for the same
+    seed); the map is cropped at the LR crop's position and flipped / transposed with it. The
+    real LR crop (``lr_patch``² of a random ``real_lr_images`` photo) and the unpaired HR crop
+    (``patch_size``² of a random training HR image, as the reference's unpaired dataset draws
+    them) each get their own random symmetry.
+
+    Args:
+        dist_maps: float32 ``(h, w)`` per pair, the LR image's size.
+        real_lr_images: decoded real LR photos, each at least ``patch_size / scale`` wide.
+    """
+
+    def __init__(self, hr_images: Sequence[np.ndarray], lr_images: Sequence[np.ndarray],
+                 dist_maps: Sequence[np.ndarray], real_lr_images: Sequence[np.ndarray],
+                 scale: int, patch_size: int, seed: int, **kwargs) -> None:
+        super().__init__(hr_images, lr_images, scale, patch_size, seed, **kwargs)
+        self.dist_maps = [np.asarray(d, np.float32) for d in dist_maps]
+        self.real_lr_images = list(real_lr_images)
+        if len(self.dist_maps) != self.count:
+            raise ValueError(f"{len(self.dist_maps)} distance maps for {self.count} pairs")
+        for dist, lr in zip(self.dist_maps, self.lr_images, strict=True):
+            if dist.shape != lr.shape[:2]:
+                raise ValueError(f"distance map {dist.shape} is not the LR's size {lr.shape}")
+        if not self.real_lr_images:
+            raise SrkitError("no real LR photos")
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        image, rng = self.sample_source(int(index))
+        lr, hr, (row, col) = aligned_crop(self.lr_images[image], self.hr_images[image],
+                                          self.scale, self.lr_patch, rng)
+        size = self.lr_patch
+        dist = self.dist_maps[image][row:row + size, col:col + size, None]
+        if self.augment:  # the draws of PairPatches first, so the pairs are the same
+            lr, hr, dist = dihedral([lr, hr, dist], int(rng.integers(0, 8)))
+        real_img = self.real_lr_images[int(rng.integers(0, len(self.real_lr_images)))]
+        real = _random_crop(real_img, size, rng)
+        unpaired_img = self.hr_images[int(rng.integers(0, self.count))]
+        unpaired = _random_crop(unpaired_img, self.patch_size, rng)
+        if self.augment:
+            (real,) = dihedral([real], int(rng.integers(0, 8)))
+            (unpaired,) = dihedral([unpaired], int(rng.integers(0, 8)))
+        return (_to_tensor(lr), _to_tensor(hr), _to_tensor(dist), _to_tensor(real),
+                _to_tensor(unpaired))
+
+
+def _random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    height, width = image.shape[:2]
+    if height < size or width < size:
+        raise SrkitError(f"an image of {width}×{height} is smaller than the {size}×{size} "
+                         "crop (lower --patch-size)")
+    row = int(rng.integers(0, height - size + 1))
+    col = int(rng.integers(0, width - size + 1))
+    return image[row:row + size, col:col + size]
+
+
+def find_dist_maps(folder: str | Path, pairs: Sequence[PairFiles]) -> list[Path]:
+    """``PAIRS/dist/STEM.npy`` of every pair (as ``srkit degrade --dsn`` writes them)."""
+    folder = Path(folder)
+    hint = "the dasr recipe trains on pairs made by srkit degrade --dsn"
+    if not (folder / "dist").is_dir():
+        raise SrkitError(f"{folder}: no dist/ folder of domain-distance maps ({hint})")
+    paths = [folder / "dist" / f"{Path(pair.name).stem}.npy" for pair in pairs]
+    missing = [path for path in paths if not path.is_file()]
+    if missing:
+        raise SrkitError(f"{folder}: no domain-distance map dist/{missing[0].name} "
+                         f"({len(missing)} pair(s) without one; {hint})")
+    return paths
+
+
+def load_dist_map(path: str | Path, lr_shape: tuple[int, ...]) -> np.ndarray:
+    """A distance map ``(h, w)`` float32 in [0, 1], checked against the LR's ``(h, w)``."""
+    try:
+        dist = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise SrkitError(f"{path}: not a readable .npy distance map ({error})") from None
+    if dist.ndim == 3 and dist.shape[0] == 1:
+        dist = dist[0]
+    if dist.shape != tuple(lr_shape[:2]) or not np.issubdtype(dist.dtype, np.floating):
+        raise SrkitError(f"{path}: a {dist.dtype} map of shape {dist.shape}, but its LR image "
+                         f"is {lr_shape[1]}×{lr_shape[0]} (expected float ({lr_shape[0]}, "
+                         f"{lr_shape[1]}))")
+    if not np.all(np.isfinite(dist)):
+        raise SrkitError(f"{path}: the distance map has NaN or infinite values")
+    return dist.astype(np.float32)
+
+
 # ---------------------------------------------------------------------------------------------
 # Loading
 # ---------------------------------------------------------------------------------------------
@@ -350,13 +442,18 @@ def _held_out(count: int, val: float | None, seed: int) -> list[int]:
     return sorted(np.random.default_rng([seed, 2]).permutation(count)[:take].tolist())
 
 
-def _pair_data(folder: Path, scale: int, label: str) -> tuple[list[str], list, list]:
+def _pair_data(folder: Path, scale: int, label: str, with_dist: bool = False
+               ) -> tuple[list[str], list, list, list]:
+    """Names, HR and LR pixels of a pair folder, and the distance maps when ``with_dist``."""
     files = find_pairs(folder)
+    dist_paths = find_dist_maps(folder, files) if with_dist else []
     hr_images = load_all([f.hr_path for f in files], f"decoding {label} HR")
     lr_images = load_all([f.lr_path for f in files], f"decoding {label} LR")
     hr_images = [check_pair(hr, lr, scale, f"{folder}/{f.name}")
                  for f, hr, lr in zip(files, hr_images, lr_images, strict=True)]
-    return [f.name for f in files], hr_images, lr_images
+    dist_maps = [load_dist_map(path, lr.shape)
+                 for path, lr in zip(dist_paths, lr_images[:len(dist_paths)], strict=True)]
+    return [f.name for f in files], hr_images, lr_images, dist_maps
 
 
 def _check_sizes(images: Sequence[np.ndarray], names: Sequence[str], patch: int,
@@ -375,16 +472,21 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           pool: str | Path | None = None, synthetic: bool = False,
                           synthetic_settings: object | None = None,
                           val: str | Path | float | None = None,
+                          real_lr: str | Path | None = None,
                           rank: int = 0, world_size: int = 1) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), ``hr`` with ``pool`` or ``hr`` with
     ``synthetic``. ``val`` is a pair folder, a fraction of the training images to hold out
     (for on-the-fly sources each held-out photo is degraded once, deterministically from
-    ``seed``) or None.
+    ``seed``) or None. ``real_lr`` (a folder of the target camera's photos) makes DASR
+    samples (:class:`DasrPatches`): it needs a pair folder with ``dist/`` maps.
     """
     if (pairs is None) == (hr is None):
         raise SrkitError("give either a pair folder or --hr DIR (with --pool or --synthetic)")
+    if real_lr is not None and pairs is None:
+        raise SrkitError("--real-lr (the dasr recipe) trains on a pair folder made by srkit "
+                         "degrade --dsn, not on --hr photos")
     if pairs is not None and (pool is not None or synthetic):
         raise SrkitError("--pool and --synthetic make pairs on the fly from --hr photos; "
                          "they do not apply to a pair folder")
@@ -394,17 +496,28 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     common = {"seed": seed, "rank": rank, "world_size": world_size}
 
     if pairs is not None:
-        names, hr_images, lr_images = _pair_data(Path(pairs), scale, "pairs")
+        names, hr_images, lr_images, dist_maps = _pair_data(Path(pairs), scale, "pairs",
+                                                            with_dist=real_lr is not None)
         held = _held_out(len(names), fraction, seed)
         validation = [ValidationPair(names[i], to_float(lr_images[i]), to_float(hr_images[i]))
                       for i in held]
         keep = [i for i in range(len(names)) if i not in set(held)]
         _check_sizes([lr_images[i] for i in keep], [names[i] for i in keep],
                      patch_size // scale, "the LR image")
-        dataset: PatchDataset = PairPatches([hr_images[i] for i in keep],
-                                            [lr_images[i] for i in keep], scale, patch_size,
-                                            **common)
-        description = f"{len(keep)} pairs from {pairs}"
+        train_hr, train_lr = [hr_images[i] for i in keep], [lr_images[i] for i in keep]
+        if real_lr is None:
+            dataset: PatchDataset = PairPatches(train_hr, train_lr, scale, patch_size,
+                                                **common)
+            description = f"{len(keep)} pairs from {pairs}"
+        else:
+            real_paths = list_images(real_lr)
+            real_images = load_all(real_paths, "decoding real LR")
+            _check_sizes(real_images, [p.name for p in real_paths], patch_size // scale,
+                         "the real LR photo")
+            dataset = DasrPatches(train_hr, train_lr, [dist_maps[i] for i in keep],
+                                  real_images, scale, patch_size, **common)
+            description = (f"{len(keep)} pairs with distance maps from {pairs} and "
+                           f"{len(real_images)} real LR photos from {real_lr}")
     else:
         paths = list_images(hr)
         hr_images = load_all(paths, "decoding HR photos")
@@ -428,7 +541,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         validation = [_degrade_whole(dataset, hr_images[i], paths[i].name,
                                      np.random.default_rng([seed, 3, i])) for i in held]
     if val is not None and fraction is None:
-        names, val_hr, val_lr = _pair_data(Path(val), scale, "validation")
+        names, val_hr, val_lr, _ = _pair_data(Path(val), scale, "validation")
         validation = [ValidationPair(n, to_float(lr), to_float(h))
                       for n, h, lr in zip(names, val_hr, val_lr, strict=True)]
     return TrainingData(dataset, validation, description)

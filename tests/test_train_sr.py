@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -133,12 +134,32 @@ def _kill_at(iteration: int):
     return callback
 
 
+def _with_distance_maps(pairs: Path, root: Path) -> Path:
+    """A copy of ``pairs`` with random LR-size distance maps in dist/ (as degrade --dsn)."""
+    from srkit.data import find_pairs, load_pixels
+
+    copy = root / "dasr_pairs"
+    shutil.copytree(pairs, copy)
+    (copy / "dist").mkdir()
+    rng = np.random.default_rng(0)
+    for pair in find_pairs(copy):
+        shape = load_pixels(pair.lr_path).shape[:2]
+        np.save(copy / "dist" / f"{Path(pair.name).stem}.npy",
+                rng.random(shape).astype(np.float32))
+    return copy
+
+
 @pytest.mark.parametrize("recipe_args", [
     {"recipe": "psnr"},
     {"recipe": "realsr",  # PatchGAN + RaGAN, small D
      "overrides": {"perceptual_weight": 0.0, "discriminator_num_feat": 8}},
-], ids=["psnr", "realsr-gan"])
+    {"recipe": "dasr",  # generated + real LR, band discriminator inside the objective
+     "overrides": {"perceptual_weight": 0.0, "discriminator_num_feat": 8}},
+], ids=["psnr", "realsr-gan", "dasr"])
 def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, pairs, recipe_args):
+    if recipe_args["recipe"] == "dasr":
+        pairs = _with_distance_maps(pairs, tmp_path)
+        recipe_args = {**recipe_args, "real_lr": pairs / "lr"}
     args = {**TINY, **recipe_args, "iters": 12, "seed": 3, "save_every": 5}
     straight = tmp_path / "straight.safetensors"
     train_sr(pairs, straight, 2, **args)
@@ -160,9 +181,23 @@ def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, pairs, recipe_args)
     for part in ("generator", "discriminator"):
         for key, value in state_a.get(part, {}).items():
             assert torch.equal(value, state_b[part][key]), (part, key)
-    with open(tmp_path / "killed.train.csv") as handle:
-        iterations = [int(line.split(",")[0]) for line in handle.readlines()[1:]]
+    if "dasr" in state_a:  # the objective's discriminator (BatchNorm statistics included)
+        dasr_a, dasr_b = state_a["dasr"], state_b["dasr"]
+        for key, value in dasr_a["discriminator"].items():
+            assert torch.equal(value, dasr_b["discriminator"][key]), key
+        for index, moments in dasr_a["optimizer"]["state"].items():
+            for name, value in moments.items():
+                assert torch.equal(value, dasr_b["optimizer"]["state"][index][name])
+        assert dasr_a["scheduler"] == dasr_b["scheduler"]
+    rows = {}
+    for name in ("straight", "killed"):
+        with open(tmp_path / f"{name}.train.csv") as handle:
+            rows[name] = list(csv.DictReader(handle))
+    iterations = [int(row["iteration"]) for row in rows["killed"]]
     assert iterations == [2, 4, 6, 8, 10, 12]  # the killed run's rows 6 were replaced
+    losses = [key for key in rows["straight"][0] if key.startswith(("loss_", "d_"))]
+    for row_a, row_b in zip(rows["straight"][3:], rows["killed"][3:], strict=True):
+        assert [row_a[k] for k in losses] == [row_b[k] for k in losses]  # 8, 10, 12
 
 
 def test_saved_model_carries_metadata_and_ema_weights(tmp_path, pairs):

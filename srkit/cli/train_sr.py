@@ -61,6 +61,9 @@ def train_sr_cmd(
         "(RealSR).", show_default=False)] = None,
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
+    real_lr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
+        "PAIRS_DIR comes from srkit degrade --dsn).", show_default=False)] = None,
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--arch", help="rrdbnet, srresnet or compact (default rrdbnet, or the config's).",
         show_default=False)] = None,
@@ -79,7 +82,8 @@ def train_sr_cmd(
         "--init", help="Start from this model's weights (e.g. a psnr run before esrgan).",
         show_default=False)] = None,
     recipe: Annotated[str, typer.Option(
-        "--recipe", help="psnr (L1 pre-training), esrgan or realsr.")] = "psnr",
+        "--recipe", help="psnr (L1 pre-training), esrgan, realsr or dasr (with --real-lr).")
+    ] = "psnr",
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
         show_default=False)] = None,
@@ -132,10 +136,11 @@ def train_sr_cmd(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Train an SR network (RealSR / ESRGAN recipes, EMA, resumable, DDP under torchrun).
+    """Train an SR network (RealSR / ESRGAN / DASR recipes, EMA, resumable, DDP via torchrun).
 
     Data: PAIRS_DIR from srkit degrade, or --hr DIR with --pool POOL.h5 (kernel and noise
-    drawn per sample) or --synthetic. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and
+    drawn per sample) or --synthetic. --recipe dasr: PAIRS_DIR from srkit degrade --dsn
+    (with dist/ maps) and --real-lr DIR. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and
     .train.csv beside it. Several processes: torchrun --nproc_per_node N -m srkit train-sr ...
     """
     setup(quiet=quiet, seed=seed)
@@ -161,7 +166,7 @@ def train_sr_cmd(
         learning_rate=learning_rate, ema_decay=ema_decay, seed=seed, workers=workers,
         device=device, resume=resume, overwrite=overwrite, val=parse_val(val),
         val_every=val_every, save_every=save_every, log_every=log_every,
-        vgg_weights=vgg_weights, amp=amp, channels_last=channels_last)
+        vgg_weights=vgg_weights, amp=amp, channels_last=channels_last, real_lr=real_lr)
     _report(result, json_out)
 
 

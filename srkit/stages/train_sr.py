@@ -1,5 +1,9 @@
 """``srkit train-sr``: train an SR network on pair folders or on pairs made on the fly.
 
+With the ``dasr`` recipe the pair folder comes from ``srkit degrade --dsn`` (with its
+domain-distance maps) and ``real_lr`` names the target camera's photos: each iteration then
+trains on generated pairs and real LR together (:class:`~srkit.training.trainer.DasrTrainer`).
+
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
 :class:`~srkit.training.trainer.SRTrainer` and writes, beside ``OUTPUT``:
@@ -80,7 +84,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              val: str | Path | float | None = None, val_every: int = 1000,
              save_every: int = 1000, log_every: int = 10,
              vgg_weights: str | Path | None = None, amp: str = "none",
-             channels_last: bool = False,
+             channels_last: bool = False, real_lr: str | Path | None = None,
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -89,7 +93,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     a fraction of the training images to hold out. Recipe values come from ``recipe``, then
     ``config`` (TOML), then ``overrides`` and the explicit keyword arguments. ``init`` starts
     from a model file (e.g. a ``psnr`` run before a GAN recipe). ``callback(iteration)`` is
-    called after every iteration. Raises :class:`SrkitError` for unusable inputs.
+    called after every iteration. ``real_lr``: the target camera's LR photos, required by
+    (and only used with) the ``dasr`` recipe. Raises :class:`SrkitError` for unusable inputs.
     """
     from srkit.console import info
     from srkit.device import resolve_device
@@ -114,6 +119,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         if value < 1:
             raise SrkitError(f"{name} must be at least 1, got {value}")
     _check_discriminator_input(run_recipe)
+    _check_dasr_inputs(run_recipe, real_lr, amp)
     if run_recipe.uses_perceptual:
         _check_vgg_weights(vgg_weights, run_recipe)
 
@@ -129,13 +135,15 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         data = prepare_training_data(
             scale=scale, patch_size=run_recipe.patch_size, seed=seed, pairs=pairs, hr=hr,
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings, val=val,
-            rank=context.rank, world_size=context.world_size)
+            real_lr=real_lr, rank=context.rank, world_size=context.world_size)
         generator = _build_generator(arch, arch_args, init)
-        from srkit.training.trainer import SRTrainer, resolve_amp
+        from srkit.training.trainer import DasrTrainer, SRTrainer, resolve_amp
 
-        trainer = SRTrainer(generator, run_recipe, torch_device, context=context,
-                            patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
-                            amp=resolve_amp(amp, torch_device), channels_last=channels_last)
+        trainer_class = DasrTrainer if run_recipe.is_dasr else SRTrainer
+        trainer = trainer_class(generator, run_recipe, torch_device, context=context,
+                                patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
+                                amp=resolve_amp(amp, torch_device),
+                                channels_last=channels_last)
         fixed = {"arch": arch, "arch_args": arch_args, "scale": scale, "seed": seed,
                  "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"}}
         start = 0
@@ -178,6 +186,42 @@ def _check_discriminator_input(recipe: Recipe) -> None:
                          f"--patch-size {size} (or set discriminator = \"patchgan\")")
     if recipe.uses_gan and recipe.discriminator == "unet" and size % 8:
         raise SrkitError(f"the U-Net discriminator needs --patch-size divisible by 8, not {size}")
+
+
+def _check_dasr_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str) -> None:
+    """The dasr recipe needs the camera's real LR photos; other recipes do not use them."""
+    if recipe.is_dasr:
+        if real_lr is None:
+            raise SrkitError("the dasr recipe needs --real-lr DIR: LR photos of the target "
+                             "camera (the ones the DSN was trained on)")
+        if amp == "fp16":
+            raise SrkitError("the dasr recipe does not support --amp fp16 (use bf16 or none)")
+        _check_band_discriminator(recipe)
+    elif real_lr is not None:
+        raise SrkitError(f"--real-lr is used by the dasr recipe only, not by "
+                         f"{recipe.name} (pick --recipe dasr)")
+
+
+def _check_band_discriminator(recipe: Recipe) -> None:
+    """The dasr discriminator must fit the high bands of an HR patch."""
+    if not recipe.uses_gan:
+        return
+    import torch
+
+    from srkit.models.discriminators import PatchDiscriminator
+    from srkit.ops.wavelets import high_channels, high_frequency
+
+    bands = high_frequency(torch.zeros(1, 3, recipe.patch_size, recipe.patch_size),
+                           recipe.freq)
+    discriminator = PatchDiscriminator(high_channels(recipe.freq), 1,
+                                       recipe.discriminator_num_layers, norm="none")
+    try:
+        with torch.no_grad():
+            discriminator(bands)
+    except RuntimeError:
+        raise SrkitError(f"--patch-size {recipe.patch_size} is too small for the dasr "
+                         f"discriminator on {recipe.freq} bands "
+                         f"({recipe.discriminator_num_layers} layers)") from None
 
 
 def _check_vgg_weights(vgg_weights: str | Path | None, recipe: Recipe) -> None:
@@ -304,9 +348,9 @@ class _Run:
             batches = iter(loader)
             while iteration < total:
                 tick = time.perf_counter()
-                lq, gt = next(batches)
+                batch = next(batches)  # (lq, gt), or the five tensors of a dasr sample
                 tock = time.perf_counter()
-                meter.add(self.trainer.train_step(lq, gt))
+                meter.add(self.trainer.train_step(*batch))
                 if device.type == "cuda" and (iteration + 1) % self.log_every == 0:
                     torch.cuda.synchronize(device)  # so step_s holds the queued GPU work
                 done = time.perf_counter()
@@ -368,7 +412,7 @@ class _Run:
         row = {"iteration": iteration, "learning_rate": self.trainer.learning_rate,
                "val_psnr_y": val_psnr, "data_wait_s": wait, "step_s": step,
                "elapsed_s": elapsed,
-               **{f"loss_{name}": value for name, value in means.items()}}
+               **{_column(name): value for name, value in means.items()}}
         self.history.append(row)
         return row
 
@@ -388,6 +432,12 @@ class _Run:
                     "recipe_settings": json.dumps(self.recipe.to_dict(), sort_keys=True)}
         save_model(self.output, model, self.fixed["arch"], self.fixed["arch_args"],
                    self.fixed["scale"], metadata)
+
+
+def _column(name: str) -> str:
+    """CSV column of a logged term: ``loss_NAME``, except the discriminator's mean
+    probabilities ``d_real`` / ``d_fake``."""
+    return name if name.startswith("d_") else f"loss_{name}"
 
 
 def _status(row: dict[str, Any], bicubic: float | None) -> str:

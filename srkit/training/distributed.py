@@ -63,6 +63,24 @@ def init_distributed(device: torch.device) -> tuple[DistContext, torch.device]:
     return DistContext(rank, world_size, local_rank), device
 
 
+def average_gradients(module: torch.nn.Module, context: DistContext) -> None:
+    """Make every backward pass average ``module``'s gradients over the processes (what DDP
+    does for a wrapped module), for a module that is stepped outside DDP. No-op in a single
+    process."""
+    if not context.enabled:
+        return
+    world_size = context.world_size
+
+    def hook(grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad / world_size
+
+    for param in module.parameters():
+        if param.requires_grad:
+            param.register_hook(hook)
+
+
 def barrier(context: DistContext) -> None:
     if context.enabled and dist.is_initialized():
         dist.barrier()

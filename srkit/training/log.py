@@ -1,8 +1,10 @@
 """The CSV log of a training run (``MODEL.train.csv``): one row per logging interval.
 
-Losses are means over the interval; ``data_wait_s`` is the time the training loop spent
-waiting for batches in that interval and ``step_s`` the time spent in optimisation steps, so
-``data_wait_s / (data_wait_s + step_s)`` says whether the loader keeps up. A resumed run drops
+Losses are means over the interval (``loss_low``, ``d_real`` and ``d_fake`` — the DASR
+discriminator's mean probabilities for real HR and SR(real LR) bands — only in dasr runs);
+``data_wait_s`` is the time the training loop spent waiting for batches in that interval and
+``step_s`` the time spent in optimisation steps, so ``data_wait_s / (data_wait_s + step_s)``
+says whether the loader keeps up. A resumed run drops
 the rows written after the state it resumes from, then appends.
 """
 
@@ -17,8 +19,8 @@ import torch
 from srkit.io.atomic import atomic_path
 
 COLUMNS = ("iteration", "loss_total", "loss_pixel", "loss_perceptual", "loss_gan",
-           "loss_discriminator", "learning_rate", "val_psnr_y", "data_wait_s", "step_s",
-           "elapsed_s")
+           "loss_discriminator", "loss_low", "d_real", "d_fake", "learning_rate", "val_psnr_y",
+           "data_wait_s", "step_s", "elapsed_s")
 
 
 def log_path(output: str | Path) -> Path:

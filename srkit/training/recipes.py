@@ -8,10 +8,18 @@
 ``realsr``  RealSR (Ji et al. 2020, §3.3 and its ``train_kernel_noise.yml``): the same losses
             and weights with a 3-layer PatchGAN discriminator, Adam 1e-4 halved at 5k, 10k,
             20k and 30k of 60k iterations.
+``dasr``    DASR's domain-distance-aware training (Wei et al. 2021, §3.2; reference
+            ``train_DASR_auto_reproduce_aim2019.json``, :data:`srkit.training.dasr
+            .DASR_SR_DEFAULTS`): per iteration ``batch_size`` DSN-generated pairs with their
+            distance maps and as many real LR crops; L1 weighted by the map ×1, L1 on the
+            low band ×1, perceptual ×1 (VGG19 conv5_4 in place of the reference's LPIPS),
+            vanilla GAN ×0.005 on the high bands of SR(real LR) from a 2-layer PatchGAN
+            with BatchNorm; Adam 1e-4 (β1 0.9) for both, halved at 35k, 80k, 100k and 150k
+            of 350k iterations; 6 + 6 LR crops of HR size 128. Needs ``--real-lr``.
 
-All use HR patches of 128 and batches of 16. Milestones are stored as fractions of ``iters``
-so that a shorter or longer run keeps the papers' schedule shape. The GAN recipes start best
-from a ``psnr`` model (``--init``), as both papers do.
+The first three use HR patches of 128 and batches of 16. Milestones are stored as fractions
+of ``iters`` so that a shorter or longer run keeps the papers' schedule shape. The GAN
+recipes start best from a ``psnr`` model (``--init``), as the papers do.
 
 A TOML file (``--config``) and keyword overrides replace any field; unknown keys and values of
 the wrong type raise :class:`SrkitError` naming them, never pass silently.
@@ -37,6 +45,11 @@ GAN_KINDS = ("ragan", "vanilla", "lsgan", "hinge")
 # "none" or a key of srkit.models.discriminators.DISCRIMINATORS.
 DISCRIMINATOR_KINDS = ("none", "vgg", "patchgan", "unet")
 AMP_MODES = ("none", "bf16", "fp16")
+# Frequency separations of the dasr recipe (srkit.ops.wavelets.FREQ_KINDS; not imported
+# from there so that reading a recipe does not import torch).
+FREQ_KINDS = ("wavelet", "gaussian", "rgb")
+# GAN losses the dasr objective implements (no relativistic variant in DASR).
+DASR_GAN_KINDS = ("vanilla", "lsgan", "hinge")
 
 
 @dataclass(frozen=True)
@@ -69,10 +82,19 @@ class Recipe:
     lr_gamma: float = 0.5
     # Exponential moving average of the generator's weights (0 disables it).
     ema_decay: float = 0.999
+    # dasr recipe only: the frequency separation of the low-band L1 and of what the
+    # discriminator sees, and the weight of the low-band L1.
+    freq: str = "wavelet"
+    low_weight: float = 0.0
 
     @property
     def uses_gan(self) -> bool:
         return self.gan_weight > 0 and self.discriminator != "none"
+
+    @property
+    def is_dasr(self) -> bool:
+        """Domain-distance-aware training: generated pairs with maps plus real LR."""
+        return self.name == "dasr"
 
     @property
     def uses_perceptual(self) -> bool:
@@ -97,12 +119,20 @@ RECIPES: dict[str, Recipe] = {
                      gan_kind="ragan", gan_weight=0.005, discriminator="patchgan",
                      learning_rate=1e-4, discriminator_learning_rate=1e-4,
                      lr_milestones=(5 / 60, 10 / 60, 20 / 60, 30 / 60)),
+    # = srkit.training.dasr.DASR_SR_DEFAULTS (checked by the tests); batch_size counts the
+    # generated pairs, the same number of real LR crops joins them (the reference's 6 + 6).
+    "dasr": Recipe(name="dasr", iters=350_000, batch_size=6, patch_size=128,
+                   pixel_weight=1.0, low_weight=1.0, perceptual_weight=1.0, gan_kind="vanilla",
+                   gan_weight=0.005, discriminator="patchgan", discriminator_num_layers=2,
+                   learning_rate=1e-4, discriminator_learning_rate=1e-4, adam_beta1=0.9,
+                   lr_milestones=(35 / 350, 80 / 350, 100 / 350, 150 / 350), lr_gamma=0.5,
+                   freq="wavelet"),
 }
 
 # Keys a config file may hold besides the Recipe fields.
 CONFIG_EXTRA_KEYS = ("recipe", "arch", "arch_args")
 _CHOICES = {"pixel_loss": PIXEL_LOSSES, "gan_kind": GAN_KINDS,
-            "discriminator": DISCRIMINATOR_KINDS}
+            "discriminator": DISCRIMINATOR_KINDS, "freq": FREQ_KINDS}
 
 
 def recipe_keys() -> list[str]:
@@ -200,7 +230,23 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         raise SrkitError(f"ema_decay must lie in [0, 1), got {recipe.ema_decay}")
     if recipe.gan_weight > 0 and recipe.discriminator == "none":
         raise SrkitError("gan_weight > 0 needs a discriminator (vgg, patchgan or unet)")
+    if recipe.is_dasr:
+        _check_dasr(recipe)
     return recipe
+
+
+def _check_dasr(recipe: Recipe) -> None:
+    """What the DASR objective implements: distance-weighted L1, a PatchGAN on the high
+    bands, non-relativistic GAN losses."""
+    if recipe.pixel_loss != "l1":
+        raise SrkitError(f"the dasr recipe's pixel loss is the distance-weighted L1, not "
+                         f"{recipe.pixel_loss}")
+    if recipe.gan_kind not in DASR_GAN_KINDS:
+        raise SrkitError(f"the dasr recipe's gan_kind must be one of "
+                         f"{', '.join(DASR_GAN_KINDS)}, not {recipe.gan_kind!r}")
+    if recipe.gan_weight > 0 and recipe.discriminator != "patchgan":
+        raise SrkitError(f"the dasr recipe's discriminator sees frequency bands: it must be "
+                         f"patchgan, not {recipe.discriminator!r}")
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
