@@ -1,0 +1,172 @@
+"""``estimate-kernels``: each photo's blur kernel into the degradation pool (RealSR, KernelGAN).
+
+One kernel per photo and scale, written to the pool as soon as it is estimated, so an
+interrupted run keeps every finished kernel; photos already in the pool for this scale and
+method (by content hash) are skipped unless ``redo``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from srkit.errors import SrkitError
+
+
+@dataclass
+class PhotoKernel:
+    """What happened to one photo."""
+
+    source: str
+    flag: str
+    seconds: float
+    covariance_x2: list[list[float]]
+
+
+@dataclass
+class EstimateKernelsResult:
+    """Summary of a run: estimated photos, skipped ones, and where the kernels went."""
+
+    pool: Path
+    scale: int
+    method: str
+    estimated: list[PhotoKernel] = field(default_factory=list)
+    already_in_pool: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def flags(self) -> Counter:
+        return Counter(p.flag for p in self.estimated)
+
+
+def photo_seed(seed: int, sha256: str) -> np.random.Generator:
+    """A generator per photo from the run seed and the photo's hash (order-independent)."""
+    return np.random.default_rng([seed, int(sha256[:16], 16)])
+
+
+def save_kernel_files(folder: Path, stem: str, kernels: dict[int, np.ndarray],
+                      method: str) -> list[Path]:
+    """``STEM_xS_METHOD.npy`` and a ``.png`` picture (peak white, 16× nearest) per kernel."""
+    from srkit.io.atomic import atomic_path
+    from srkit.io.images import write_image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for scale, kernel in sorted(kernels.items()):
+        base = folder / f"{stem}_x{scale}_{method}"
+        with atomic_path(base.with_suffix(".npy")) as tmp:
+            with open(tmp, "wb") as handle:
+                np.save(handle, kernel.astype(np.float32))
+        picture = np.repeat(np.repeat(kernel / max(float(kernel.max()), 1e-12), 16, 0), 16, 1)
+        write_image(base.with_suffix(".png"), np.repeat(picture[..., None], 3, axis=2))
+        written += [base.with_suffix(".npy"), base.with_suffix(".png")]
+    return written
+
+
+def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path,
+                     scale: int = 2, *, method: str | None = None, iters: int | None = None,
+                     device: str = "auto", seed: int = 0, save_kernels: str | Path | None = None,
+                     redo: bool = False, strict: bool = False,
+                     recursive: bool = False) -> EstimateKernelsResult:
+    """Estimate the blur kernel of every photo in ``inputs`` and append it to ``pool``.
+
+    Args:
+        inputs: image files, folders or glob patterns (the LR photos of one camera).
+        pool: HDF5 pool, created when missing.
+        scale: 2 or 4; ×4 kernels (25×25) are derived from the ×2 one (13×13).
+        method: a name in :data:`srkit.kernels_est.METHODS` (default: the fast method).
+        iters: iterations for iterative methods (KernelGAN: 3000).
+        device: ``auto``/``cpu``/``cuda[:N]``/``mps`` (used by KernelGAN).
+        seed: run seed; each photo's randomness comes from it and the photo's hash.
+        save_kernels: folder for a ``.npy`` and ``.png`` of each kernel.
+        redo: estimate photos that already have a kernel for this scale and method.
+        strict: stop at the first unreadable or unusable photo instead of skipping it.
+        recursive: look into sub-folders of folder inputs.
+    """
+    from srkit.console import progress, warn
+    from srkit.io.images import SkipLog, list_images
+    from srkit.io.pools import KernelEntry, append_kernels, file_sha256, known_kernel_sources
+    from srkit.kernels_est import DEFAULT_METHOD, METHODS, estimate_kernel, method_settings
+
+    method = method or DEFAULT_METHOD
+    if method not in METHODS:
+        raise SrkitError(f"unknown method {method!r} (choose from {', '.join(METHODS)})")
+    if scale not in (2, 4):
+        raise SrkitError(f"-x/--scale must be 2 or 4 for kernel estimation, got {scale}")
+    if iters is not None and iters < 1:
+        raise SrkitError(f"--iters must be at least 1, got {iters}")
+    torch_device = _device_name(device, method)
+    pool = Path(pool)
+    paths = list_images(inputs, recursive=recursive)
+    known = set() if redo else known_kernel_sources(pool, scale, method)
+    settings = method_settings(method, iters)
+    result = EstimateKernelsResult(pool, scale, method)
+    skip_log = SkipLog(strict=strict)
+    start = time.perf_counter()
+    with progress("img") as bar:
+        photos = bar.add_task(f"kernels x{scale} ({method})", total=len(paths), status="")
+        steps = bar.add_task("", total=1, status="", visible=False)
+        for path in paths:
+            sha = file_sha256(path)
+            if sha in known:
+                result.already_in_pool.append(path.name)
+                bar.advance(photos)
+                continue
+            image = skip_log.read(path)
+            if image is None:
+                bar.advance(photos)
+                continue
+            bar.reset(steps, total=1, description=f"  {path.name}", visible=True)
+
+            def on_progress(done: int, total: int) -> None:
+                bar.update(steps, completed=done, total=total)
+
+            t0 = time.perf_counter()
+            try:
+                estimate = estimate_kernel(image.rgb, scale, method, rng=photo_seed(seed, sha),
+                                           iters=iters, device=torch_device,
+                                           on_progress=on_progress)
+            except SrkitError as error:
+                if strict:
+                    raise SrkitError(f"{path}: {error}") from None
+                warn(f"skipped {path.name}: {error}")
+                skip_log.skipped.append(f"{path}: {error}")
+                bar.advance(photos)
+                continue
+            seconds = time.perf_counter() - t0
+            entry_settings = {**settings, "seed": seed, "diagnostics": estimate.info}
+            append_kernels(pool, [KernelEntry(estimate.kernels[scale], scale, path.name, sha,
+                                              method, entry_settings, estimate.flag)])
+            known.add(sha)
+            if save_kernels is not None:
+                save_kernel_files(Path(save_kernels), path.stem, estimate.kernels, method)
+            cov = estimate.info.get("covariance_x2", [[0.0, 0.0], [0.0, 0.0]])
+            result.estimated.append(PhotoKernel(path.name, estimate.flag, seconds, cov))
+            if estimate.flag != "ok":
+                bar.update(photos, status=f"{path.name}: {estimate.flag}")
+            bar.advance(photos)
+        bar.update(steps, visible=False)
+    result.skipped = list(skip_log.skipped or [])
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _device_name(device: str, method: str) -> str:
+    """Check ``--device`` once, before any photo is read; resolve it for torch methods."""
+    import re
+
+    from srkit.kernels_est import USES_TORCH
+
+    if method not in USES_TORCH:
+        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", str(device).strip().lower()):
+            raise SrkitError(f"unknown device {device!r} (use auto, cpu, cuda, cuda:N or mps)")
+        return "cpu"
+    from srkit.device import resolve_device
+
+    return str(resolve_device(device))
