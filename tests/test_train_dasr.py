@@ -439,10 +439,12 @@ def run_camera_experiment(root: Path, *, dsn_iters: int, sr_iters: int, seed: in
         image = image[:image.shape[0] // 2 * 2, :image.shape[1] // 2 * 2]
         held_out.append((camera_lr(image, rng), image))
 
-    # the reduced DSN and adversarial weight of docs/dasr.md's "How long a DSN needs"
+    # the reduced DSN of docs/dasr.md's "How long a DSN needs", adversarial ×0.5 to learn the
+    # camera in thousands rather than tens of thousands of iterations, content ×10 to keep
+    # the LR aligned with the HR at that adversarial weight (docs/dasr.md)
     dsn = root / "dsn.safetensors"
     train_dsn(root / "hr", root / "real", dsn, 2, iters=dsn_iters, batch_size=8, patch_size=48,
-              learning_rate=2e-4, weights=DsnWeights(adversarial=0.5), num_feat=32,
+              learning_rate=2e-4, weights=DsnWeights(content=10.0, adversarial=0.5), num_feat=32,
               num_block=4, discriminator_feat=32, sample_every=0, save_every=dsn_iters,
               log_every=50, seed=seed, device=device, quiet=True)
     degrade(root / "hr", root / "dsn_pairs", 2, mode="dsn", dsn=dsn, seed=seed, device=device)
@@ -474,13 +476,15 @@ LONG = os.environ.get("SRKIT_LONG_TESTS") == "1"
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not LONG, reason="the DSN needs far more than a few CPU minutes to learn "
-                    "the camera (docs/dasr.md); run with SRKIT_LONG_TESTS=1")
+@pytest.mark.skipif(not LONG, reason="the DSN needs about 3000 iterations (15 CPU minutes) to "
+                    "learn the camera, and the margin is thin (docs/dasr.md); run with "
+                    "SRKIT_LONG_TESTS=1")
 def test_dasr_model_beats_a_bicubic_trained_one_on_the_camera(tmp_path):
-    """Iterations: SRKIT_DSN_TEST_ITERS (default 20000, as test_dsn's DSN check) and
-    SRKIT_SR_TEST_ITERS (default 600)."""
+    """Iterations: SRKIT_DSN_TEST_ITERS (default 3000) and SRKIT_SR_TEST_ITERS (default
+    600). Measured on a shared 2-core CPU (about 20 minutes): dasr 28.56 dB, bicubic-trained
+    28.46 dB, bicubic upscaling 28.99 dB (docs/dasr.md)."""
     result = run_camera_experiment(
-        tmp_path, dsn_iters=int(os.environ.get("SRKIT_DSN_TEST_ITERS", "20000")),
+        tmp_path, dsn_iters=int(os.environ.get("SRKIT_DSN_TEST_ITERS", "3000")),
         sr_iters=int(os.environ.get("SRKIT_SR_TEST_ITERS", "600")), device="auto")
     print(result)
     assert result.dasr_psnr > result.bicubic_model_psnr, result
