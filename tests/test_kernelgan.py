@@ -51,7 +51,7 @@ def _generator(seed: int = 0) -> KernelGenerator:
     return init_generator(KernelGenerator()).double()
 
 
-def test_generator_is_one_strided_correlation_with_its_kernel():
+def test_generator_is_one_strided_correlation_with_its_kernel(one_torch_thread):
     gen = _generator()
     image = torch.randn(1, 3, 40, 40, dtype=torch.float64)
     kernel = gen.kernel().detach().numpy()
@@ -65,7 +65,7 @@ def test_generator_is_one_strided_correlation_with_its_kernel():
                                atol=1e-18)
 
 
-def test_collapsed_generator_gives_the_same_gradients():
+def test_collapsed_generator_gives_the_same_gradients(one_torch_thread):
     gen = _generator(1)
     image = torch.randn(1, 1, 32, 32, dtype=torch.float64)
     weights = torch.randn(1, 1, 10, 10, dtype=torch.float64)
@@ -75,7 +75,7 @@ def test_collapsed_generator_gives_the_same_gradients():
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-20)
 
 
-def test_generator_kernel_is_the_composition_of_known_layers():
+def test_generator_kernel_is_the_composition_of_known_layers(one_torch_thread):
     gen = KernelGenerator().double()
     rng = np.random.default_rng(0)
     singles = [rng.normal(size=(s, s)) for s in (7, 5, 3)]
@@ -93,7 +93,7 @@ def test_generator_kernel_is_the_composition_of_known_layers():
     np.testing.assert_allclose(gen.kernel().detach().numpy(), expected, rtol=1e-10)
 
 
-def test_discriminator_shapes_range_and_init():
+def test_discriminator_shapes_range_and_init(one_torch_thread):
     torch.manual_seed(0)
     disc = init_discriminator(KernelDiscriminator())
     out = disc(torch.randn(2, 3, 26, 26))

@@ -119,7 +119,8 @@ class KernelDiscriminator(nn.Module):
 
 def _xavier_small(module: nn.Module) -> None:
     if isinstance(module, nn.Conv2d):
-        # Under spectral_norm the raw weight lives in parametrizations.weight.original.
+        # Under spectral_norm the raw weight lives in parametrizations.weight.original; the
+        # norm divides the gain out again, so for D only the direction of the draw matters.
         weight = (module.parametrizations.weight.original
                   if hasattr(module, "parametrizations") else module.weight)
         nn.init.xavier_normal_(weight, gain=0.1)

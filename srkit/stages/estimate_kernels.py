@@ -85,7 +85,8 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
         device: ``auto``/``cpu``/``cuda[:N]``/``mps`` (used by KernelGAN).
         seed: run seed; each photo's randomness comes from it and the photo's hash.
         save_kernels: folder for a ``.npy`` and ``.png`` of each kernel.
-        redo: estimate photos that already have a kernel for this scale and method.
+        redo: estimate photos that already have a kernel for this scale and method (the new
+            kernel is added beside the old one).
         strict: stop at the first unreadable or unusable photo instead of skipping it.
         recursive: look into sub-folders of folder inputs.
     """
@@ -112,6 +113,10 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
     with progress("img") as bar:
         photos = bar.add_task(f"kernels x{scale} ({method})", total=len(paths), status="")
         steps = bar.add_task("", total=1, status="", visible=False)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(steps, completed=done, total=total)
+
         for path in paths:
             sha = file_sha256(path)
             if sha in known:
@@ -123,10 +128,6 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
                 bar.advance(photos)
                 continue
             bar.reset(steps, total=1, description=f"  {path.name}", visible=True)
-
-            def on_progress(done: int, total: int) -> None:
-                bar.update(steps, completed=done, total=total)
-
             t0 = time.perf_counter()
             try:
                 estimate = estimate_kernel(image.rgb, scale, method, rng=photo_seed(seed, sha),
