@@ -41,10 +41,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-BENCH = [  # KernelGAN runs on the first --kernelgan-photos of these
-    "gcompris_erase_013_1920x1080.webp", "gcompris_explore_monuments_017_1024x578.webp",
-    "palapeli_cincinnati-bridge.jpg", "gcompris_explore_world_animals_004_1024x731.webp",
-    "tuxpaint_cliff.jpg", "gcompris_clickgame_003_1603x1080.webp",
+BENCH = [  # KernelGAN runs on the first --kernelgan-photos: big enough for its ×4 crops
+    "gcompris_erase_013_1920x1080.webp", "palapeli_cincinnati-bridge.jpg",
+    "gcompris_explore_world_animals_004_1024x731.webp", "tuxpaint_cliff.jpg",
+    "gcompris_explore_monuments_017_1024x578.webp", "gcompris_clickgame_003_1603x1080.webp",
     "gcompris_erase_001_1920x1080.webp", "gcompris_explore_monuments_005_1024x769.webp",
     "gcompris_explore_monuments_029_1024x683.webp",
     "gcompris_explore_farm_animals_005_1024x683.webp",
@@ -173,13 +173,18 @@ def worker(spec_path: str) -> None:
         import torch
 
         torch.set_num_threads(spec["threads"])
+    from srkit.errors import SrkitError
     from srkit.kernels_est import estimate_kernel
 
     lr = np.load(spec["lr"])
     base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     wall, cpu = time.perf_counter(), time.process_time()
-    estimate = estimate_kernel(lr, spec["scale"], spec["method"],
-                               rng=np.random.default_rng(spec["seed"]), iters=spec["iters"])
+    try:
+        estimate = estimate_kernel(lr, spec["scale"], spec["method"],
+                                   rng=np.random.default_rng(spec["seed"]), iters=spec["iters"])
+    except SrkitError as error:  # e.g. an LR too small for KernelGAN's crops
+        Path(spec["out"] + ".json").write_text(json.dumps({"error": str(error)}))
+        return
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     np.save(spec["out"], estimate.kernels[spec["scale"]])
@@ -198,6 +203,8 @@ def run_estimator(method: str, lr: np.ndarray, scale: int, seed: int, iters: int
     load = os.getloadavg()[0]
     subprocess.run([sys.executable, __file__, "--worker", f"{stem}.json"], check=True)
     result = json.loads(Path(spec["out"] + ".json").read_text())
+    if "error" in result:
+        return result
     result["kernel"] = np.load(spec["out"])
     result["load_before"], result["load_after"] = load, os.getloadavg()[0]
     return result
@@ -208,12 +215,24 @@ def run_estimator(method: str, lr: np.ndarray, scale: int, seed: int, iters: int
 
 def run_benchmark(args: argparse.Namespace) -> dict:
     conditions = [(s, n) for s in args.scales for n in (False, True)]
+    progress_file = args.out.with_suffix(".partial.jsonl")  # one line per finished case
+    done = {}
+    if args.resume and progress_file.exists():
+        for line in progress_file.read_text().splitlines():
+            rec = json.loads(line)
+            done[(rec["photo"], rec["scale"], rec["noisy"])] = rec
+    progress_file.parent.mkdir(parents=True, exist_ok=True)
+    if not args.resume:
+        progress_file.write_text("")
     records = []
     with tempfile.TemporaryDirectory() as tmp:
         for index, name in enumerate(BENCH[:args.photos]):
             hr = make_hr(args.photo_dir / name)
             with_kernelgan = index < args.kernelgan_photos
             for scale, noisy in conditions:
+                if (name, scale, noisy) in done:
+                    records.append(done[(name, scale, noisy)])
+                    continue
                 case = make_case(hr, name, scale, noisy, args.seed)
                 rec = {"photo": name, "scale": scale, "noisy": noisy, "hr_shape": hr.shape[:2],
                        "lr_shape": case["lr"].shape[:2],
@@ -236,12 +255,17 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 for label, method, iters in estimators:
                     out = run_estimator(method, case["lr"], scale, args.seed, iters,
                                         args.threads, Path(tmp))
+                    if "error" in out:
+                        rec["methods"][label] = out
+                        continue
                     kernel = out.pop("kernel")
                     rec["methods"][label] = {
                         "kernel_psnr": kernel_psnr(kernel, case["kernel"]),
                         "resynthesis_psnr": resynthesis_psnr(hr, kernel, scale,
                                                              case["lr_clean"]), **out}
                 records.append(rec)
+                with open(progress_file, "a") as handle:
+                    handle.write(json.dumps(rec, default=float) + "\n")
                 print(json.dumps({k: v for k, v in rec.items() if k != "methods"}
                                  | {m: {k: round(v, 2) for k, v in r.items()
                                         if isinstance(v, float)}
@@ -267,7 +291,8 @@ def summarise(results: dict) -> str:
              "process per estimate.", ""]
     short = [f"kernelgan-{n}" for n in results["settings"]["short_iters"]]
     methods = ["bicubic", "iso-gaussian", "kernelgan", *short, "edge-gauss", "oracle-gaussian"]
-    for subset_name, pick in (("photos with KernelGAN", lambda r: "kernelgan" in r["methods"]),
+    for subset_name, pick in (("photos with KernelGAN",
+                               lambda r: "kernel_psnr" in r["methods"].get("kernelgan", {})),
                               ("all photos", lambda r: True)):
         lines += [f"\n### {subset_name}\n",
                   "| case | photos | method | kernel PSNR (dB) | re-synthesis PSNR (dB) | "
@@ -280,7 +305,8 @@ def summarise(results: dict) -> str:
                     continue
                 label = f"×{scale} {'noisy' if noisy else 'clean'}"
                 for method in methods:
-                    got = [r["methods"][method] for r in rows if method in r["methods"]]
+                    got = [r["methods"][method] for r in rows
+                           if "kernel_psnr" in r["methods"].get(method, {})]
                     if len(got) < len(rows):
                         continue
                     kp = np.mean([g["kernel_psnr"] for g in got])
@@ -291,7 +317,11 @@ def summarise(results: dict) -> str:
                         else "–"
                     lines.append(f"| {label} | {len(rows)} | {method} | {kp:.2f} | {rp:.2f} | "
                                  f"{secs} | {peak} |")
-    with_kg = [r for r in records if "kernelgan" in r["methods"]]
+    with_kg = [r for r in records if "kernel_psnr" in r["methods"].get("kernelgan", {})]
+    failed = [f"{r['photo']} ×{r['scale']}: {m['error']}" for r in records
+              for m in r["methods"].values() if "error" in m]
+    if failed:
+        lines += ["", "Failed runs (left out of the means): " + "; ".join(failed) + "."]
     if with_kg:
         shown = ["iso-gaussian", "kernelgan", *short, "edge-gauss"]
         lines += ["", "### each case with KernelGAN (kernel PSNR / re-synthesis PSNR, dB)", "",
@@ -299,7 +329,8 @@ def summarise(results: dict) -> str:
                   "|---|---|" + "---|" * len(shown)]
         for r in with_kg:
             cells = [f"{r['methods'][m]['kernel_psnr']:.1f} / "
-                     f"{r['methods'][m]['resynthesis_psnr']:.1f}" for m in shown]
+                     f"{r['methods'][m]['resynthesis_psnr']:.1f}"
+                     if "kernel_psnr" in r["methods"][m] else "failed" for m in shown]
             lines.append(f"| {r['photo']} | ×{r['scale']} {'noisy' if r['noisy'] else 'clean'}"
                          f" | " + " | ".join(cells) + " |")
         wins = sum(r["methods"]["edge-gauss"]["kernel_psnr"]
@@ -307,11 +338,11 @@ def summarise(results: dict) -> str:
         lines += ["", f"edge-gauss's kernel PSNR ≥ KernelGAN's in {wins} of {len(with_kg)} "
                   "cases."]
     timed = [(r["methods"]["edge-gauss"]["seconds"], r["methods"]["kernelgan"]["seconds"])
-             for r in records if "kernelgan" in r["methods"]]
+             for r in with_kg]
     if timed:
         ratio = np.array([k / e for e, k in timed])
-        loads = [r["methods"][m][k] for r in records for m in ("edge-gauss", "kernelgan")
-                 if m in r["methods"] for k in ("load_before", "load_after")]
+        loads = [r["methods"][m][k] for r in with_kg for m in ("edge-gauss", "kernelgan")
+                 for k in ("load_before", "load_after")]
         lines += ["", f"KernelGAN / edge-gauss time per image, same photos: median "
                   f"{np.median(ratio):.0f}×, min {ratio.min():.0f}× over {len(ratio)} cases; "
                   f"1-minute load average during the runs {min(loads):.1f}–{max(loads):.1f} "
@@ -420,6 +451,8 @@ def main() -> None:
     parser.add_argument("--measurements", type=Path, default=None,
                         help="--calibrate: cache of the DEV edge measurements (JSON)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "kernels")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished cases of an interrupted run (OUT.partial.jsonl)")
     parser.add_argument("--from-json", type=Path, default=None,
                         help="rewrite the tables from an earlier run's JSON")
     args = parser.parse_args()
