@@ -288,6 +288,32 @@ class PoolPatches(PatchDataset):
         return self.degrade(hr_img, row, col, (self.lr_patch, self.lr_patch), rng), hr_patch
 
 
+class MixedPatches(PatchDataset):
+    """Each sample from the pool (probability ``pool_share``) or from the random pipeline.
+
+    Both parts crop the same HR photos; the choice is the sample's first random draw, so a run
+    is as reproducible as its parts.
+    """
+
+    def __init__(self, pool_part: PoolPatches, synthetic_part: SyntheticPatches,
+                 pool_share: float) -> None:
+        if not 0.0 <= pool_share <= 1.0:
+            raise SrkitError(f"--pool-share {pool_share} is not between 0 and 1")
+        super().__init__(pool_part.count, pool_part.scale, pool_part.patch_size, pool_part.seed,
+                         rank=pool_part.rank, world_size=pool_part.world_size,
+                         augment=pool_part.augment)
+        self.pool_part = pool_part
+        self.synthetic_part = synthetic_part
+        self.pool_share = pool_share
+
+    def part(self, rng: np.random.Generator) -> PatchDataset:
+        """The source of the next sample (consumes one draw of ``rng``)."""
+        return self.pool_part if rng.random() < self.pool_share else self.synthetic_part
+
+    def make_pair(self, image, rng):
+        return self.part(rng).make_pair(image, rng)
+
+
 class SyntheticPatches(PatchDataset):
     """Random HR crops degraded by :func:`srkit.ops.synthetic.random_degradation`."""
 
@@ -471,16 +497,18 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           pairs: str | Path | None = None, hr: str | Path | None = None,
                           pool: str | Path | None = None, synthetic: bool = False,
                           synthetic_settings: object | None = None,
+                          pool_share: float = 0.5,
                           val: str | Path | float | None = None,
                           real_lr: str | Path | None = None,
                           rank: int = 0, world_size: int = 1) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
-    Exactly one source: ``pairs`` (a pair folder), ``hr`` with ``pool`` or ``hr`` with
-    ``synthetic``. ``val`` is a pair folder, a fraction of the training images to hold out
-    (for on-the-fly sources each held-out photo is degraded once, deterministically from
-    ``seed``) or None. ``real_lr`` (a folder of the target camera's photos) makes DASR
-    samples (:class:`DasrPatches`): it needs a pair folder with ``dist/`` maps.
+    Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
+    both (each sample from the pool with probability ``pool_share``). ``val`` is a pair
+    folder, a fraction of the training images to hold out (for on-the-fly sources each
+    held-out photo is degraded once, deterministically from ``seed``) or None. ``real_lr`` (a
+    folder of the target camera's photos) makes DASR samples (:class:`DasrPatches`): it needs
+    a pair folder with ``dist/`` maps.
     """
     if (pairs is None) == (hr is None):
         raise SrkitError("give either a pair folder or --hr DIR (with --pool or --synthetic)")
@@ -490,8 +518,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     if pairs is not None and (pool is not None or synthetic):
         raise SrkitError("--pool and --synthetic make pairs on the fly from --hr photos; "
                          "they do not apply to a pair folder")
-    if hr is not None and (pool is None) == (not synthetic):
-        raise SrkitError("--hr needs exactly one of --pool POOL.h5 or --synthetic")
+    if hr is not None and pool is None and not synthetic:
+        raise SrkitError("--hr needs --pool POOL.h5, --synthetic or both")
     fraction = val if isinstance(val, float) else None
     common = {"seed": seed, "rank": rank, "world_size": world_size}
 
@@ -525,19 +553,24 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         keep = [i for i in range(len(paths)) if i not in set(held)]
         train_images = [hr_images[i] for i in keep]
         _check_sizes(train_images, [paths[i].name for i in keep], patch_size, "the photo")
+        parts, descriptions = [], []
         if pool is not None:
             from srkit.io.pools import read_pool
 
             pool_data = read_pool(pool)
             kernels = pool_data.kernels(scale).kernels
             noise = pool_data.noise_patches() if pool_data.noise_count else None
-            dataset = PoolPatches(train_images, kernels, noise, scale, patch_size, **common)
-            description = (f"{len(keep)} HR photos from {hr}, {len(kernels)} kernels and "
-                           f"{pool_data.noise_count} noise patches from {pool}")
-        else:
-            dataset = SyntheticPatches(train_images, scale, patch_size,
-                                       settings=synthetic_settings, **common)
-            description = f"{len(keep)} HR photos from {hr}, random synthetic degradations"
+            parts.append(PoolPatches(train_images, kernels, noise, scale, patch_size, **common))
+            descriptions.append(f"{len(kernels)} kernels and {pool_data.noise_count} noise "
+                                f"patches from {pool}")
+        if synthetic:
+            parts.append(SyntheticPatches(train_images, scale, patch_size,
+                                          settings=synthetic_settings, **common))
+            descriptions.append("random synthetic degradations")
+        dataset = parts[0] if len(parts) == 1 else MixedPatches(*parts, pool_share=pool_share)
+        description = f"{len(keep)} HR photos from {hr}, " + " or ".join(descriptions)
+        if len(parts) == 2:
+            description += f" ({pool_share:.0%} from the pool)"
         validation = [_degrade_whole(dataset, hr_images[i], paths[i].name,
                                      np.random.default_rng([seed, 3, i])) for i in held]
     if val is not None and fraction is None:
@@ -553,6 +586,8 @@ def _degrade_whole(dataset: PatchDataset, hr_img: np.ndarray, name: str,
     scale = dataset.scale
     lr_shape = (hr_img.shape[0] // scale, hr_img.shape[1] // scale)
     hr_float = to_float(hr_img[:lr_shape[0] * scale, :lr_shape[1] * scale])
+    if isinstance(dataset, MixedPatches):
+        dataset = dataset.part(rng)
     if isinstance(dataset, PoolPatches):
         lr_img = dataset.degrade(hr_img, 0, 0, lr_shape, rng)
     else:

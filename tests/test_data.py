@@ -21,6 +21,7 @@ from srkit.data import (
     load_pixels,
     make_loader,
     prepare_training_data,
+    to_float,
 )
 from srkit.errors import SrkitError
 from srkit.io.images import write_image
@@ -216,10 +217,42 @@ def test_on_the_fly_validation_pairs_are_degraded_once_and_reproducibly(tmp_path
                                atol=1e-5)
 
 
+def test_pool_and_synthetic_mix_in_the_asked_share(tmp_path, rng):
+    photos = tmp_path / "photos"
+    for index in range(2):
+        write_image(photos / f"{index}.png", rng.random((48, 48, 3)).astype(np.float32))
+    from srkit.io.pools import KernelEntry, append_kernels
+
+    pool = tmp_path / "pool.h5"
+    kernel = gaussian_kernel(13, 1.2)
+    append_kernels(pool, [KernelEntry(kernel, 2, "a", "0" * 64, "test")])
+    data = prepare_training_data(scale=2, patch_size=16, seed=1, hr=photos, pool=pool,
+                                 synthetic=True, pool_share=0.3)
+    dataset = data.dataset
+    assert "30% from the pool" in data.description
+    from_pool = 0
+    for index in range(200):  # a pool sample is exactly the crop of the blurred photo
+        image, sample_rng = dataset.sample_source(index)
+        part = dataset.part(sample_rng)
+        lr, hr = part.make_pair(image, sample_rng)
+        from_pool += part is dataset.pool_part
+        if part is dataset.pool_part:
+            expected = blur_downsample(to_float(hr), kernel, 2)
+            np.testing.assert_allclose(lr[4:-4, 4:-4], expected[4:-4, 4:-4], atol=1e-5)
+    assert 40 <= from_pool <= 80  # 60 expected; binomial sd 6.5
+    again = prepare_training_data(scale=2, patch_size=16, seed=1, hr=photos, pool=pool,
+                                  synthetic=True, pool_share=0.3).dataset
+    for index in (0, 7, 33):
+        np.testing.assert_array_equal(dataset[index][0].numpy(), again[index][0].numpy())
+    with pytest.raises(SrkitError, match="between 0 and 1"):
+        prepare_training_data(scale=2, patch_size=16, seed=1, hr=photos, pool=pool,
+                              synthetic=True, pool_share=1.5)
+
+
 def test_source_options_must_make_sense(tmp_path):
     with pytest.raises(SrkitError, match="either a pair folder or --hr"):
         prepare_training_data(scale=2, patch_size=16, seed=0)
-    with pytest.raises(SrkitError, match="exactly one of --pool"):
+    with pytest.raises(SrkitError, match="needs --pool POOL.h5, --synthetic or both"):
         prepare_training_data(scale=2, patch_size=16, seed=0, hr=tmp_path)
     with pytest.raises(SrkitError, match="not a multiple of the scale"):
         PairPatches([np.zeros((8, 8, 3), np.uint8)], [np.zeros((2, 2, 3), np.uint8)], 4, 6, 0)

@@ -54,13 +54,17 @@ def train_sr_cmd(
         show_default=False)] = None,
     scale: Annotated[int, typer.Option("-x", "--scale", help="Upscaling factor.")] = 4,
     hr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--hr", help="Clean HR photos to degrade on the fly (with --pool or --synthetic).",
+        "--hr", help="Clean HR photos to degrade on the fly (with --pool, --synthetic or "
+        "both).",
         show_default=False)] = None,
     pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--pool", help="Degradation pool: a random kernel and noise patch per sample "
         "(RealSR).", show_default=False)] = None,
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
+    pool_share: Annotated[float, typer.Option(
+        "--pool-share", help="With both --pool and --synthetic: the share of samples "
+        "degraded by the pool.")] = 0.5,
     real_lr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
         "PAIRS_DIR comes from srkit degrade --dsn).", show_default=False)] = None,
@@ -160,8 +164,9 @@ def train_sr_cmd(
     from srkit.stages.train_sr import train_sr
 
     result = train_sr(
-        pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, arch=arch,
-        arch_args=arch_args, init=init, recipe=recipe, config=config, overrides=overrides,
+        pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, pool_share=pool_share,
+        arch=arch, arch_args=arch_args, init=init, recipe=recipe, config=config,
+        overrides=overrides,
         iters=iters, batch_size=batch_size, patch_size=patch_size,
         learning_rate=learning_rate, ema_decay=ema_decay, seed=seed, workers=workers,
         device=device, resume=resume, overwrite=overwrite, val=parse_val(val),

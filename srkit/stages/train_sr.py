@@ -74,7 +74,8 @@ class TrainResult:
 def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safetensors",
              scale: int = 4, *, hr: str | Path | None = None, pool: str | Path | None = None,
              synthetic: bool = False, synthetic_settings: Any | None = None,
-             arch: str | None = None, arch_args: Mapping[str, Any] | None = None,
+             pool_share: float = 0.5, arch: str | None = None,
+             arch_args: Mapping[str, Any] | None = None,
              init: str | Path | None = None, recipe: str = "psnr",
              config: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
              iters: int | None = None, batch_size: int | None = None,
@@ -89,7 +90,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
     Data: ``pairs`` (a pair folder), or ``hr`` photos with ``pool`` (RealSR: pool kernel and
-    noise per sample) or with ``synthetic=True`` (random pipeline). ``val``: a pair folder or
+    noise per sample), with ``synthetic=True`` (random pipeline) or both (a sample from the
+    pool with probability ``pool_share``). ``val``: a pair folder or
     a fraction of the training images to hold out. Recipe values come from ``recipe``, then
     ``config`` (TOML), then ``overrides`` and the explicit keyword arguments. ``init`` starts
     from a model file (e.g. a ``psnr`` run before a GAN recipe). ``callback(iteration)`` is
@@ -134,8 +136,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
 
         data = prepare_training_data(
             scale=scale, patch_size=run_recipe.patch_size, seed=seed, pairs=pairs, hr=hr,
-            pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings, val=val,
-            real_lr=real_lr, rank=context.rank, world_size=context.world_size)
+            pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
+            pool_share=pool_share, val=val, real_lr=real_lr, rank=context.rank,
+            world_size=context.world_size)
         generator = _build_generator(arch, arch_args, init)
         from srkit.training.trainer import DasrTrainer, SRTrainer, resolve_amp
 
