@@ -61,3 +61,9 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_models(tmp_path_factory, monkeypatch) -> None:
+    """Tests never see (or write to) the real user's models folder."""
+    monkeypatch.setenv("SRKIT_MODELS", str(tmp_path_factory.mktemp("user-models")))

@@ -36,10 +36,10 @@ class Format(str, Enum):
 ScaleOpt = Annotated[int | None, typer.Option(
     "-x", "--scale", min=1, show_default=False,
     help="Upscaling factor (default: the model's; needed for bicubic/lanczos).")]
-ModelOpt = Annotated[Path | None, typer.Option(
-    "--model", show_default=False,
-    help="Model file: srkit .safetensors or a BasicSR/Real-ESRGAN .pth "
-    "(default: the shipped general model for -x).")]
+ModelOpt = Annotated[str | None, typer.Option(
+    "--model", "-m", show_default=False,
+    help="Model file (srkit .safetensors or a BasicSR/Real-ESRGAN .pth) or the name of one "
+    "listed by srkit models (default: the shipped general_xS for -x S, else general_x4).")]
 MethodOpt = Annotated[Method, typer.Option(
     "--method", help="model, or an interpolation baseline: bicubic (MATLAB imresize) or "
     "lanczos (Lanczos-3).")]

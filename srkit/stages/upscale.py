@@ -28,14 +28,6 @@ METHODS = ("model", "bicubic", "lanczos")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
            "tiff": ".tif", "bmp": ".bmp"}
 DEFAULT_TILE = 512
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
-def default_model_path(scale: int) -> Path:
-    """Where the shipped general model for ``scale`` lives: ``srkit/weights/general_xS``."""
-    return WEIGHTS_DIR / f"general_x{scale}.safetensors"
-
-
 @dataclass(frozen=True)
 class UpscaleResult:
     """What :func:`upscale` did.
@@ -112,8 +104,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         output: a file (single input) or a folder. None writes beside a single input file
             (several inputs need an output folder).
         scale: integer factor; for ``model`` it defaults to (and must equal) the model's.
-        model: srkit ``.safetensors`` or a BasicSR-style ``.pth``; None → the shipped
-            default model for ``scale`` (``srkit/weights/general_xS.safetensors``).
+        model: srkit ``.safetensors`` or a BasicSR-style ``.pth``, or a model name known to
+            :mod:`srkit.modelzoo`; None → the default ``general_xS`` for ``scale`` (×4 when
+            no scale is given).
         method: ``model``, ``bicubic`` (MATLAB imresize) or ``lanczos`` (Lanczos-3).
         tile: tile core side in input pixels; 0 processes each image at once.
         tile_overlap: context per side in input pixels; None = the model's receptive radius
@@ -217,14 +210,9 @@ def _load(model: str | Path | None, scale: int | None, device: str, half: bool):
     if half and torch_device.type == "cpu":
         raise SrkitError("--half needs a GPU (float16 convolutions are slow or missing "
                          "on the CPU); drop --half or use --device cuda")
-    if model is None:
-        path = default_model_path(scale or 4)
-        if not path.is_file():
-            raise SrkitError(f"no default model is shipped for ×{scale or 4} yet "
-                             f"({path.name} missing): pass --model FILE or use "
-                             "--method bicubic|lanczos")
-    else:
-        path = Path(model)
+    from srkit.modelzoo import resolve_model
+
+    path = resolve_model(model, scale)
     loaded = load_model(path, torch_device)
     if scale is not None and scale != loaded.scale:
         raise SrkitError(f"{path}: a ×{loaded.scale} model, but -x {scale} was asked "
