@@ -202,7 +202,8 @@ def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, pairs, recipe_args)
 
 def test_saved_model_carries_metadata_and_ema_weights(tmp_path, pairs):
     output = tmp_path / "m.safetensors"
-    result = train_sr(pairs, output, 2, **TINY, iters=6, seed=1, save_every=100)
+    result = train_sr(pairs, output, 2, **TINY, iters=6, seed=1, save_every=100,
+                      description="a tiny test model")
     with safe_open(str(output), "pt") as handle:
         meta = handle.metadata()
         saved = {k: handle.get_tensor(k) for k in handle.keys()}  # noqa: SIM118
@@ -210,6 +211,8 @@ def test_saved_model_carries_metadata_and_ema_weights(tmp_path, pairs):
     assert json.loads(meta["srkit_arch_args"]) == {"num_feat": 8, "num_conv": 2, "upscale": 2}
     assert (meta["recipe"], meta["iterations"], meta["seed"], meta["weights"]) == (
         "psnr", "6", "1", "ema")
+    assert meta["description"] == "a tiny test model"
+    assert "pairs from" in meta["training_data"]
     assert json.loads(meta["recipe_settings"])["learning_rate"] == 2e-4
     raw = load_state(result.resume_state)["trainer"]["generator"]
     assert any(not torch.equal(raw[k], saved[k]) for k in saved)  # EMA, not the raw weights
@@ -381,7 +384,7 @@ def test_two_processes_under_torchrun_match_one_process_with_twice_the_batch(tmp
     with open(tmp_path / "ddp.train.csv") as handle:
         assert len(handle.readlines()) == 5  # header + 4 rows: rank 1 wrote nothing
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("ddp")) == [
-        "ddp.resume.pt", "ddp.safetensors", "ddp.train.csv"]
+        "ddp.curves.png", "ddp.resume.pt", "ddp.safetensors", "ddp.train.csv"]
     shutil.rmtree(tmp_path, ignore_errors=True)
 
 

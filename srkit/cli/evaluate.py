@@ -40,6 +40,29 @@ LpipsOpt = Annotated[Path | None, typer.Option(
 AlexOpt = Annotated[Path | None, typer.Option(
     "--alexnet-weights", help="torchvision AlexNet weights (alexnet-owt-7be5be79.pth) "
     "(default: the torch hub cache, $TORCH_HOME/hub/checkpoints/).", show_default=False)]
+ReportOpt = Annotated[Path | None, typer.Option(
+    "--report", help="Write a self-contained HTML report: scores, and per image zoomed crops "
+    "of every method side by side where they differ most.", show_default=False)]
+GridOpt = Annotated[Path | None, typer.Option(
+    "--grid", help="Write the crops as one PNG montage (at most 12 images).",
+    show_default=False)]
+LrOpt = Annotated[Path | None, typer.Option(
+    "--lr", help="Folder (or file) of the LR inputs, matched by file stem: adds LR (nearest "
+    "neighbour) and bicubic columns to --report/--grid.", show_default=False)]
+CropSizeOpt = Annotated[int, typer.Option(
+    "--crop-size", min=16, help="Crop side in SR pixels for --report/--grid (shown enlarged "
+    "to about 192 px).")]
+CropsOpt = Annotated[int, typer.Option(
+    "--crops", min=1, max=3, help="Crops per image for --report/--grid.")]
+ReportMaxOpt = Annotated[int, typer.Option(
+    "--report-max-images", min=1, help="Images shown in the HTML report (the first in name "
+    "order; the score table lists all).")]
+AttachOpt = Annotated[list[Path] | None, typer.Option(
+    "--attach", help="PNG to embed in the HTML report, e.g. `srkit pool show` output "
+    "(repeatable).", show_default=False)]
+TrainingLogOpt = Annotated[list[Path] | None, typer.Option(
+    "--training-log", help="Training CSV (MODEL.train.csv) drawn as curves into the HTML "
+    "report (repeatable).", show_default=False)]
 
 _FORMATS = {"psnr": "{:.2f}", "ssim": "{:.4f}", "niqe": "{:.3f}", "lpips": "{:.4f}"}
 _TITLES = {"psnr": "PSNR↑", "ssim": "SSIM↑", "niqe": "NIQE↓", "lpips": "LPIPS↓"}
@@ -59,18 +82,35 @@ def evaluate_cmd(
     json_out: JsonOpt = False,
     csv_out: CsvOpt = False,
     strict: StrictOpt = False,
+    report: ReportOpt = None,
+    grid: GridOpt = None,
+    lr_images: LrOpt = None,
+    crop_size: CropSizeOpt = 96,
+    crops: CropsOpt = 2,
+    report_max_images: ReportMaxOpt = 24,
+    attach: AttachOpt = None,
+    training_log: TrainingLogOpt = None,
     max_pixels: MaxPixelsOpt = 200_000_000,
     quiet: QuietOpt = False,
 ) -> None:
     """Score SR images against references (PSNR, SSIM, LPIPS) or without them (NIQE).
 
     Each folder is one method: `srkit evaluate sr_a/ sr_b/ --ref hr/ -x 4` compares two
-    side by side. Prints a table with the conventions used; --json / --csv for scripts.
+    side by side. Prints a table with the conventions used; --json / --csv for scripts;
+    --report / --grid draw zoomed crops of every method where they differ most.
     """
     if json_out and csv_out:
         raise typer.BadParameter("choose one of --json and --csv")
     setup(quiet=quiet, max_pixels=max_pixels)
     from srkit.stages.evaluate import evaluate
+
+    visual = report is not None or grid is not None
+    if visual or lr_images is not None or attach or training_log:
+        from srkit.stages.report import check_report_options
+
+        check_report_options(report, grid, lr_images=lr_images, crop_size=crop_size, crops=crops,
+                             max_images=report_max_images, attach=attach or (),
+                             training_logs=training_log or ())
 
     result = evaluate(inputs, ref, scale=scale, border=border, y_channel=not rgb,
                       metrics=metrics.split(",") if metrics is not None else None,
@@ -86,6 +126,24 @@ def evaluate_cmd(
         _print_table(result)
     if not quiet:
         _print_notes(result)
+    if visual:
+        _write_report(result, report, grid, lr_images, scale, crop_size, crops, report_max_images,
+                      attach or [], training_log or [])
+
+
+def _write_report(result, report, grid, lr_images, scale, crop_size, crops, max_images, attach,
+                  training_logs) -> None:
+    from srkit.console import info
+    from srkit.stages.report import write_report
+
+    written = write_report(result, report, grid, lr_images=lr_images, scale=scale,
+                           crop_size=crop_size, crops=crops, max_images=max_images,
+                           attach=attach, training_logs=training_logs)
+    total = written.total_images
+    if written.html is not None:
+        info(f"wrote {written.html}: {len(written.html_images)} of {total} image(s)")
+    if written.grid is not None:
+        info(f"wrote {written.grid}: {len(written.grid_images)} of {total} image(s)")
 
 
 def _fmt(metric: str, value: float | None) -> str:

@@ -62,6 +62,9 @@ def train_sr_cmd(
         "(RealSR).", show_default=False)] = None,
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
+    description: Annotated[str, typer.Option(
+        "--description", help="A line about the model, kept in its metadata (srkit models "
+        "lists it).")] = "",
     pool_share: Annotated[float, typer.Option(
         "--pool-share", help="With both --pool and --synthetic: the share of samples "
         "degraded by the pool.")] = 0.5,
@@ -171,7 +174,8 @@ def train_sr_cmd(
         learning_rate=learning_rate, ema_decay=ema_decay, seed=seed, workers=workers,
         device=device, resume=resume, overwrite=overwrite, val=parse_val(val),
         val_every=val_every, save_every=save_every, log_every=log_every,
-        vgg_weights=vgg_weights, amp=amp, channels_last=channels_last, real_lr=real_lr)
+        vgg_weights=vgg_weights, amp=amp, channels_last=channels_last, real_lr=real_lr,
+        description=description)
     _report(result, json_out)
 
 

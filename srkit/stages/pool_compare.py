@@ -259,49 +259,7 @@ def compare_degradations(real_dir: str | Path, generated_dirs: list[str | Path],
 
 # --- the PNG report ----------------------------------------------------------------------
 
-_COLOURS = [(20, 20, 20), (230, 110, 0), (0, 114, 178), (0, 158, 115), (204, 121, 167),
-            (213, 94, 0), (86, 180, 233), (240, 180, 0)]
-_PANEL_W, _PANEL_H, _MARGIN = 440, 300, 56
-
-
-def _nice_range(values: list[float]) -> tuple[float, float]:
-    low, high = min(values), max(values)
-    if high - low < 1e-9:
-        low, high = low - 1, high + 1
-    pad = (high - low) * 0.06
-    return low - pad, high + pad
-
-
-def _panel(draw, origin: tuple[int, int], title: str, xlabel: str, ylabel: str,
-           xrange: tuple[float, float], yrange: tuple[float, float],
-           curves: list[tuple[list[float], list[float | None], tuple[int, int, int]]]) -> None:
-    x0, y0 = origin
-    width, height = _PANEL_W - _MARGIN - 10, _PANEL_H - 2 * _MARGIN + 10
-
-    def px(x: float, y: float) -> tuple[float, float]:
-        return (x0 + _MARGIN + (x - xrange[0]) / (xrange[1] - xrange[0]) * width,
-                y0 + _MARGIN + height - (y - yrange[0]) / (yrange[1] - yrange[0]) * height)
-
-    left, top = x0 + _MARGIN, y0 + _MARGIN
-    draw.rectangle([left, top, left + width, top + height], outline=(120, 120, 120))
-    draw.text((left, y0 + 22), title, fill=(0, 0, 0))
-    for i in range(5):
-        fx = xrange[0] + (xrange[1] - xrange[0]) * i / 4
-        fy = yrange[0] + (yrange[1] - yrange[0]) * i / 4
-        gx, _ = px(fx, yrange[0])
-        _, gy = px(xrange[0], fy)
-        draw.line([gx, top, gx, top + height], fill=(230, 230, 230))
-        draw.line([left, gy, left + width, gy], fill=(230, 230, 230))
-        draw.text((gx - 10, top + height + 4), f"{fx:.3g}", fill=(60, 60, 60))
-        draw.text((x0 + 4, gy - 6), f"{fy:.3g}", fill=(60, 60, 60))
-    draw.text((left + width // 2 - 40, top + height + 20), xlabel, fill=(0, 0, 0))
-    draw.text((x0 + 4, y0 + 38), ylabel, fill=(0, 0, 0))
-    for xs, ys, colour in curves:
-        points = [px(x, y) for x, y in zip(xs, ys, strict=True) if y is not None]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        for x, y in points:
-            draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+_PANEL_W, _PANEL_H, _MARGIN = 440, 300, 56  # pixels, drawn by srkit.ops.plot.draw_panel
 
 
 def draw_report(result: CompareResult, path: str | Path) -> Path:
@@ -309,20 +267,24 @@ def draw_report(result: CompareResult, path: str | Path) -> Path:
     from PIL import Image, ImageDraw
 
     from srkit.io.atomic import atomic_path
+    from srkit.ops.plot import COLOURS, draw_panel, nice_range
 
     sets = [result.real, *result.generated]
-    colours = [_COLOURS[i % len(_COLOURS)] for i in range(len(sets))]
+    colours = [COLOURS[i % len(COLOURS)] for i in range(len(sets))]
     legend_h = 18 * (len(sets) + 2)
     image = Image.new("RGB", (2 * _PANEL_W, _PANEL_H + legend_h), (255, 255, 255))
     draw = ImageDraw.Draw(image)
     spectra = [v for s in sets for v in s.spectrum_db]
-    _panel(draw, (0, 0), "radially averaged power spectrum", "cycles / pixel",
-           "power (dB, normalised)", (0.0, 0.5), _nice_range(spectra),
-           [(s.frequencies, s.spectrum_db, c) for s, c in zip(sets, colours, strict=True)])
+    panel = {"size": (_PANEL_W, _PANEL_H), "margin": _MARGIN}
+    draw_panel(draw, (0, 0), "radially averaged power spectrum", "cycles / pixel",
+               "power (dB, normalised)", (0.0, 0.5), nice_range(spectra),
+               [(s.frequencies, s.spectrum_db, c) for s, c in zip(sets, colours, strict=True)],
+               **panel)
     sigmas = [v for s in sets for v in s.noise_sigma if v is not None] or [0.0, 1.0]
-    _panel(draw, (_PANEL_W, 0), "noise sigma vs brightness", "brightness (0-255)",
-           "sigma (8-bit levels)", (0.0, 255.0), (0.0, _nice_range(sigmas)[1]),
-           [(s.brightness, s.noise_sigma, c) for s, c in zip(sets, colours, strict=True)])
+    draw_panel(draw, (_PANEL_W, 0), "noise sigma vs brightness", "brightness (0-255)",
+               "sigma (8-bit levels)", (0.0, 255.0), (0.0, nice_range(sigmas)[1]),
+               [(s.brightness, s.noise_sigma, c) for s, c in zip(sets, colours, strict=True)],
+               **panel)
     y = _PANEL_H
     draw.text((_MARGIN, y), f"real: {result.real.name} ({result.real.images} images), "
               f"noise {result.real.noise_overall:.2f}, sharpness "

@@ -12,6 +12,7 @@ Files (beside ``output``, ``dsn.safetensors`` here):
   written every ``save_every`` iterations and at the end;
 * ``dsn.resume.pt`` — networks, optimisers, schedules and iteration for ``resume``;
 * ``dsn.train.csv`` — losses per ``log_every`` iterations;
+* ``dsn.curves.png`` — those losses drawn, at every save;
 * ``dsn.samples/iter_NNNNNNN.png`` — every ``sample_every`` iterations: DSN output,
   bicubic downscaling (both of the same HR crops) and real LR crops, side by side.
 """
@@ -222,6 +223,7 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
             trainer.load_state_dict(state["trainer"])
             start = int(state["iteration"])
         _write_log(log_file, [], start if resume else None)
+        from srkit.stages.curves import update_curves
 
         metadata_extra = {"srkit_recipe": "dasr-dsn", "srkit_seed": str(seed),
                           "srkit_weights": json.dumps(asdict(weights), sort_keys=True)}
@@ -232,6 +234,7 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
             save_dsn(output, generator, disc, meta)
             save_state(state_file, {"settings": settings, "iteration": iteration,
                                     "trainer": trainer.state_dict()})
+            update_curves(log_file)  # dsn.curves.png; warns instead of failing
 
         sample_rng = np.random.default_rng([seed, 2**31])
         sample_hr = _crops(hr_images, patch_size, 4, sample_rng).to(torch_device)

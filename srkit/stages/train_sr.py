@@ -13,6 +13,7 @@ The run reads its data once (:mod:`srkit.data`), takes its losses and rates from
 * ``OUTPUT.stem.resume.pt`` — the full training state, every ``save_every`` iterations;
   ``resume=True`` continues from it bit for bit;
 * ``OUTPUT.stem.train.csv`` — losses, learning rate, validation PSNR-Y and data-wait time.
+* ``OUTPUT.stem.curves.png`` — those curves drawn (:mod:`srkit.stages.curves`), at every save.
 
 Under ``torchrun`` every process runs this function; rank 0 alone writes and shows progress.
 """
@@ -86,6 +87,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              save_every: int = 1000, log_every: int = 10,
              vgg_weights: str | Path | None = None, amp: str = "none",
              channels_last: bool = False, real_lr: str | Path | None = None,
+             description: str = "",
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -96,7 +98,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     ``config`` (TOML), then ``overrides`` and the explicit keyword arguments. ``init`` starts
     from a model file (e.g. a ``psnr`` run before a GAN recipe). ``callback(iteration)`` is
     called after every iteration. ``real_lr``: the target camera's LR photos, required by
-    (and only used with) the ``dasr`` recipe. Raises :class:`SrkitError` for unusable inputs.
+    (and only used with) the ``dasr`` recipe. ``description`` goes into the model file's
+    metadata (``srkit models`` shows it). Raises :class:`SrkitError` for unusable inputs.
     """
     from srkit.console import info
     from srkit.device import resolve_device
@@ -148,6 +151,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                                 amp=resolve_amp(amp, torch_device),
                                 channels_last=channels_last)
         fixed = {"arch": arch, "arch_args": arch_args, "scale": scale, "seed": seed,
+                 "description": description,
                  "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"}}
         start = 0
         if resume:
@@ -433,8 +437,13 @@ class _Run:
                     "weights": "ema" if self.trainer.ema is not None else "raw",
                     "training_data": self.data.description,
                     "recipe_settings": json.dumps(self.recipe.to_dict(), sort_keys=True)}
+        if self.fixed.get("description"):
+            metadata["description"] = self.fixed["description"]
         save_model(self.output, model, self.fixed["arch"], self.fixed["arch_args"],
                    self.fixed["scale"], metadata)
+        from srkit.stages.curves import update_curves
+
+        update_curves(self.csv_file)  # OUTPUT.curves.png; warns instead of failing
 
 
 def _column(name: str) -> str:
