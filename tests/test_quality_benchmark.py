@@ -1,0 +1,133 @@
+"""benchmarks/quality.py: the fixed camera, and a tiny end-to-end run (held-out split, the
+baselines' budget read from a shipped model's metadata, per-image records, the tables)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quality():
+    spec = importlib.util.spec_from_file_location("quality_benchmark",
+                                                  ROOT / "benchmarks" / "quality.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["quality_benchmark"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_camera_kernel_has_the_documented_widths(quality, scale: int) -> None:
+    kernel = quality.camera_kernel(scale).astype(np.float64)
+    assert kernel.shape == ((13, 13) if scale == 2 else (25, 25))
+    assert kernel.sum() == pytest.approx(1.0, abs=1e-6)
+    half = kernel.shape[0] // 2
+    rows, cols = np.mgrid[-half:half + 1, -half:half + 1]
+    cov = np.array([[np.sum(kernel * cols * cols), np.sum(kernel * cols * rows)],
+                    [np.sum(kernel * cols * rows), np.sum(kernel * rows * rows)]])
+    eigenvalues, eigenvectors = np.linalg.eigh(cov)
+    # σ = 0.8·s and 0.45·s HR pixels (truncation at 3.75σ shrinks them by < 1 %)
+    assert np.sqrt(eigenvalues) == pytest.approx([0.45 * scale, 0.8 * scale], rel=0.02)
+    major = eigenvectors[:, 1] * np.sign(eigenvectors[0, 1])
+    assert np.degrees(np.arctan2(major[1], major[0])) == pytest.approx(30.0, abs=0.5)
+
+
+def test_camera_degradation_is_fixed_per_photo(quality, astronaut) -> None:
+    hr = astronaut[:64, :64]
+    first = quality.degrade_test_image(hr, 2, "camera", "a.png", seed=0)
+    assert first.shape == (32, 32, 3)
+    assert np.array_equal(first, quality.degrade_test_image(hr, 2, "camera", "a.png", seed=0))
+    assert not np.array_equal(first, quality.degrade_test_image(hr, 2, "camera", "b.png", 0))
+    assert np.array_equal(first, np.round(first * 255) / 255)  # 8-bit values
+
+
+def _shipped_model(path: Path) -> None:
+    """A tiny untrained compact ×2 net with the metadata train-sr writes."""
+    import torch
+
+    from srkit.io.checkpoints import save_model
+    from srkit.models import build_model
+    from srkit.training.recipes import RECIPES
+
+    torch.manual_seed(0)
+    arch_args = {"num_feat": 8, "num_conv": 2, "upscale": 2}
+    recipe = replace(RECIPES["psnr"], iters=4, batch_size=2, patch_size=32)
+    save_model(path, build_model("compact", **arch_args), "compact", arch_args, 2,
+               {"recipe": "psnr", "iterations": "4", "seed": "3", "weights": "ema",
+                "recipe_settings": json.dumps(recipe.to_dict())})
+
+
+@pytest.mark.slow  # about 30 s: test set, pool, two 4-iteration trainings, grids, tables
+def test_tiny_run_end_to_end(quality, tmp_path: Path, astronaut, chelsea, coffee) -> None:
+    from srkit.io.images import write_image
+
+    photos = tmp_path / "photos"
+    write_image(photos / "astronaut.png", astronaut)          # held out
+    write_image(photos / "held_copy.png", astronaut)          # same bytes: never trained on
+    write_image(photos / "chelsea.png", chelsea)
+    write_image(photos / "coffee.png", coffee)
+    holdout = tmp_path / "holdout.txt"
+    holdout.write_text("# test\nastronaut.png\n")
+    weights = tmp_path / "weights"
+    _shipped_model(weights / "general_x2.safetensors")
+    out = tmp_path / "results" / "quality"
+    quality.main([str(photos), "--scales", "2", "--holdout", str(holdout), "--weights",
+                  str(weights), "--work", str(tmp_path / "work"), "--out", str(out),
+                  "--model", f"extra={weights / 'general_x2.safetensors'}",
+                  "--threads", "1", "--workers", "0", "--grids", str(tmp_path / "grids")])
+    results = json.loads(out.with_suffix(".json").read_text())
+
+    info = results["baselines"]["2"]
+    assert info["train_photos"] == ["chelsea.png", "coffee.png"]
+    assert info["budget"]["arch_args"] == {"num_feat": 8, "num_conv": 2, "upscale": 2}
+    assert info["budget"]["seed"] == 3
+    assert {k: info["budget"]["overrides"][k] for k in ("iters", "batch_size", "patch_size")} \
+        == {"iters": 4, "batch_size": 2, "patch_size": 32}
+    for kind in ("bicubic-trained", "pool-workflow"):
+        assert "error" not in info["runs"][kind], info["runs"][kind]
+
+    methods = ["bicubic", "lanczos", "general_x2", "extra", "bicubic-trained", "pool-workflow"]
+    for method in methods:
+        for degradation in ("bicubic", "random", "camera"):
+            rows = [r for r in results["records"] if r["method"] == method
+                    and r["degradation"] == degradation]
+            assert len(rows) == 1 and rows[0]["photo"] == "astronaut"
+            assert 10 < rows[0]["psnr_y"] < 60 and 0 < rows[0]["ssim_y"] <= 1
+            assert rows[0]["niqe"] is not None and rows[0]["seconds"] > 0
+    # the same file under two labels gives the same numbers
+    by = {(r["method"], r["degradation"]): r for r in results["records"]}
+    assert by[("extra", "camera")]["psnr_y"] == by[("general_x2", "camera")]["psnr_y"]
+
+    # the bicubic row is MATLAB bicubic up of MATLAB bicubic down, scored with border 2
+    from srkit.io.images import read_image
+    from srkit.metrics.psnr_ssim import psnr
+    from srkit.ops.resize import imresize
+
+    hr = read_image(Path(results["settings"]["data_dir"]) / "hr" / "astronaut.png").rgb
+    assert hr.shape == (256, 256, 3)
+    lr = np.round(np.clip(imresize(hr, 0.5), 0, 1) * 255) / 255
+    sr = np.round(np.clip(imresize(lr, 2.0), 0, 1) * 255) / 255
+    assert by[("bicubic", "bicubic")]["psnr_y"] == pytest.approx(psnr(sr, hr, border=2),
+                                                                 abs=1e-6)
+
+    for degradation in ("bicubic", "random", "camera"):  # srkit evaluate --grid montages
+        from PIL import Image
+
+        with Image.open(tmp_path / "grids" / f"quality_x2_{degradation}.png") as grid:
+            assert grid.width > 6 * 96  # LR, bicubic and five more columns of crops
+
+    table = out.with_suffix(".md").read_text()
+    assert "## ×2" in table and "| pool-workflow |" in table
+    assert "**general_x2** PSNR-Y margin:" in table
+    out.with_suffix(".md").unlink()
+    quality.main(["--from-json", str(out.with_suffix(".json")), "--out", str(out)])
+    assert out.with_suffix(".md").read_text() == table
