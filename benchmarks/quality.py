@@ -642,6 +642,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-photos", type=int, default=None,
                         help="train the baselines on N training photos (default: all)")
     parser.add_argument("--no-train", action="store_true", help="skip the trained baselines")
+    parser.add_argument("--baseline-scales", type=int, nargs="+", default=None,
+                        help="train the baselines at these scales only (default: --scales)")
     parser.add_argument("--model", action="append", default=[], metavar="LABEL=FILE",
                         help="one more model to score (repeatable)")
     parser.add_argument("--weights", type=Path, default=REPO / "srkit" / "weights",
@@ -700,7 +702,13 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     if args.no_train:
         notes.append("--no-train: the trained baselines were not run")
     else:
-        trained, baselines = make_baselines(args.scales, train, args.work, args.weights, args)
+        baseline_scales = [s for s in args.scales
+                           if args.baseline_scales is None or s in args.baseline_scales]
+        if baseline_scales != args.scales:
+            notes.append("trained baselines at ×" + ", ×".join(map(str, baseline_scales))
+                         + " only (--baseline-scales)")
+        trained, baselines = make_baselines(baseline_scales, train, args.work, args.weights,
+                                            args)
         methods += trained
     for method in methods:
         if method.path is not None:

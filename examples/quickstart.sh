@@ -41,4 +41,14 @@ srkit evaluate "$out/sr/model" "$out/sr/bicubic" "$out/sr/lanczos" --ref "$out/t
     --metrics psnr,ssim
 srkit evaluate "$out/sr/model" "$out/sr/bicubic" "$out/sr/lanczos" --ref "$out/test/hr" -x 2 \
     --json -q > "$out/evaluation.json"
-echo "== done: results in $out/ (evaluation.json, pool.png, kernels/, sr/)"
+
+echo "== 7. a visual report: zoomed crops where the methods differ, scores, pool, training curves"
+srkit evaluate "$out/sr/model" "$out/sr/bicubic" "$out/sr/lanczos" --ref "$out/test/hr" -x 2 \
+    --lr "$out/test/lr" --report "$out/report.html" --grid "$out/grid.png" \
+    --attach "$out/pool.png" --training-log "$out/model.train.csv" -q
+
+echo "== 8. the shipped general model on the same LR (trained on other photos, other degradations)"
+if srkit upscale "$out/test/lr" -x 2 -o "$out/sr/general_x2" --overwrite -q; then
+    srkit evaluate "$out/sr/general_x2" --ref "$out/test/hr" -x 2 --metrics psnr,ssim
+fi
+echo "== done: open $out/report.html (also in $out/: grid.png, evaluation.json, pool.png, kernels/, sr/)"
