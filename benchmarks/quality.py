@@ -406,7 +406,7 @@ def make_baselines(scales: list[int], train: list[Path], work: Path, weights: Pa
         info[scale] = {"budget": budget.__dict__, "budget_text": budget.describe(),
                        "train_photos": [p.name for p in train], "pool": pool_summary,
                        "runs": {}}
-        for kind in BASELINES:
+        for kind in args.baselines:
             try:
                 path, record = train_baseline(kind, scale, budget, sources[kind], work,
                                               args.device, args.workers)
@@ -642,6 +642,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-photos", type=int, default=None,
                         help="train the baselines on N training photos (default: all)")
     parser.add_argument("--no-train", action="store_true", help="skip the trained baselines")
+    parser.add_argument("--baselines", nargs="+", choices=BASELINES, default=list(BASELINES),
+                        help="which baselines to train (two runs can train one each in "
+                        "parallel with --train-only, then a last run evaluates)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="stop after training the baselines (they stay cached)")
     parser.add_argument("--baseline-scales", type=int, nargs="+", default=None,
                         help="train the baselines at these scales only (default: --scales)")
     parser.add_argument("--model", action="append", default=[], metavar="LABEL=FILE",
@@ -713,6 +718,8 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     for method in methods:
         if method.path is not None:
             method.info["sha256"] = hashlib.sha256(method.path.read_bytes()).hexdigest()
+    if args.train_only:
+        raise SystemExit("--train-only: baselines trained and cached in " + str(args.work))
     records = evaluate(data_dir, test, args.scales, methods, args)
     if args.grids is not None:
         notes += make_grids(data_dir, args.scales, methods, args)

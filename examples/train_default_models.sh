@@ -46,9 +46,8 @@ for scale in $scales; do
         --iters "$iters" --batch-size 16 --patch-size $((32 * scale)) --learning-rate 5e-4 \
         --set "lr_milestones=[0.5, 0.75, 0.9]" --ema-decay 0.999 --val 0.04 \
         --val-every 500 --save-every 250 --seed 0 --workers "$workers" --device "$device" "${resume[@]}" \
-        --description "General real-world x$scale model (blur, noise, JPEG): srkit's compact net \
-trained by examples/train_default_models.sh on photos degraded by their own pool or by the \
-random Real-ESRGAN pipeline"
+        --description "General real-world x$scale model (blur, noise, JPEG); \
+examples/train_default_models.sh"
     if [ "$install" = 1 ]; then
         cp "$out" "$repo/srkit/weights/general_x$scale.safetensors"
     fi
