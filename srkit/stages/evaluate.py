@@ -197,7 +197,8 @@ def group_inputs(sr_inputs: Sequence[str | Path] | str | Path
     return groups
 
 
-def _by_stem(paths: list[Path], what: str) -> dict[str, Path]:
+def by_stem(paths: list[Path], what: str) -> dict[str, Path]:
+    """Images keyed by file stem; two with one stem raise :class:`SrkitError` naming ``what``."""
     found: dict[str, Path] = {}
     for path in paths:
         if path.stem in found:
@@ -336,11 +337,11 @@ def _pair(groups: list[tuple[str, list[Path]]], ref: str | Path | None, strict: 
     ref_path = Path(ref) if ref is not None else None
     if ref_path is not None and not ref_path.exists() and not any(c in str(ref) for c in "*?["):
         raise SrkitError(f"{ref}: no such reference file or folder")
-    references = _by_stem(list_images(ref_path), str(ref)) if ref_path is not None else {}
+    references = by_stem(list_images(ref_path), str(ref)) if ref_path is not None else {}
     for label, paths in groups:
         method = MethodScores(label)
         methods.append(method)
-        by_name = _by_stem(paths, label)
+        by_name = by_stem(paths, label)
         if ref_path is None:
             jobs += [(method, path, None) for path in by_name.values()]
             continue

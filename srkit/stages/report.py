@@ -26,7 +26,7 @@ import numpy as np
 
 from srkit.errors import SrkitError
 from srkit.ops.crops import Crop, select_crops
-from srkit.stages.evaluate import EvaluateResult, ImageScores
+from srkit.stages.evaluate import EvaluateResult, ImageScores, by_stem
 from srkit.stages.report_render import OVERVIEW_SIZE, Column, ImagePanel
 
 GRID_MAX_IMAGES = 12
@@ -120,7 +120,7 @@ def write_report(result: EvaluateResult, html: str | Path | None = None,
         raise SrkitError("no scored image to show in the report")
     html_count = min(len(groups), max_images) if html is not None else 0
     grid_count = min(len(groups), grid_max_images) if grid is not None else 0
-    lr_paths = _by_stem(list_images(lr_images)) if lr_images is not None else None
+    lr_paths = by_stem(list_images(lr_images), "LR images") if lr_images is not None else None
     has_ref = any(row.ref_path is not None for _, rows in groups for row in rows.values())
     panels, no_lr = [], []
     for name, rows in track(groups[:max(html_count, grid_count)], "report", unit="img"):
@@ -199,16 +199,6 @@ def image_groups(result: EvaluateResult) -> list[tuple[str, dict[str, ImageScore
             name = row.ref_path.stem if row.ref_path is not None else row.name
             groups.setdefault(key, (name, {}))[1][method.label] = row
     return sorted(groups.values(), key=lambda item: item[0])
-
-
-def _by_stem(paths: list[Path]) -> dict[str, Path]:
-    found: dict[str, Path] = {}
-    for path in paths:
-        if path.stem in found:
-            raise SrkitError(f"LR images: two share the name {path.stem!r} ({found[path.stem]} "
-                             f"and {path}); names must be unique to match")
-        found[path.stem] = path
-    return found
 
 
 def _read(path: Path) -> np.ndarray | None:
