@@ -17,6 +17,7 @@ scales="${SCALES-4 2}"
 device="${DEVICE:-auto}"
 workers="${WORKERS:-1}"   # data loader processes per training run
 install="${INSTALL:-1}"   # 1: copy the trained files into srkit/weights/
+pool_share="${POOL_SHARE:-0.5}"   # share of samples degraded by the pool (else the random pipeline)
 
 mkdir -p "$work/train"
 grep -v '^#' "$repo/benchmarks/quality_holdout.txt" > "$work/holdout.txt"
@@ -41,7 +42,7 @@ for scale in $scales; do
     echo "== x$scale: compact net, L1, $iters iterations, pool + random degradations"
     resume=(--overwrite)
     [ -f "$work/general_x$scale.resume.pt" ] && resume=(--resume)
-    srkit train-sr --hr "$work/clean/hr" --pool "$work/pool.h5" --synthetic --pool-share 0.5 \
+    srkit train-sr --hr "$work/clean/hr" --pool "$work/pool.h5" --synthetic --pool-share "$pool_share" \
         -o "$out" -x "$scale" --arch compact --num-feat 32 --num-conv 10 --recipe psnr \
         --iters "$iters" --batch-size 16 --patch-size $((32 * scale)) --learning-rate 5e-4 \
         --set "lr_milestones=[0.5, 0.75, 0.9]" --ema-decay 0.999 --val 0.04 \
