@@ -398,14 +398,19 @@ def test_ctrl_c_saves_a_whole_state_that_resumes_exactly(tmp_path, pairs):
         if iteration == 3:
             os.kill(os.getpid(), signal.SIGINT)  # handled between iterations
 
-    with pytest.raises(KeyboardInterrupt):
-        train_sr(pairs, tmp_path / "stopped.safetensors", 2, **args, callback=interrupt)
+    # Python's own handler, whatever this process inherited (SIG_IGN under nohup or `&`)
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_sr(pairs, tmp_path / "stopped.safetensors", 2, **args, callback=interrupt)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert load_state(tmp_path / "stopped.resume.pt")["iteration"] == 3
     train_sr(pairs, tmp_path / "stopped.safetensors", 2, **args, resume=True)
     expected, got = load_file(tmp_path / "straight.safetensors"), load_file(
         tmp_path / "stopped.safetensors")
     assert all(torch.equal(expected[k], got[k]) for k in expected)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_trains_on_the_fly_from_a_pool_and_from_the_random_pipeline(tmp_path, astronaut):
