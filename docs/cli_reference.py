@@ -5,9 +5,7 @@
 
 from __future__ import annotations
 
-import typer.main
-
-from srkit.cli import app
+from srkit.cli import iter_commands
 
 _SKIP = {"help"}
 
@@ -48,16 +46,8 @@ def _section(name: str, command) -> str:
 
 
 def main() -> None:
-    group = typer.main.get_command(app)
-    ctx = typer.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if hasattr(command, "list_commands"):
-            sub_ctx = typer.Context(command)
-            for sub in command.list_commands(sub_ctx):
-                print(_section(f"{name} {sub}", command.get_command(sub_ctx, sub)))
-        else:
-            print(_section(name, command))
+    for name, command in iter_commands():
+        print(_section(name, command))
 
 
 if __name__ == "__main__":

@@ -4,30 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import typer.main
-
-from srkit.cli import app
+from srkit.cli import iter_commands
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def _commands():
-    group = typer.main.get_command(app)
-    ctx = typer.Context(group)
-    for name in group.list_commands(ctx):
-        command = group.get_command(ctx, name)
-        if hasattr(command, "list_commands"):
-            sub_ctx = typer.Context(command)
-            for sub in command.list_commands(sub_ctx):
-                yield f"{name} {sub}", command.get_command(sub_ctx, sub)
-        else:
-            yield name, command
 
 
 def test_every_command_and_option_is_in_the_readme() -> None:
     text = README.read_text()
     missing = []
-    for name, command in _commands():
+    for name, command in iter_commands():
         heading = f"### `srkit {name}`"
         if heading not in text:
             missing.append(heading)

@@ -26,6 +26,23 @@ def _load_commands() -> None:
 _load_commands()
 
 
+def iter_commands():
+    """``(name, click command)`` of every command in help order, ``pool info`` style for
+    sub-commands (used by docs/cli_reference.py and the README test)."""
+    import typer.main
+
+    group = typer.main.get_command(app)
+    ctx = typer.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if hasattr(command, "list_commands"):
+            sub_ctx = typer.Context(command)
+            for sub in command.list_commands(sub_ctx):
+                yield f"{name} {sub}", command.get_command(sub_ctx, sub)
+        else:
+            yield name, command
+
+
 def main() -> None:
     """Console-script entry point."""
     from srkit.errors import SrkitError
@@ -42,4 +59,4 @@ def main() -> None:
         sys.exit(130)
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "iter_commands", "main"]
