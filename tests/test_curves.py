@@ -137,31 +137,24 @@ def test_bad_logs_raise_one_line_errors_and_update_only_warns(tmp_path: Path, ca
         plot_training_log(header_only, tmp_path / "c.jpg")
 
 
-def test_train_dsn_writes_curves_at_its_saves(tmp_path: Path, astronaut, coffee) -> None:
-    import torch
-
+def test_train_dsn_writes_curves_at_its_saves(tmp_path: Path, astronaut, coffee,
+                                              one_torch_thread) -> None:
     from srkit.io.images import write_image
     from srkit.ops.resize import imresize
     from srkit.stages.train_dsn import train_dsn
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        write_image(tmp_path / "hr" / "a.png", astronaut[:64, :64])
-        write_image(tmp_path / "real" / "c.png", imresize(astronaut[200:328, 200:328], 0.5))
-        output = tmp_path / "dsn.safetensors"
-        train_dsn(tmp_path / "hr", tmp_path / "real", output, scale=2, iters=2, batch_size=1,
-                  patch_size=16, num_feat=4, num_block=1, sample_every=0, save_every=2,
-                  log_every=1, device="cpu", quiet=True)
-    finally:
-        torch.set_num_threads(threads)
+    write_image(tmp_path / "hr" / "a.png", astronaut[:64, :64])
+    write_image(tmp_path / "real" / "c.png", imresize(astronaut[200:328, 200:328], 0.5))
+    output = tmp_path / "dsn.safetensors"
+    train_dsn(tmp_path / "hr", tmp_path / "real", output, scale=2, iters=2, batch_size=1,
+              patch_size=16, num_feat=4, num_block=1, sample_every=0, save_every=2,
+              log_every=1, device="cpu", quiet=True)
     with Image.open(tmp_path / "dsn.curves.png") as image:
         assert image.format == "PNG"
 
 
-def test_train_sr_writes_curves_beside_its_log(tmp_path: Path, astronaut) -> None:
-    import torch
-
+def test_train_sr_writes_curves_beside_its_log(tmp_path: Path, astronaut,
+                                               one_torch_thread) -> None:
     from srkit.io.images import write_image
     from srkit.ops.resize import imresize
     from srkit.stages.train_sr import train_sr
@@ -170,14 +163,9 @@ def test_train_sr_writes_curves_beside_its_log(tmp_path: Path, astronaut) -> Non
         hr = astronaut[top:top + 64, left:left + 64]
         write_image(tmp_path / "pairs" / "hr" / f"{name}.png", hr)
         write_image(tmp_path / "pairs" / "lr" / f"{name}.png", imresize(hr, 0.5))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        result = train_sr(tmp_path / "pairs", tmp_path / "m.safetensors", 2, arch="compact",
-                          arch_args={"num_feat": 4, "num_conv": 1}, iters=3, batch_size=2,
-                          patch_size=32, workers=0, device="cpu", log_every=1, save_every=2)
-    finally:
-        torch.set_num_threads(threads)
+    result = train_sr(tmp_path / "pairs", tmp_path / "m.safetensors", 2, arch="compact",
+                      arch_args={"num_feat": 4, "num_conv": 1}, iters=3, batch_size=2,
+                      patch_size=32, workers=0, device="cpu", log_every=1, save_every=2)
     curves = tmp_path / "m.curves.png"
     assert result.log == tmp_path / "m.train.csv" and curves_path(result.log) == curves
     log = read_training_log(result.log)

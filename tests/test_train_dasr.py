@@ -29,12 +29,7 @@ TINY = {"arch": "compact", "arch_args": {"num_feat": 8, "num_conv": 2}, "batch_s
         "overrides": {"perceptual_weight": 0.0, "discriminator_num_feat": 8}}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _uint8(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

@@ -35,12 +35,7 @@ TINY = {"arch": "compact", "arch_args": {"num_feat": 8, "num_conv": 2}, "batch_s
         "patch_size": 32, "workers": 0, "device": "cpu", "log_every": 2}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _photos(root: Path, astronaut, chelsea, coffee) -> tuple[Path, Path]:
