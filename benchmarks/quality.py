@@ -519,16 +519,6 @@ def make_grids(data_dir: Path, scales: list[int], methods: list[Method],
 # --------------------------------------------------------------------------- report
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _shown(path: str) -> str:
     """A path relative to the repository when it lies inside it or beside it."""
     resolved = Path(path).resolve()
@@ -683,7 +673,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_benchmark(args: argparse.Namespace) -> dict:
     import torch
 
-    from srkit.device import resolve_device
+    from srkit.device import cpu_name, resolve_device
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)

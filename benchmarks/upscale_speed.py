@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from srkit.device import cpu_name
 from srkit.models import build_model
 from srkit.ops.tiling import tile_spans
 
@@ -76,16 +76,6 @@ def peak_conv_gflops(repeats: int) -> tuple[float, float]:
 
     times = timed(run, repeats)
     return flops / min(times) / 1e9, flops / statistics.median(times) / 1e9
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def tiling_overhead(radius: int, multiple: int, side: int = 1024, tile: int = 512) -> float:

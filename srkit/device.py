@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import platform
 import re
+from pathlib import Path
 
 import torch
 
@@ -52,3 +54,14 @@ def resolve_device(name: str | torch.device) -> torch.device:
                              "use --device cpu or auto")
         return torch.device("mps")
     raise SrkitError(f"unknown device {name!r} (use {DEVICE_CHOICES})")
+
+
+def cpu_name() -> str:
+    """The CPU model as Linux names it (``/proc/cpuinfo``), else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
