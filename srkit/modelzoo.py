@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 from dataclasses import asdict, dataclass
@@ -96,12 +97,7 @@ def describe_file(path: Path, source: str) -> ModelInfo:
     if path.suffix != ".safetensors":
         return ModelInfo(path.stem, path, source, size, description="foreign checkpoint")
     metadata, shapes = read_safetensors_header(path)
-    params = 0
-    for shape in shapes.values():
-        count = 1
-        for dim in shape:
-            count *= int(dim)
-        params += count
+    params = sum(math.prod(int(dim) for dim in shape) for shape in shapes.values())
     scale = metadata.get("srkit_scale")
     iterations = metadata.get("iterations")
     return ModelInfo(
