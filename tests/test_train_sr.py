@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from srkit.cli import app
 from srkit.errors import SrkitError
+from srkit.io.checkpoints import read_safetensors
 from srkit.io.images import write_image
 from srkit.stages.train_sr import train_sr
 from srkit.training.ema import ModelEMA
@@ -322,6 +323,12 @@ def test_cli_trains_and_refuses_to_overwrite(tmp_path, pairs, monkeypatch, capsy
     assert code == 1 and len(lines) == 1
     assert lines[0].startswith("error:") and "already exists" in lines[0]
 
+    # resuming a finished run trains nothing and says so (no "0.00 it/s")
+    finished = [a for a in args if a not in ("--json", "-q")] + ["--resume"]
+    result = runner.invoke(app, finished)
+    assert result.exit_code == 0, result.output
+    assert "3 iterations (already complete" in " ".join(result.output.split())
+
 
 def _run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
     from srkit.cli import main
@@ -433,6 +440,14 @@ def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
                       init=first.output, learning_rate=0.0)
     expected, got = load_file(first.output), load_file(frozen.output)
     assert all(torch.equal(expected[k], got[k]) for k in expected)
+    # the provenance: the init file and the iterations from scratch, chained over fine-tunes
+    meta = read_safetensors(frozen.output)[1]
+    assert (meta["init"], meta["iterations"], meta["total_iterations"]) == \
+        ("first.safetensors", "2", "5")
+    again = train_sr(pairs, tmp_path / "again.safetensors", 2, **TINY, iters=1,
+                     init=frozen.output)
+    assert read_safetensors(again.output)[1]["total_iterations"] == "6"
+    assert "init" not in read_safetensors(first.output)[1]
     with pytest.raises(SrkitError, match="is a compact with"):
         train_sr(pairs, tmp_path / "other.safetensors", 2,
                  **{**TINY, "arch_args": {"num_feat": 4, "num_conv": 2}}, iters=1,

@@ -198,8 +198,12 @@ def _report(result, json_out: bool) -> None:
         stdout.print_json(json.dumps(summary))
         return
     line = (f"[green]{result.output}[/green]: {result.arch} ×{result.scale}, "
-            f"{result.iterations} iterations ({result.iterations_per_second:.2f} it/s, "
-            f"{100 * result.data_wait_fraction:.0f}% waiting for data)")
+            f"{result.iterations} iterations")
+    if result.iterations > result.start_iteration:
+        line += (f" ({result.iterations_per_second:.2f} it/s, "
+                 f"{100 * result.data_wait_fraction:.0f}% waiting for data)")
+    else:
+        line += " (already complete: nothing to resume)"
     if result.val_psnr_y is not None:
         line += f"; validation PSNR-Y {result.val_psnr_y:.2f} dB"
         if result.bicubic_psnr_y is not None:

@@ -142,7 +142,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
             pool_share=pool_share, val=val, real_lr=real_lr, rank=context.rank,
             world_size=context.world_size)
-        generator = _build_generator(arch, arch_args, init)
+        generator, init_metadata = _build_generator(arch, arch_args, init)
         from srkit.training.trainer import DasrTrainer, SRTrainer, resolve_amp
 
         trainer_class = DasrTrainer if run_recipe.is_dasr else SRTrainer
@@ -151,7 +151,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                                 amp=resolve_amp(amp, torch_device),
                                 channels_last=channels_last)
         fixed = {"arch": arch, "arch_args": arch_args, "scale": scale, "seed": seed,
-                 "description": description,
+                 "description": description, "init": init_metadata,
                  "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"}}
         start = 0
         if resume:
@@ -256,18 +256,27 @@ def _workers(workers: int | None) -> int:
 
 
 def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | None):
+    """The network, and what the saved model's metadata says about ``init`` (None without).
+
+    The provenance is the init file's name and its iterations from scratch
+    (``total_iterations``, else ``iterations``; 0 for a file srkit did not train).
+    """
     from srkit.models import build_model
 
     generator = build_model(arch, **arch_args)
-    if init is not None:
-        from srkit.io.checkpoints import load_model
+    if init is None:
+        return generator, None
+    from srkit.io.checkpoints import load_model
 
-        loaded = load_model(init, "cpu")
-        if loaded.arch != arch or loaded.arch_args != arch_args:
-            raise SrkitError(f"{init}: is a {loaded.arch} with {json.dumps(loaded.arch_args)}, "
-                             f"but this run trains a {arch} with {json.dumps(arch_args)}")
-        generator.load_state_dict(loaded.model.state_dict())
-    return generator
+    loaded = load_model(init, "cpu")
+    if loaded.arch != arch or loaded.arch_args != arch_args:
+        raise SrkitError(f"{init}: is a {loaded.arch} with {json.dumps(loaded.arch_args)}, "
+                         f"but this run trains a {arch} with {json.dumps(arch_args)}")
+    generator.load_state_dict(loaded.model.state_dict())
+    meta = loaded.metadata
+    before = meta.get("total_iterations", meta.get("iterations", "0"))
+    return generator, {"init": Path(init).name,
+                       "init_iterations": int(before) if before.isdigit() else 0}
 
 
 def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
@@ -439,6 +448,10 @@ class _Run:
                     "recipe_settings": json.dumps(self.recipe.to_dict(), sort_keys=True)}
         if self.fixed.get("description"):
             metadata["description"] = self.fixed["description"]
+        if self.fixed.get("init"):
+            init = self.fixed["init"]
+            metadata["init"] = init["init"]
+            metadata["total_iterations"] = str(init["init_iterations"] + iteration)
         save_model(self.output, model, self.fixed["arch"], self.fixed["arch_args"],
                    self.fixed["scale"], metadata)
         from srkit.stages.curves import update_curves
