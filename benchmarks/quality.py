@@ -25,8 +25,9 @@ Recipe (every number below is a default of this script):
 * Methods: MATLAB bicubic and Lanczos-3 (``srkit.stages.upscale.interpolate_image``); the
   shipped ``srkit/weights/general_x{s}.safetensors``; every ``--model LABEL=FILE``; and, unless
   ``--no-train``, two baselines trained by this script with the shipped model's architecture,
-  recipe, iterations, batch, patch, learning rate and seed (read from its safetensors
-  metadata; ``--arch``/``--budget-iters``/... override, and stand in when no model ships):
+  recipe, iterations (a fine-tuned model's ``total_iterations``: its ``--init`` model's too),
+  batch, patch, learning rate and seed (read from its safetensors metadata;
+  ``--arch``/``--budget-iters``/... override, and stand in when no model ships):
   ``bicubic-trained`` on bicubic pairs of the cleaned training photos, and ``pool-workflow``:
   ``estimate-kernels`` + ``collect-noise`` on the training photos → a pool, then ``train-sr
   --hr CLEANED --pool POOL`` (RealSR). Trained models are cached in ``--work`` by settings;
@@ -268,8 +269,12 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
         recipe = meta.get("recipe", "psnr")
         settings = json.loads(meta.get("recipe_settings", "{}"))
         overrides.update({k: v for k, v in settings.items() if k in recipe_keys()})
-        if "iterations" in meta:  # iterations actually done (a run may stop early)
-            overrides["iters"] = int(meta["iterations"])
+        # iterations actually done (a run may stop early), those of an --init model included
+        done = meta.get("total_iterations", meta.get("iterations"))
+        if done is not None:
+            overrides["iters"] = int(done)
+        if "init" in meta:
+            source += f" (fine-tuned from {meta['init']}: the total iterations)"
         seed = int(meta.get("seed", 0))
         source = f"{path.name} metadata"
     flags = {"iters": args.budget_iters, "batch_size": args.batch_size,

@@ -4,9 +4,13 @@
 # photos (benchmarks/quality_holdout.txt) are left out. The pool (kernels + noise) is
 # estimated from the training photos themselves; HR patches are those photos cleaned by a ×2
 # bicubic downscale; each sample is degraded by the pool or by the random Real-ESRGAN pipeline.
+# Two stages: ITERS iterations from scratch with POOL_SHARE of the samples from the pool, then
+# (if FINETUNE_ITERS > 0) FINETUNE_ITERS more from those weights with FINETUNE_POOL_SHARE and a
+# restarted, lower learning rate.
 #
 # Usage: bash examples/train_default_models.sh [PHOTO_DIR] [WORK_DIR]
 #   ITERS=10000 SCALES="4 2" DEVICE=cuda bash examples/train_default_models.sh
+#   The shipped files: ITERS=5000 FINETUNE_ITERS=7000 (two runs in parallel on 2 CPU cores).
 # Interrupted? Run it again: finished steps are kept, training goes on with --resume.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +22,9 @@ device="${DEVICE:-auto}"
 workers="${WORKERS:-1}"   # data loader processes per training run
 install="${INSTALL:-1}"   # 1: copy the trained files into srkit/weights/
 pool_share="${POOL_SHARE:-0.5}"   # share of samples degraded by the pool (else the random pipeline)
+finetune_iters="${FINETUNE_ITERS:-0}"              # second stage; 0 skips it
+finetune_pool_share="${FINETUNE_POOL_SHARE:-0.2}"
+finetune_lr="${FINETUNE_LR:-2.5e-4}"
 
 mkdir -p "$work/train"
 grep -v '^#' "$repo/benchmarks/quality_holdout.txt" > "$work/holdout.txt"
@@ -37,18 +44,32 @@ echo "== clean HR: each photo downscaled x2 (RealSR's clean-up)"
 [ -d "$work/clean/hr" ] || srkit degrade "$work/train" --mode bicubic -x 2 --clean-up 2 \
     -o "$work/clean" -q
 
+# train STAGE OUTPUT ITERATIONS POOL_SHARE LEARNING_RATE SEED [--init FILE]: one train-sr run,
+# continued (--resume) if an earlier run of this script was interrupted.
+train() {
+    local stage="$1" out="$2" n="$3" share="$4" lr="$5" seed="$6"
+    shift 6
+    echo "== x$scale $stage: compact net, L1, $n iterations, pool share $share, lr $lr"
+    local resume=(--overwrite)
+    [ -f "${out%.safetensors}.resume.pt" ] && resume=(--resume)
+    srkit train-sr --hr "$work/clean/hr" --pool "$work/pool.h5" --synthetic --pool-share "$share" \
+        -o "$out" -x "$scale" --arch compact --num-feat 32 --num-conv 10 --recipe psnr \
+        --iters "$n" --batch-size 16 --patch-size $((32 * scale)) --learning-rate "$lr" \
+        --set "lr_milestones=[0.5, 0.75, 0.9]" --ema-decay 0.999 --val 0.04 \
+        --val-every 500 --save-every 250 --seed "$seed" --workers "$workers" --device "$device" \
+        "${resume[@]}" "$@" --description "General real-world x$scale model (blur, noise, JPEG); \
+examples/train_default_models.sh"
+}
+
 for scale in $scales; do
     out="$work/general_x$scale.safetensors"
-    echo "== x$scale: compact net, L1, $iters iterations, pool + random degradations"
-    resume=(--overwrite)
-    [ -f "$work/general_x$scale.resume.pt" ] && resume=(--resume)
-    srkit train-sr --hr "$work/clean/hr" --pool "$work/pool.h5" --synthetic --pool-share "$pool_share" \
-        -o "$out" -x "$scale" --arch compact --num-feat 32 --num-conv 10 --recipe psnr \
-        --iters "$iters" --batch-size 16 --patch-size $((32 * scale)) --learning-rate 5e-4 \
-        --set "lr_milestones=[0.5, 0.75, 0.9]" --ema-decay 0.999 --val 0.04 \
-        --val-every 500 --save-every 250 --seed 0 --workers "$workers" --device "$device" "${resume[@]}" \
-        --description "General real-world x$scale model (blur, noise, JPEG); \
-examples/train_default_models.sh"
+    train "stage 1" "$out" "$iters" "$pool_share" 5e-4 0
+    if [ "$finetune_iters" -gt 0 ]; then
+        tuned="$work/general_x$scale.finetuned.safetensors"
+        train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "$finetune_lr" 1 \
+            --init "$out"
+        out="$tuned"
+    fi
     if [ "$install" = 1 ]; then
         cp "$out" "$repo/srkit/weights/general_x$scale.safetensors"
     fi
