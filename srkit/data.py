@@ -566,7 +566,10 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         if synthetic:
             parts.append(SyntheticPatches(train_images, scale, patch_size,
                                           settings=synthetic_settings, **common))
-            descriptions.append("random synthetic degradations")
+            changed = synthetic_settings.changes() if synthetic_settings is not None else {}
+            descriptions.append("random synthetic degradations" + (
+                " (" + ", ".join(f"{k}={v}" for k, v in changed.items()) + ")"
+                if changed else ""))
         dataset = parts[0] if len(parts) == 1 else MixedPatches(*parts, pool_share=pool_share)
         description = f"{len(keep)} HR photos from {hr}, " + " or ".join(descriptions)
         if len(parts) == 2:

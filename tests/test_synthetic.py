@@ -272,6 +272,23 @@ def test_settings_control_the_pipeline(astronaut) -> None:
         SyntheticSettings.from_dict({"first": {"blur": {"nonsense": 1}}})
 
 
+def test_overrides_reach_into_the_orders_and_are_listed_as_changes(astronaut) -> None:
+    settings = SyntheticSettings().with_overrides(
+        {"second_order_prob": 0.0, "first.noise_sigma": [2, 4], "first.blur.sigma": [1, 1]})
+    assert settings.second_order_prob == 0.0 and settings.first.noise_sigma == (2, 4)
+    assert settings.first.blur.sigma == (1, 1) and settings.second == SyntheticSettings().second
+    assert settings.changes() == {"second_order_prob": 0.0, "first.noise_sigma": (2, 4),
+                                  "first.blur.sigma": (1, 1)}
+    assert SyntheticSettings().changes() == {}
+    for seed in range(4):  # no second order any more
+        record = random_degradation(astronaut[:64, :64], 2, np.random.default_rng(seed),
+                                    settings)[1]
+        assert record["second"] is None
+    for key in ("first.nonsense", "first", "nonsense.sigma", "first.blur.sigma.low"):
+        with pytest.raises(ValueError, match="unknown synthetic setting"):
+            SyntheticSettings().with_overrides({key: 1})
+
+
 def test_defaults_are_real_esrgan_x4plus() -> None:
     settings = SyntheticSettings()
     assert settings.first.resize_probs == (0.2, 0.7, 0.1)

@@ -433,6 +433,24 @@ def test_trains_on_the_fly_from_a_pool_and_from_the_random_pipeline(tmp_path, as
         train_sr(output=tmp_path / "big.safetensors", scale=2, hr=tmp_path / "hr", pool=pool,
                  **{**TINY, "patch_size": 128}, iters=1)
 
+    # --synthetic-set reaches the pipeline, and the model's metadata says what was changed
+    runner = CliRunner()
+    base = ["train-sr", "--hr", str(tmp_path / "hr"), "-o", str(tmp_path / "mild.safetensors"),
+            "-x", "2", "--arch", "compact", "--num-feat", "8", "--num-conv", "2", "--iters", "1",
+            "--batch-size", "2", "--patch-size", "32", "--workers", "0", "--device", "cpu",
+            "-q"]
+    result = runner.invoke(app, [*base, "--synthetic", "--synthetic-set",
+                                 "second_order_prob=0", "--synthetic-set",
+                                 "first.noise_sigma=[1, 5]"])
+    assert result.exit_code == 0, result.output
+    described = read_safetensors(tmp_path / "mild.safetensors")[1]["training_data"]
+    assert "(first.noise_sigma=(1, 5), second_order_prob=0)" in described
+    for extra, message in ((["--synthetic-set", "second_order_prob=0"], "add --synthetic"),
+                           (["--synthetic", "--synthetic-set", "first.bogus=1"],
+                            "unknown synthetic setting 'first.bogus'")):
+        result = runner.invoke(app, [*base, "--overwrite", *extra])
+        assert result.exit_code == 1 and message in str(result.exception)
+
 
 def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
     first = train_sr(pairs, tmp_path / "first.safetensors", 2, **TINY, iters=3)

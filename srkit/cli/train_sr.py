@@ -62,6 +62,10 @@ def train_sr_cmd(
         "(RealSR).", show_default=False)] = None,
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
+    synthetic_set: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--synthetic-set", help="Change a setting of the random pipeline, KEY=VALUE "
+        "(repeatable; e.g. second_order_prob=0.5, first.noise_sigma=[1,10]; the keys of "
+        "srkit.ops.synthetic.SyntheticSettings).", show_default=False)] = None,
     description: Annotated[str, typer.Option(
         "--description", help="A line about the model, kept in its metadata (srkit models "
         "lists it).")] = "",
@@ -164,10 +168,22 @@ def train_sr_cmd(
                         "gan_weight": gan_weight}
     overrides.update({k: v for k, v in recipe_shortcuts.items() if v is not None})
 
+    synthetic_settings = None
+    if synthetic_set:
+        if not synthetic:
+            raise SrkitError("--synthetic-set changes the random pipeline: add --synthetic")
+        from srkit.ops.synthetic import SyntheticSettings
+
+        try:
+            synthetic_settings = SyntheticSettings().with_overrides(
+                parse_assignments(synthetic_set, "--synthetic-set"))
+        except (TypeError, ValueError) as error:
+            raise SrkitError(f"--synthetic-set: {error}") from None
     from srkit.stages.train_sr import train_sr
 
     result = train_sr(
         pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, pool_share=pool_share,
+        synthetic_settings=synthetic_settings,
         arch=arch, arch_args=arch_args, init=init, recipe=recipe, config=config,
         overrides=overrides,
         iters=iters, batch_size=batch_size, patch_size=patch_size,

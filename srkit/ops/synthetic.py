@@ -114,6 +114,37 @@ class SyntheticSettings:
 
         return build(cls, data)
 
+    def with_overrides(self, overrides: dict[str, object]) -> SyntheticSettings:
+        """A copy with some values replaced; dotted keys reach into the orders, e.g.
+        ``{"second_order_prob": 0.5, "first.noise_sigma": [1, 10], "first.blur.sigma":
+        [0.2, 2]}``. Unknown keys raise ``ValueError``."""
+        data = self.to_dict()
+        for key, value in overrides.items():
+            *path, last = key.split(".")
+            node = data
+            for part in path:
+                if not isinstance(node.get(part), dict):
+                    raise ValueError(f"unknown synthetic setting {key!r}")
+                node = node[part]
+            if last not in node or isinstance(node[last], dict):
+                raise ValueError(f"unknown synthetic setting {key!r}")
+            node[last] = value
+        return SyntheticSettings.from_dict(data)
+
+    def changes(self) -> dict[str, object]:
+        """The dotted keys whose values differ from Real-ESRGAN's defaults, and those values."""
+        def flat(data: dict, prefix: str = "") -> dict[str, object]:
+            out: dict[str, object] = {}
+            for key, value in data.items():
+                if isinstance(value, dict):
+                    out.update(flat(value, f"{prefix}{key}."))
+                else:
+                    out[prefix + key] = value
+            return out
+
+        mine, default = flat(self.to_dict()), flat(SyntheticSettings().to_dict())
+        return {key: value for key, value in mine.items() if value != default[key]}
+
 
 # ----------------------------------------------------------------------------- kernels
 
