@@ -5,8 +5,10 @@
 # estimated from the training photos themselves; HR patches are those photos cleaned by a ×2
 # bicubic downscale; each sample is degraded by the pool or by the random Real-ESRGAN pipeline.
 # Two stages: ITERS iterations from scratch with POOL_SHARE of the samples from the pool, then
-# (if FINETUNE_ITERS > 0) FINETUNE_ITERS more from those weights with FINETUNE_POOL_SHARE and a
-# restarted, lower learning rate.
+# (if FINETUNE_ITERS > 0) FINETUNE_ITERS more from those weights with FINETUNE_POOL_SHARE, a
+# restarted, lower learning rate, and a random pipeline that stops after its first order in
+# 1 - FINETUNE_SECOND_ORDER of the samples (milder degradations, as most cameras'; Real-ESRGAN
+# always runs both orders).
 #
 # Usage: bash examples/train_default_models.sh [PHOTO_DIR] [WORK_DIR]
 #   ITERS=10000 SCALES="4 2" DEVICE=cuda bash examples/train_default_models.sh
@@ -25,6 +27,7 @@ pool_share="${POOL_SHARE:-0.5}"   # share of samples degraded by the pool (else 
 finetune_iters="${FINETUNE_ITERS:-0}"              # second stage; 0 skips it
 finetune_pool_share="${FINETUNE_POOL_SHARE:-0.2}"
 finetune_lr="${FINETUNE_LR:-2.5e-4}"
+finetune_second_order="${FINETUNE_SECOND_ORDER:-0.5}"  # share of two-order random degradations
 
 mkdir -p "$work/train"
 grep -v '^#' "$repo/benchmarks/quality_holdout.txt" > "$work/holdout.txt"
@@ -67,7 +70,7 @@ for scale in $scales; do
     if [ "$finetune_iters" -gt 0 ]; then
         tuned="$work/general_x$scale.finetuned.safetensors"
         train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "$finetune_lr" 1 \
-            --init "$out"
+            --init "$out" --synthetic-set "second_order_prob=$finetune_second_order"
         out="$tuned"
     fi
     if [ "$install" = 1 ]; then
