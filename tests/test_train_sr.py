@@ -466,6 +466,11 @@ def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
                      init=frozen.output)
     assert read_safetensors(again.output)[1]["total_iterations"] == "6"
     assert "init" not in read_safetensors(first.output)[1]
+    # a model trained from scratch also passes on its recipe, iterations and seed
+    first_meta = read_safetensors(first.output)[1]
+    assert (meta["init_iterations"], meta["init_seed"], meta["init_recipe_settings"]) == \
+        ("3", first_meta["seed"], first_meta["recipe_settings"])
+    assert "init_recipe_settings" not in read_safetensors(again.output)[1]  # two stages back
     with pytest.raises(SrkitError, match="is a compact with"):
         train_sr(pairs, tmp_path / "other.safetensors", 2,
                  **{**TINY, "arch_args": {"num_feat": 4, "num_conv": 2}}, iters=1,

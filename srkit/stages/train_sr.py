@@ -258,8 +258,10 @@ def _workers(workers: int | None) -> int:
 def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | None):
     """The network, and what the saved model's metadata says about ``init`` (None without).
 
-    The provenance is the init file's name and its iterations from scratch
-    (``total_iterations``, else ``iterations``; 0 for a file srkit did not train).
+    The provenance is the init file's name, its iterations from scratch (``total_iterations``,
+    else ``iterations``; 0 for a file srkit did not train) and, for a file trained by srkit from
+    scratch, its recipe settings, iterations and seed (so that a benchmark can repeat both
+    stages).
     """
     from srkit.models import build_model
 
@@ -275,8 +277,12 @@ def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | No
     generator.load_state_dict(loaded.model.state_dict())
     meta = loaded.metadata
     before = meta.get("total_iterations", meta.get("iterations", "0"))
-    return generator, {"init": Path(init).name,
-                       "init_iterations": int(before) if before.isdigit() else 0}
+    provenance = {"init": Path(init).name,
+                  "init_total_iterations": int(before) if before.isdigit() else 0}
+    if "init" not in meta and {"recipe_settings", "iterations", "seed"} <= set(meta):
+        provenance |= {"init_recipe_settings": meta["recipe_settings"],
+                       "init_iterations": meta["iterations"], "init_seed": meta["seed"]}
+    return generator, provenance
 
 
 def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
@@ -449,9 +455,9 @@ class _Run:
         if self.fixed.get("description"):
             metadata["description"] = self.fixed["description"]
         if self.fixed.get("init"):
-            init = self.fixed["init"]
-            metadata["init"] = init["init"]
-            metadata["total_iterations"] = str(init["init_iterations"] + iteration)
+            init = dict(self.fixed["init"])
+            metadata["total_iterations"] = str(init.pop("init_total_iterations") + iteration)
+            metadata.update(init)
         save_model(self.output, model, self.fixed["arch"], self.fixed["arch_args"],
                    self.fixed["scale"], metadata)
         from srkit.stages.curves import update_curves
