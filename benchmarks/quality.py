@@ -25,9 +25,11 @@ Recipe (every number below is a default of this script):
 * Methods: MATLAB bicubic and Lanczos-3 (``srkit.stages.upscale.interpolate_image``); the
   shipped ``srkit/weights/general_x{s}.safetensors``; every ``--model LABEL=FILE``; and, unless
   ``--no-train``, two baselines trained by this script with the shipped model's architecture,
-  recipe, iterations (a fine-tuned model's ``total_iterations``: its ``--init`` model's too),
-  batch, patch, learning rate and seed (read from its safetensors metadata;
-  ``--arch``/``--budget-iters``/... override, and stand in when no model ships):
+  recipe, iterations, batch, patch, learning rate and seed (read from its safetensors
+  metadata; a model fine-tuned with ``--init`` from one trained from scratch gives two stages,
+  repeated by the baselines: the first stage's settings, then the fine-tune's;
+  ``--arch``/``--budget-iters``/... override with one stage of all the iterations, and stand
+  in when no model ships):
   ``bicubic-trained`` on bicubic pairs of the cleaned training photos, and ``pool-workflow``:
   ``estimate-kernels`` + ``collect-noise`` on the training photos → a pool, then ``train-sr
   --hr CLEANED --pool POOL`` (RealSR). Trained models are cached in ``--work`` by settings;
@@ -243,13 +245,27 @@ class Budget:
     overrides: dict[str, Any]  # Recipe fields (iters, batch_size, patch_size, ...)
     seed: int
     source: str
+    # a shipped model fine-tuned from one trained from scratch: that first stage's Budget
+    # (as a dict); the baselines then train the same two stages
+    stage1: dict[str, Any] | None = None
 
     def describe(self) -> str:
         o = self.overrides
-        return (f"{self.arch} {json.dumps(self.arch_args, sort_keys=True)}, recipe "
+        text = (f"{self.arch} {json.dumps(self.arch_args, sort_keys=True)}, recipe "
                 f"{self.recipe}, {o['iters']} iterations, batch {o['batch_size']}, patch "
-                f"{o['patch_size']}, learning rate {o['learning_rate']:g}, seed {self.seed} "
-                f"({self.source})")
+                f"{o['patch_size']}, learning rate {o['learning_rate']:g}, seed {self.seed}")
+        if self.stage1 is not None:
+            first = self.stage1["overrides"]
+            text = (f"{first['iters']} iterations from scratch (learning rate "
+                    f"{first['learning_rate']:g}, seed {self.stage1['seed']}), then {text}")
+        return f"{text} ({self.source})"
+
+    def cache_key(self) -> dict[str, Any]:
+        """What decides the trained weights (a one-stage budget keeps its old key)."""
+        key = self.__dict__ | {"source": None}
+        if self.stage1 is None:
+            del key["stage1"]
+        return key
 
 
 def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Budget:
@@ -259,7 +275,7 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
     from srkit.training.recipes import RECIPES, recipe_keys
 
     path = shipped_path(weights, scale)
-    arch, arch_args, recipe, seed = "compact", {}, "psnr", 0
+    arch, arch_args, recipe, seed, stage1 = "compact", {}, "psnr", 0, None
     overrides: dict[str, Any] = {"iters": 2000}
     source = f"no {path.name}: flags and defaults"
     if path.is_file():
@@ -269,14 +285,22 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
         recipe = meta.get("recipe", "psnr")
         settings = json.loads(meta.get("recipe_settings", "{}"))
         overrides.update({k: v for k, v in settings.items() if k in recipe_keys()})
-        # iterations actually done (a run may stop early), those of an --init model included
-        done = meta.get("total_iterations", meta.get("iterations"))
-        if done is not None:
-            overrides["iters"] = int(done)
-        if "init" in meta:
+        # iterations actually done (a run may stop early); a fine-tuned model's first stage
+        # (its --init model's settings) is repeated when known, else counted in
+        source = f"{path.name} metadata"
+        total = meta.get("total_iterations", meta.get("iterations"))
+        if total is not None:
+            overrides["iters"] = int(total)
+        if "init_recipe_settings" in meta:
+            overrides["iters"] = int(meta["iterations"])
+            first = json.loads(meta["init_recipe_settings"])
+            stage1 = {"overrides": {**{k: v for k, v in first.items() if k in recipe_keys()},
+                                    "iters": int(meta["init_iterations"])},
+                      "seed": int(meta["init_seed"])}
+            source += f" and its first stage's, {meta['init']}"
+        elif "init" in meta:
             source += f" (fine-tuned from {meta['init']}: the total iterations)"
         seed = int(meta.get("seed", 0))
-        source = f"{path.name} metadata"
     flags = {"iters": args.budget_iters, "batch_size": args.batch_size,
              "patch_size": args.patch_size, "learning_rate": args.learning_rate}
     given = {k: v for k, v in flags.items() if v is not None}
@@ -288,6 +312,9 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
             arch_args[key] = value
             given[key] = value
     if given or args.arch is not None:
+        if stage1 is not None:  # the flags describe one stage from scratch, of every iteration
+            stage1 = None
+            overrides["iters"] = int(total)
         source += "; overridden by " + ", ".join(
             f"{k}={v}" for k, v in {**given, **({"arch": args.arch} if args.arch else {})}.items())
     defaults = RECIPES[recipe]
@@ -295,8 +322,13 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
                                                       "learning_rate")},
                  **overrides, **{k: v for k, v in given.items() if k in flags}}
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
-    return Budget(arch, arch_args_for_scale(arch, scale, **arch_args), recipe, overrides,
-                  seed, source)
+    arch_args = arch_args_for_scale(arch, scale, **arch_args)
+    if stage1 is not None:
+        first = {**overrides, **stage1["overrides"]}
+        stage1 = Budget(arch, arch_args, recipe, {k: list(v) if isinstance(v, tuple) else v
+                                                  for k, v in first.items()},
+                        stage1["seed"], source).__dict__
+    return Budget(arch, arch_args, recipe, overrides, seed, source, stage1)
 
 
 def photo_ids(paths: list[Path]) -> list[tuple[str, str]]:
@@ -354,7 +386,11 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
     from srkit.stages.train_sr import train_sr
     from srkit.training.state import resume_path
 
-    key = {"kind": kind, "scale": scale, "budget": budget.__dict__ | {"source": None},
+    init = first_record = None
+    if budget.stage1 is not None:  # the first stage, from scratch (cached on its own)
+        init, first_record = train_baseline(kind, scale, Budget(**budget.stage1), data, work,
+                                            device, workers)
+    key = {"kind": kind, "scale": scale, "budget": budget.cache_key(),
            "data": {k: str(v) for k, v in data.items()}}
     output = work / "models" / f"{kind}_x{scale}_{short_hash(key)}.safetensors"
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -381,11 +417,14 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
     result = train_sr(output=output, scale=scale, arch=budget.arch, arch_args=budget.arch_args,
                       recipe=budget.recipe, overrides=budget.overrides, seed=budget.seed,
                       device=device, workers=workers, resume=resume, overwrite=not resume,
+                      init=init,
                       save_every=max(100, iters // 10), callback=report, **data)
     record = {"file": str(output), "seconds": result.seconds,
               "iterations_per_second": result.iterations_per_second,
               "data_wait_fraction": result.data_wait_fraction, "data": result.data,
               "resumed_from": result.start_iteration, "budget": budget.__dict__}
+    if first_record is not None:
+        record["stage1"] = first_record
     record_path.write_text(json.dumps(record, indent=1))
     return output, record
 
@@ -566,6 +605,13 @@ def margin_line(records: list[dict], scale: int, shipped: str) -> str:
     return f"**{shipped}** PSNR-Y margin: " + "; ".join(parts) + "."
 
 
+def _training_time(run: dict) -> str:
+    """``27.1 min (3.07 it/s)``, or per stage for a two-stage baseline."""
+    runs = [run["stage1"], run] if "stage1" in run else [run]
+    return " + ".join(f"{r['seconds'] / 60:.1f} min ({r['iterations_per_second']:.2f} it/s)"
+                      for r in runs)
+
+
 def summarise(results: dict) -> str:
     """benchmarks/results/quality.md: how it was made, one table per scale, the margins."""
     records, settings = results["records"], results["settings"]
@@ -591,9 +637,7 @@ def summarise(results: dict) -> str:
     ]
     for scale, info in sorted(results.get("baselines", {}).items(), key=lambda kv: -int(kv[0])):
         runs = "; ".join(f"{kind} not trained ({run['error']})" if "error" in run else
-                         f"{kind} {run['seconds'] / 60:.1f} min "
-                         f"({run['iterations_per_second']:.2f} it/s)"
-                         for kind, run in info["runs"].items())
+                         f"{kind} {_training_time(run)}" for kind, run in info["runs"].items())
         pool = info["pool"]
         lines.append(f"- Baselines ×{scale}: {info['budget_text']}; trained on "
                      f"{len(info['train_photos'])} training photos; pool-workflow pool: "

@@ -131,3 +131,50 @@ def test_tiny_run_end_to_end(quality, tmp_path: Path, astronaut, chelsea, coffee
     out.with_suffix(".md").unlink()
     quality.main(["--from-json", str(out.with_suffix(".json")), "--out", str(out)])
     assert out.with_suffix(".md").read_text() == table
+
+
+def test_a_fine_tuned_shipped_model_gives_two_stage_baselines(quality, tmp_path: Path,
+                                                              astronaut) -> None:
+    """The baselines repeat both stages of a model fine-tuned with --init (each cached), and
+    budget flags turn that back into one stage of all the iterations."""
+    import argparse
+
+    from srkit.io.checkpoints import read_safetensors
+    from srkit.io.images import write_image
+    from srkit.stages.degrade import degrade
+    from srkit.stages.train_sr import train_sr
+
+    write_image(tmp_path / "hr" / "a.png", astronaut[:128, :128])
+    pairs = tmp_path / "pairs"
+    degrade(tmp_path / "hr", pairs, 2, mode="bicubic")
+    tiny = {"arch": "compact", "arch_args": {"num_feat": 8, "num_conv": 2}, "batch_size": 2,
+            "patch_size": 32, "workers": 0, "device": "cpu"}
+    first = train_sr(pairs, tmp_path / "first.safetensors", 2, **tiny, iters=3, seed=3)
+    weights = tmp_path / "weights"
+    train_sr(pairs, weights / "general_x2.safetensors", 2, **tiny, iters=2, seed=4,
+             learning_rate=1e-4, init=first.output)
+
+    flags = dict.fromkeys(("budget_iters", "batch_size", "patch_size", "learning_rate",
+                           "arch", "num_feat", "num_conv", "num_block"))
+    budget = quality.budget_for_scale(2, weights, argparse.Namespace(**flags))
+    assert (budget.overrides["iters"], budget.overrides["learning_rate"], budget.seed) == \
+        (2, 1e-4, 4)
+    assert budget.stage1["overrides"]["iters"] == 3 and budget.stage1["seed"] == 3
+    assert budget.stage1["overrides"]["learning_rate"] != 1e-4
+    assert budget.describe().startswith("3 iterations from scratch")
+    one = quality.budget_for_scale(2, weights, argparse.Namespace(**{**flags,
+                                                                     "batch_size": 2}))
+    assert one.stage1 is None and one.overrides["iters"] == 5  # both stages' iterations
+
+    work = tmp_path / "work"
+    path, record = quality.train_baseline("bicubic-trained", 2, budget, {"pairs": pairs}, work,
+                                          "cpu", 0)
+    meta = read_safetensors(path)[1]
+    assert (meta["iterations"], meta["total_iterations"], meta["seed"]) == ("2", "5", "4")
+    stage1 = Path(record["stage1"]["file"])
+    assert meta["init"] == stage1.name and read_safetensors(stage1)[1]["iterations"] == "3"
+    assert "min (" in quality._training_time(record) and " + " in quality._training_time(record)
+    modified = path.stat().st_mtime_ns
+    again, _ = quality.train_baseline("bicubic-trained", 2, budget, {"pairs": pairs}, work,
+                                      "cpu", 0)
+    assert again == path and path.stat().st_mtime_ns == modified  # reused, not retrained
