@@ -323,10 +323,8 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
                  **overrides, **{k: v for k, v in given.items() if k in flags}}
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
     arch_args = arch_args_for_scale(arch, scale, **arch_args)
-    if stage1 is not None:
-        first = {**overrides, **stage1["overrides"]}
-        stage1 = Budget(arch, arch_args, recipe, {k: list(v) if isinstance(v, tuple) else v
-                                                  for k, v in first.items()},
+    if stage1 is not None:  # its settings come from JSON: lists already, like overrides'
+        stage1 = Budget(arch, arch_args, recipe, {**overrides, **stage1["overrides"]},
                         stage1["seed"], source).__dict__
     return Budget(arch, arch_args, recipe, overrides, seed, source, stage1)
 
