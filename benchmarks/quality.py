@@ -3,6 +3,7 @@ baselines trained at the shipped models' budget, on held-out photos under three 
 
     python benchmarks/quality.py [PHOTO_DIR] [--scales 4 2] [--photos N] [--train-photos N]
                                  [--no-train] [--model LABEL=FILE ...] [--grids DIR]
+                                 [--device cuda] [--workers N]
     python benchmarks/quality.py --from-json benchmarks/results/quality.json  # tables only
 
 Recipe (every number below is a default of this script):
@@ -32,8 +33,9 @@ Recipe (every number below is a default of this script):
   in when no model ships):
   ``bicubic-trained`` on bicubic pairs of the cleaned training photos, and ``pool-workflow``:
   ``estimate-kernels`` + ``collect-noise`` on the training photos → a pool, then ``train-sr
-  --hr CLEANED --pool POOL`` (RealSR). Trained models are cached in ``--work`` by settings;
-  an interrupted training run resumes.
+  --hr CLEANED --pool POOL`` (RealSR). Trained models are cached in ``--work`` by settings
+  (with the data's paths relative to ``--work``); an interrupted training run resumes. At the
+  shipped models' budget the baselines need a GPU (``--device cuda``): days on a small CPU.
 * Metrics: PSNR-Y and SSIM-Y (BT.601 Y, border = s, ``srkit.metrics.psnr_ssim``) and NIQE
   (``srkit.metrics.no_reference``, border = s) of the 8-bit SR image; means over photos; seconds
   per image (the network or the resize only, after one untimed warm-up run per method).
@@ -48,6 +50,7 @@ training times, machine and load) and ``quality.md`` (one table per scale). Prog
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import json
 import os
@@ -377,6 +380,42 @@ def prepare_pool(train: list[Path], work: Path, scales: list[int], kernel_method
     return pool, summary
 
 
+def logged_seconds(csv_path: Path) -> float | None:
+    """Training time over every session of a run, from its CSV log (whose ``elapsed_s``
+    starts again at each resume); None without a log."""
+    try:
+        with open(csv_path, newline="") as handle:
+            elapsed = [float(row["elapsed_s"]) for row in csv.DictReader(handle)
+                       if row.get("elapsed_s")]
+    except OSError:
+        return None
+    if not elapsed:
+        return None
+    # the last row of each session
+    ends = [a for a, b in zip(elapsed[:-1], elapsed[1:], strict=True) if b < a]
+    return sum(ends) + elapsed[-1]
+
+
+def _device_name(device: str) -> str:
+    """``cpu (AMD EPYC)`` or ``cuda (NVIDIA H100 80GB HBM3)``."""
+    import torch
+
+    from srkit.device import cpu_name, resolve_device
+
+    resolved = resolve_device(device)
+    name = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else cpu_name()
+    return f"{resolved.type} ({name})"
+
+
+def _in_work(path: Path, work: Path) -> str:
+    """``path`` relative to the cache folder when inside it, so that cache keys do not depend
+    on where the cache is or how --work was spelt."""
+    try:
+        return str(Path(path).resolve().relative_to(work.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
                    work: Path, device: str, workers: int | None) -> tuple[Path, dict]:
     """Train (or reuse, or resume) one baseline; returns its file and a record."""
@@ -389,7 +428,7 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
         init, first_record = train_baseline(kind, scale, Budget(**budget.stage1), data, work,
                                             device, workers)
     key = {"kind": kind, "scale": scale, "budget": budget.cache_key(),
-           "data": {k: str(v) for k, v in data.items()}}
+           "data": {k: _in_work(v, work) for k, v in data.items()}}
     output = work / "models" / f"{kind}_x{scale}_{short_hash(key)}.safetensors"
     output.parent.mkdir(parents=True, exist_ok=True)
     iters = int(budget.overrides["iters"])
@@ -417,10 +456,13 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
                       device=device, workers=workers, resume=resume, overwrite=not resume,
                       init=init,
                       save_every=max(100, iters // 10), callback=report, **data)
-    record = {"file": str(output), "seconds": result.seconds,
-              "iterations_per_second": result.iterations_per_second,
+    seconds = logged_seconds(result.log) or result.seconds
+    record = {"file": str(output), "seconds": seconds,  # every session's, if resumed
+              "iterations_per_second": (iters / seconds if result.start_iteration
+                                        else result.iterations_per_second),
               "data_wait_fraction": result.data_wait_fraction, "data": result.data,
-              "resumed_from": result.start_iteration, "budget": budget.__dict__}
+              "resumed_from": result.start_iteration, "budget": budget.__dict__,
+              "trained_on": _device_name(device)}
     if first_record is not None:
         record["stage1"] = first_record
     record_path.write_text(json.dumps(record, indent=1))
@@ -606,8 +648,9 @@ def margin_line(records: list[dict], scale: int, shipped: str) -> str:
 def _training_time(run: dict) -> str:
     """``27.1 min (3.07 it/s)``, or per stage for a two-stage baseline."""
     runs = [run["stage1"], run] if "stage1" in run else [run]
-    return " + ".join(f"{r['seconds'] / 60:.1f} min ({r['iterations_per_second']:.2f} it/s)"
+    text = " + ".join(f"{r['seconds'] / 60:.1f} min ({r['iterations_per_second']:.2f} it/s)"
                       for r in runs)
+    return text + (f" on {run['trained_on']}" if "trained_on" in run else "")
 
 
 def summarise(results: dict) -> str:
