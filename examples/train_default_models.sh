@@ -11,23 +11,32 @@
 # always runs both orders).
 #
 # Usage: bash examples/train_default_models.sh [PHOTO_DIR] [WORK_DIR]
-#   ITERS=20000 FINETUNE_ITERS=30000 SCALES="4 2" DEVICE=cuda bash examples/train_default_models.sh
-#   The defaults (5000 + 7000 iterations) made the shipped files: about 80 min per scale on one
-#   CPU core (SCALES=4 and SCALES=2 ran side by side).
+#   SCALES=4 WORKERS=9 DEVICE=cuda bash examples/train_default_models.sh PHOTOS WORK
+#   The defaults (compact net of 64 features and 16 convolutions, 12000 + 12000 iterations)
+#   made the shipped files on one H100 GPU with 16 CPU cores: 3.0 + 2.9 min at x4 (9 data
+#   workers) and 2.4 + 2.5 min at x2 (6 workers), plus a minute of preparation. There the data
+#   workers' CPU time (about 10 ms per x4 sample) limits, not the GPU. On a CPU alone expect
+#   days; NUM_FEAT=32 NUM_CONV=10 ITERS=5000 FINETUNE_ITERS=7000 LR=5e-4 FINETUNE_LR=2.5e-4
+#   (the previous shipped files) took about 80 min per scale on one core.
 # Interrupted? Run it again: finished steps are kept, training goes on with --resume.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 photos="${1:-$repo/../shared/data/photos}"
 work="${2:-default-models-work}"
-iters="${ITERS:-5000}"
+iters="${ITERS:-12000}"
+num_feat="${NUM_FEAT:-64}"    # compact net: features per convolution
+num_conv="${NUM_CONV:-16}"    # compact net: body convolutions
 scales="${SCALES-4 2}"
 device="${DEVICE:-auto}"
 workers="${WORKERS:-1}"   # data loader processes per training run
 install="${INSTALL:-1}"   # 1: copy the trained files into srkit/weights/
 pool_share="${POOL_SHARE:-0.5}"   # share of samples degraded by the pool (else the random pipeline)
-finetune_iters="${FINETUNE_ITERS:-7000}"           # second stage; 0 skips it
+finetune_iters="${FINETUNE_ITERS:-12000}"           # second stage; 0 skips it
 finetune_pool_share="${FINETUNE_POOL_SHARE:-0.2}"
-finetune_lr="${FINETUNE_LR:-2.5e-4}"
+# learning rates (Adam) of the two stages; the default is 5e-4 then 2.5e-4, but 2e-4 then 1e-4
+# at x4, where the 64-feature net stalled at 5e-4 (flat loss for 11000 iterations)
+lr="${LR:-}"
+finetune_lr="${FINETUNE_LR:-}"
 finetune_second_order="${FINETUNE_SECOND_ORDER:-0.5}"  # share of two-order random degradations
 
 mkdir -p "$work/train"
@@ -46,7 +55,7 @@ srkit pool info "$work/pool.h5"
 
 echo "== clean HR: each photo downscaled x2 (RealSR's clean-up)"
 [ -d "$work/clean/hr" ] || srkit degrade "$work/train" --mode bicubic -x 2 --clean-up 2 \
-    -o "$work/clean" -q
+    -o "$work/clean" --workers "$workers" -q
 
 # train STAGE OUTPUT ITERATIONS POOL_SHARE LEARNING_RATE SEED [--init FILE]: one train-sr run,
 # continued (--resume) if an earlier run of this script was interrupted.
@@ -57,7 +66,8 @@ train() {
     local resume=(--overwrite)
     [ -f "${out%.safetensors}.resume.pt" ] && resume=(--resume)
     srkit train-sr --hr "$work/clean/hr" --pool "$work/pool.h5" --synthetic --pool-share "$share" \
-        -o "$out" -x "$scale" --arch compact --num-feat 32 --num-conv 10 --recipe psnr \
+        -o "$out" -x "$scale" --arch compact --num-feat "$num_feat" --num-conv "$num_conv" \
+        --recipe psnr \
         --iters "$n" --batch-size 16 --patch-size $((32 * scale)) --learning-rate "$lr" \
         --set "lr_milestones=[0.5, 0.75, 0.9]" --ema-decay 0.999 --val 0.04 \
         --val-every 500 --save-every 250 --seed "$seed" --workers "$workers" --device "$device" \
@@ -66,11 +76,12 @@ examples/train_default_models.sh"
 }
 
 for scale in $scales; do
+    case "$scale" in 4) lr1=2e-4 lr2=1e-4 ;; *) lr1=5e-4 lr2=2.5e-4 ;; esac
     out="$work/general_x$scale.safetensors"
-    train "stage 1" "$out" "$iters" "$pool_share" 5e-4 0
+    train "stage 1" "$out" "$iters" "$pool_share" "${lr:-$lr1}" 0
     if [ "$finetune_iters" -gt 0 ]; then
         tuned="$work/general_x$scale.finetuned.safetensors"
-        train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "$finetune_lr" 1 \
+        train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "${finetune_lr:-$lr2}" 1 \
             --init "$out" --synthetic-set "second_order_prob=$finetune_second_order"
         out="$tuned"
     fi
