@@ -355,12 +355,7 @@ def test_train_dsn_cli(tmp_path: Path, dsn_data) -> None:
 
 # --- the issue's "done when": a DSN learns a synthetic camera ------------------------------
 
-LONG = os.environ.get("SRKIT_LONG_TESTS") == "1"
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(not LONG, reason="needs 3000 DSN iterations (about 15 CPU minutes, "
-                    "see docs/dasr.md); run with SRKIT_LONG_TESTS=1")
+@pytest.mark.slow  # 3000 DSN iterations: about 15 minutes on 2 CPU cores (docs/dasr.md)
 def test_dsn_imitates_a_synthetic_camera_better_than_bicubic(tmp_path: Path, astronaut,
                                                              chelsea, coffee) -> None:
     """Camera: anisotropic Gaussian blur, ×2, colour noise σ = 8/255, JPEG 90, applied to the
