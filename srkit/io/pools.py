@@ -252,7 +252,7 @@ def _append(group: h5py.Group, name: str, values: np.ndarray) -> None:
         # kernels and noise patches losslessly compressed: patches of 8-bit photos take few
         # distinct values (a real pool: 42 → 2.2 MB); every HDF5 reader has the gzip filter
         packed = {"compression": "gzip", "compression_opts": 4, "shuffle": True} \
-            if values.ndim > 1 else {}
+            if values.ndim > 2 else {}  # not the (N, 2) positions: chunks of 16 bytes
         group.create_dataset(name, data=values, maxshape=maxshape, chunks=chunks,
                              dtype=values.dtype if values.dtype != object else _STR, **packed)
         return
