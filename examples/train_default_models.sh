@@ -57,36 +57,37 @@ echo "== clean HR: each photo downscaled x2 (RealSR's clean-up)"
 [ -d "$work/clean/hr" ] || srkit degrade "$work/train" --mode bicubic -x 2 --clean-up 2 \
     -o "$work/clean" --workers "$workers" -q
 
-# train STAGE OUTPUT ITERATIONS POOL_SHARE LEARNING_RATE SEED [--init FILE]: one train-sr run,
-# continued (--resume) if an earlier run of this script was interrupted.
+# train STAGE OUTPUT ITERATIONS POOL_SHARE LEARNING_RATE SEED [--init FILE]: one train-sr run
+# in WORK_DIR (OUTPUT and FILE are names there, so that the model's training_data metadata
+# names no local folder), continued (--resume) if an earlier run of this script was interrupted.
 train() {
     local stage="$1" out="$2" n="$3" share="$4" lr="$5" seed="$6"
     shift 6
     echo "== x$scale $stage: compact net, L1, $n iterations, pool share $share, lr $lr"
     local resume=(--overwrite)
-    [ -f "${out%.safetensors}.resume.pt" ] && resume=(--resume)
-    srkit train-sr --hr "$work/clean/hr" --pool "$work/pool.h5" --synthetic --pool-share "$share" \
+    [ -f "$work/${out%.safetensors}.resume.pt" ] && resume=(--resume)
+    (cd "$work" && srkit train-sr --hr clean/hr --pool pool.h5 --synthetic --pool-share "$share" \
         -o "$out" -x "$scale" --arch compact --num-feat "$num_feat" --num-conv "$num_conv" \
         --recipe psnr \
         --iters "$n" --batch-size 16 --patch-size $((32 * scale)) --learning-rate "$lr" \
         --set "lr_milestones=[0.5, 0.75, 0.9]" --ema-decay 0.999 --val 0.04 \
         --val-every 500 --save-every 250 --seed "$seed" --workers "$workers" --device "$device" \
         "${resume[@]}" "$@" --description "General real-world x$scale model (blur, noise, JPEG); \
-examples/train_default_models.sh"
+examples/train_default_models.sh")
 }
 
 for scale in $scales; do
     case "$scale" in 4) lr1=2e-4 lr2=1e-4 ;; *) lr1=5e-4 lr2=2.5e-4 ;; esac
-    out="$work/general_x$scale.safetensors"
+    out="general_x$scale.safetensors"
     train "stage 1" "$out" "$iters" "$pool_share" "${lr:-$lr1}" 0
     if [ "$finetune_iters" -gt 0 ]; then
-        tuned="$work/general_x$scale.finetuned.safetensors"
+        tuned="general_x$scale.finetuned.safetensors"
         train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "${finetune_lr:-$lr2}" 1 \
             --init "$out" --synthetic-set "second_order_prob=$finetune_second_order"
         out="$tuned"
     fi
     if [ "$install" = 1 ]; then
-        cp "$out" "$repo/srkit/weights/general_x$scale.safetensors"
+        cp "$work/$out" "$repo/srkit/weights/general_x$scale.safetensors"
     fi
 done
 echo "== done: $work/general_x*.safetensors"
