@@ -36,6 +36,8 @@ Recipe (every number below is a default of this script):
   --hr CLEANED --pool POOL`` (RealSR). Trained models are cached in ``--work`` by settings
   (with the data's paths relative to ``--work``); an interrupted training run resumes. At the
   shipped models' budget the baselines need a GPU (``--device cuda``): days on a small CPU.
+  ``--baselines camera-trained`` (opt-in) trains a reference on pairs of the cleaned training
+  photos degraded by camera (c) itself: what a model that knows the camera gains on (c).
 * Metrics: PSNR-Y and SSIM-Y (BT.601 Y, border = s, ``srkit.metrics.psnr_ssim``) and NIQE
   (``srkit.metrics.no_reference``, border = s) of the 8-bit SR image; means over photos; seconds
   per image (the network or the resize only, after one untimed warm-up run per method).
@@ -76,6 +78,9 @@ DEGRADATIONS = {"bicubic": "(a) bicubic", "random": "(b) random real-world",
                 "camera": "(c) fixed camera"}
 INTERPOLATIONS = ("bicubic", "lanczos")
 BASELINES = ("bicubic-trained", "pool-workflow")
+# opt-in (--baselines camera-trained): trained on the benchmark's own camera (c), a reference
+# for how much any model of that budget can gain on (c), not a competitor
+REFERENCES = ("camera-trained",)
 STARTED = time.perf_counter()
 
 
@@ -318,6 +323,7 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
         if stage1 is not None:  # the flags describe one stage from scratch, of every iteration
             stage1 = None
             overrides["iters"] = int(total)
+            source = f"{path.name} metadata"
         source += "; overridden by " + ", ".join(
             f"{k}={v}" for k, v in {**given, **({"arch": args.arch} if args.arch else {})}.items())
     defaults = RECIPES[recipe]
@@ -351,6 +357,25 @@ def prepare_clean_hr(train: list[Path], work: Path) -> Path:
             log(f"cleaning training photos: {index}/{len(todo)}")
         write_image(folder / f"{path.stem}.png",
                     quantise(imresize(read_image(path).rgb, 1 / CLEAN_UP)))
+    return folder
+
+
+def prepare_camera_pairs(clean: Path, work: Path, scale: int, seed: int) -> Path:
+    """Pairs of the cleaned training photos degraded by camera (c), as the test LR are (the
+    noise draws differ: the photos' names seed them); cached."""
+    from srkit.io.images import read_image, write_image
+
+    key = [DATA_VERSION, CAMERA, seed, clean.name]
+    folder = work / "train" / f"{clean.name}-camera-x{scale}-{short_hash(key)}"
+    todo = [p for p in sorted(clean.glob("*.png")) if not (folder / "lr" / p.name).exists()]
+    for index, path in enumerate(todo):
+        if index % 20 == 0:
+            log(f"camera pairs ×{scale}: {index}/{len(todo)}")
+        hr = read_image(path).rgb
+        hr = hr[:hr.shape[0] // scale * scale, :hr.shape[1] // scale * scale]
+        write_image(folder / "hr" / path.name, quantise(hr))
+        write_image(folder / "lr" / path.name,
+                    degrade_test_image(hr, scale, "camera", path.name, seed))
     return folder
 
 
@@ -487,6 +512,9 @@ def make_baselines(scales: list[int], train: list[Path], work: Path, weights: Pa
         degrade(clean, pairs, scale, mode="bicubic", seed=args.seed)
         sources = {"bicubic-trained": {"pairs": pairs},
                    "pool-workflow": {"hr": clean, "pool": pool}}
+        if "camera-trained" in args.baselines:
+            sources["camera-trained"] = {
+                "pairs": prepare_camera_pairs(clean, work, scale, args.seed)}
         info[scale] = {"budget": budget.__dict__, "budget_text": budget.describe(),
                        "train_photos": [p.name for p in train], "pool": pool_summary,
                        "runs": {}}
@@ -499,7 +527,8 @@ def make_baselines(scales: list[int], train: list[Path], work: Path, weights: Pa
                 info[scale]["runs"][kind] = {"error": str(error)}
                 continue
             info[scale]["runs"][kind] = record
-            methods.append(Method(kind, "baseline", scale, path, {"arch": budget.arch}))
+            methods.append(Method(kind, "reference" if kind in REFERENCES else "baseline",
+                                  scale, path, {"arch": budget.arch}))
     set_quiet(False)
     return methods, info
 
@@ -680,10 +709,12 @@ def summarise(results: dict) -> str:
         runs = "; ".join(f"{kind} not trained ({run['error']})" if "error" in run else
                          f"{kind} {_training_time(run)}" for kind, run in info["runs"].items())
         pool = info["pool"]
+        pool_text = (f"pool-workflow pool: {pool['kernels'].get(str(scale), 0)} ×{scale} "
+                     f"kernels, {pool['noise_patches']} noise patches; "
+                     if "pool-workflow" in info["runs"] else "")
         lines.append(f"- Baselines ×{scale}: {info['budget_text']}; trained on "
-                     f"{len(info['train_photos'])} training photos; pool-workflow pool: "
-                     f"{pool['kernels'].get(str(scale), 0)} ×{scale} kernels, "
-                     f"{pool['noise_patches']} noise patches; training time: {runs}.")
+                     f"{len(info['train_photos'])} training photos; {pool_text}"
+                     f"training time: {runs}.")
     lines += [f"- {note}" for note in results.get("notes", [])]
     for scale in settings["scales"]:
         present = [r for r in records if r["scale"] == scale]
@@ -722,8 +753,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-photos", type=int, default=None,
                         help="train the baselines on N training photos (default: all)")
     parser.add_argument("--no-train", action="store_true", help="skip the trained baselines")
-    parser.add_argument("--baselines", nargs="+", choices=BASELINES, default=list(BASELINES),
-                        help="which baselines to train (two runs can train one each in "
+    parser.add_argument("--baselines", nargs="+", choices=BASELINES + REFERENCES,
+                        default=list(BASELINES),
+                        help="which baselines to train; camera-trained (opt-in) learns camera "
+                        "(c) itself, a reference for (c) (two runs can train one each in "
                         "parallel with --train-only, then a last run evaluates)")
     parser.add_argument("--train-only", action="store_true",
                         help="stop after training the baselines (they stay cached)")

@@ -50,6 +50,28 @@ def test_camera_degradation_is_fixed_per_photo(quality, astronaut) -> None:
     assert np.array_equal(first, np.round(first * 255) / 255)  # 8-bit values
 
 
+def test_camera_pairs_are_the_training_photos_through_camera_c(quality, tmp_path: Path,
+                                                             astronaut, coffee) -> None:
+    """The opt-in camera-trained reference learns from training photos degraded exactly as
+    the (c) test LR are (HR trimmed to the scale), cached across calls."""
+    from srkit.data import find_pairs
+    from srkit.io.images import read_image, write_image
+
+    clean = tmp_path / "train" / "clean-x"
+    write_image(clean / "a.png", astronaut[:67, :70])
+    write_image(clean / "b.png", coffee[:64, :64])
+    folder = quality.prepare_camera_pairs(clean, tmp_path, 4, seed=0)
+    assert [p.name for p in find_pairs(folder)] == ["a.png", "b.png"]
+    hr = read_image(folder / "hr" / "a.png").rgb
+    assert hr.shape == (64, 68, 3)
+    expected = quality.degrade_test_image(read_image(clean / "a.png").rgb[:64, :68], 4,
+                                          "camera", "a.png", 0)
+    np.testing.assert_allclose(read_image(folder / "lr" / "a.png").rgb, expected, atol=1e-6)
+    stamp = (folder / "lr" / "b.png").stat().st_mtime_ns
+    assert quality.prepare_camera_pairs(clean, tmp_path, 4, seed=0) == folder
+    assert (folder / "lr" / "b.png").stat().st_mtime_ns == stamp
+
+
 def _shipped_model(path: Path) -> None:
     """A tiny untrained compact ×2 net with the metadata train-sr writes."""
     import torch
