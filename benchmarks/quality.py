@@ -283,6 +283,13 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
     from srkit.training.recipes import RECIPES, recipe_keys
 
     path = shipped_path(weights, scale)
+    flags = {"iters": args.budget_iters, "batch_size": args.batch_size,
+             "patch_size": args.patch_size, "learning_rate": args.learning_rate}
+    net_flags = {"num_feat": args.num_feat, "num_conv": args.num_conv,
+                 "num_block": args.num_block}
+    # flags describe one stage from scratch, of every iteration
+    overridden = args.arch is not None or any(
+        v is not None for v in (*flags.values(), *net_flags.values()))
     arch, arch_args, recipe, seed, stage1 = "compact", {}, "psnr", 0, None
     overrides: dict[str, Any] = {"iters": 2000}
     source = f"no {path.name}: flags and defaults"
@@ -299,31 +306,24 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
         total = meta.get("total_iterations", meta.get("iterations"))
         if total is not None:
             overrides["iters"] = int(total)
-        if "init_recipe_settings" in meta:
+        if "init_recipe_settings" in meta and not overridden:
             overrides["iters"] = int(meta["iterations"])
             first = json.loads(meta["init_recipe_settings"])
             stage1 = {"overrides": {**{k: v for k, v in first.items() if k in recipe_keys()},
                                     "iters": int(meta["init_iterations"])},
                       "seed": int(meta["init_seed"])}
             source += f" and its first stage's, {meta['init']}"
-        elif "init" in meta:
+        elif "init" in meta and not overridden:
             source += f" (fine-tuned from {meta['init']}: the total iterations)"
         seed = int(meta.get("seed", 0))
-    flags = {"iters": args.budget_iters, "batch_size": args.batch_size,
-             "patch_size": args.patch_size, "learning_rate": args.learning_rate}
     given = {k: v for k, v in flags.items() if v is not None}
     if args.arch is not None and args.arch != arch:
         arch, arch_args = args.arch, {}
-    for key, value in (("num_feat", args.num_feat), ("num_conv", args.num_conv),
-                       ("num_block", args.num_block)):
+    for key, value in net_flags.items():
         if value is not None:
             arch_args[key] = value
             given[key] = value
-    if given or args.arch is not None:
-        if stage1 is not None:  # the flags describe one stage from scratch, of every iteration
-            stage1 = None
-            overrides["iters"] = int(total)
-            source = f"{path.name} metadata"
+    if overridden:
         source += "; overridden by " + ", ".join(
             f"{k}={v}" for k, v in {**given, **({"arch": args.arch} if args.arch else {})}.items())
     defaults = RECIPES[recipe]
