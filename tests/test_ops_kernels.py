@@ -118,6 +118,25 @@ def test_blur_downsample_equals_full_correlation_then_subsampling(scale: int, mo
                                    fast[..., 0], atol=1e-6)
 
 
+@pytest.mark.parametrize("mode", ["reflect", "mirror", "nearest", "constant", "wrap"])
+@pytest.mark.parametrize("scale", [1, 2, 4])
+def test_blur_downsample_fft_path_equals_the_per_tap_path(scale: int, mode: str,
+                                                          monkeypatch) -> None:
+    """Kernels of many taps go through one FFT correlation; it gives the per-tap sums."""
+    import srkit.ops.kernels as kernels
+
+    rng = np.random.default_rng(10 + scale)
+    image = rng.random((45, 38, 3)).astype(np.float32)
+    kernel = normalise(rng.random((21, 21)))  # ≥ 225 taps once moved to the grid
+    assert grid_kernel(kernel, scale).size >= kernels._FFT_MIN_TAPS
+    fast = blur_downsample(image, kernel, scale, mode=mode)
+    monkeypatch.setattr(kernels, "_FFT_MIN_TAPS", 10**9)
+    slow = blur_downsample(image, kernel, scale, mode=mode)
+    assert fast.shape == slow.shape == (45 // scale, 38 // scale, 3)
+    assert fast.dtype == slow.dtype == np.float32
+    np.testing.assert_allclose(fast, slow, atol=1e-6)
+
+
 def test_centre_kernel_moves_centre_of_mass_to_the_middle() -> None:
     kernel = np.roll(gaussian_kernel(15, 2.0, 1.0, 0.3), (2, -1), axis=(0, 1))
     assert centre_of_mass(kernel) == pytest.approx((9.0, 6.0), abs=1e-2)

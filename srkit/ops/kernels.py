@@ -15,7 +15,7 @@ Conventions (docs/conventions.md):
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, signal
 
 
 def normalise(kernel: np.ndarray) -> np.ndarray:
@@ -116,6 +116,10 @@ def grid_kernel(kernel: np.ndarray, scale: int) -> np.ndarray:
 
 
 # scipy.ndimage boundary modes → numpy.pad modes that extend the image the same way
+# blur_downsample's FFT path: kernels of at least this many taps (a 15×15 grid kernel) on
+# padded images of at most this many values (the FFT's complex buffers stay under ~100 MB)
+_FFT_MIN_TAPS = 225
+_FFT_MAX_VALUES = 2_000_000
 _PAD_MODES = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap",
               "constant": "constant"}
 
@@ -144,6 +148,12 @@ def blur_downsample(image: np.ndarray, kernel: np.ndarray, scale: int,
     padded = np.pad(planes, ((top, k_h - 1 - top), (left, k_w - 1 - left), (0, 0)),
                     mode=_PAD_MODES[mode])
     out_h, out_w = height // scale, width // scale
+    if k_h * k_w >= _FFT_MIN_TAPS and padded.size <= _FFT_MAX_VALUES:
+        # many taps: one FFT correlation of the whole grid is faster than a pass per tap
+        full = signal.fftconvolve(padded.astype(np.float64), kernel[::-1, ::-1, None],
+                                  mode="valid", axes=(0, 1))
+        out = full[:height:scale, :width:scale].astype(np.float32)
+        return out[..., 0] if image.ndim == 2 else out
     out = np.zeros((out_h, out_w, planes.shape[2]), dtype=np.float64)
     for i in range(k_h):
         for j in range(k_w):
