@@ -17,6 +17,7 @@ from srkit.ops.synthetic import (
     BlurSettings,
     OrderSettings,
     SyntheticSettings,
+    classical_degradation,
     filter2d,
     random_blur_kernel,
     random_degradation,
@@ -300,6 +301,68 @@ def test_defaults_are_real_esrgan_x4plus() -> None:
     assert settings.first.blur.sigma == (0.2, 3.0) and settings.second.blur.sigma == (0.2, 1.5)
     assert settings.second.blur_prob == 0.8 and settings.final_sinc_prob == 0.8
     assert settings.first.jpeg_quality == (30, 95)
+
+
+def test_classical_samples_are_blur_subsample_noise_and_one_jpeg(astronaut) -> None:
+    """A classical sample is JPEG((hr ⊗ k)↓s + n) with the recorded draws, rebuilt by hand;
+    its widths are ``classical_sigma`` LR pixels at every scale."""
+    from srkit.ops.kernels import blur_downsample
+
+    hr = astronaut[:96, :96]
+    settings = SyntheticSettings(classical_prob=1.0)
+    for scale, seed in ((2, 0), (4, 1), (4, 2), (3, 5)):
+        lr, record = random_degradation(hr, scale, np.random.default_rng(seed), settings)
+        assert lr.shape == (96 // scale, 96 // scale, 3) and record["classical"]
+        assert record["second"] is None and record["final"] is None
+        first = record["first"]
+        assert 30 <= first["jpeg"] <= 95 and set(first) == {"blur", "noise", "jpeg"}
+        blur = first["blur"]
+        if blur["type"] != "sinc":
+            for sigma in (blur["sigma_x"], blur["sigma_y"]):
+                assert 0.25 * scale <= sigma <= 1.2 * scale
+        # the same draws by hand: kernel, then noise, then quality
+        rng = np.random.default_rng(seed)
+        rng.random()  # the classical-or-not draw
+        again = classical_degradation(hr, scale, rng, settings)
+        np.testing.assert_array_equal(again[0], lr)
+        assert again[1] == record
+    # rebuilt from its parts (an isotropic Gaussian, Gaussian noise)
+    plain = SyntheticSettings(classical_prob=1.0).with_overrides({
+        "first.blur.kernel_probs": [1, 0, 0, 0, 0, 0], "first.blur.sinc_prob": 0.0,
+        "first.gaussian_noise_prob": 1.0, "first.grey_noise_prob": 0.0})
+    lr, record = classical_degradation(hr, 4, np.random.default_rng(3), plain)
+    sigma = record["first"]["blur"]["sigma_x"]
+    rng = np.random.default_rng(3)
+    kernel, _ = random_blur_kernel(rng, BlurSettings(sigma=(1.0, 4.8), kernel_sizes=(31,),
+                                                     kernel_probs=(1, 0, 0, 0, 0, 0),
+                                                     sinc_prob=0.0))
+    assert kernel.shape == (31, 31)
+    np.testing.assert_allclose(kernel, shaped_kernel(31, sigma, sigma, 0.0), atol=1e-7)
+    rng.random(), rng.random()  # grey or colour, Gaussian or Poisson
+    noise_sigma = rng.uniform(1, 30)
+    assert noise_sigma == record["first"]["noise"]["sigma"]
+    noisy = gaussian_noise(blur_downsample(hr, kernel, 4), noise_sigma, rng)
+    expected = jpeg_compress(noisy, round(rng.uniform(30, 95)))
+    np.testing.assert_allclose(lr, expected, atol=1e-6)
+
+
+def test_classical_share_and_the_default_stream(astronaut) -> None:
+    """classical_prob picks that share of samples; at 0 (Real-ESRGAN) no draw is spent on
+    it, so the default pipeline's samples are unchanged."""
+    hr = astronaut[:64, :64]
+    mixed = SyntheticSettings(classical_prob=0.3)
+    count = sum(bool(random_degradation(hr, 2, np.random.default_rng(s), mixed)[1]
+                     .get("classical")) for s in range(200))
+    assert 40 <= count <= 80
+    for seed in range(3):
+        a = random_degradation(hr, 2, np.random.default_rng(seed))
+        b = random_degradation(hr, 2, np.random.default_rng(seed),
+                               SyntheticSettings(classical_prob=0.0))
+        np.testing.assert_array_equal(a[0], b[0])
+        assert "classical" not in a[1]
+    settings = SyntheticSettings().with_overrides({"classical_prob": 0.5,
+                                                   "classical_sigma": [0.5, 0.6]})
+    assert settings.changes() == {"classical_prob": 0.5, "classical_sigma": (0.5, 0.6)}
 
 
 def test_pipeline_is_picklable_for_dataloader_workers(astronaut) -> None:

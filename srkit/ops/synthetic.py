@@ -77,7 +77,10 @@ class SyntheticSettings:
     ``second_order_prob`` is 1.0 in Real-ESRGAN (always two orders); lower it for the
     "once or twice" mix. ``shuffle_prob`` > 0 runs an order's blur/resize/noise in a random
     order (BSRGAN's shuffled degradations; 0 in Real-ESRGAN). ``final_sinc_prob`` is the chance
-    of the last sinc filter (cut-off in [π/3, π]).
+    of the last sinc filter (cut-off in [π/3, π]). ``classical_prob`` is the chance of a
+    classical sample instead (module doc): the first order's kernel family with widths of
+    ``classical_sigma`` LR pixels (× scale in HR pixels), direct ×scale subsampling, the first
+    order's noise and one JPEG of its quality range; 0 in Real-ESRGAN.
     """
 
     first: OrderSettings = field(default_factory=OrderSettings)
@@ -87,6 +90,8 @@ class SyntheticSettings:
     final_sinc_prob: float = 0.8
     final_sinc_sizes: tuple[int, ...] = (7, 9, 11, 13, 15, 17, 19, 21)
     resize_modes: tuple[str, ...] = RESIZE_MODES
+    classical_prob: float = 0.0
+    classical_sigma: tuple[float, float] = (0.25, 1.2)  # blur widths in LR pixels
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict (tuples become lists)."""
@@ -399,6 +404,8 @@ def random_degradation(hr: np.ndarray, scale: int, rng: np.random.Generator,
     target = (hr.shape[0] // scale, hr.shape[1] // scale)
     if min(target) < 1:
         raise ValueError(f"image {hr.shape[:2]} is smaller than the scale {scale}")
+    if settings.classical_prob and rng.random() < settings.classical_prob:
+        return classical_degradation(hr, scale, rng, settings)
     modes = tuple(settings.resize_modes)
     out, first = _one_order(hr, settings.first, modes, rng, None, True, settings.shuffle_prob)
     second = None
@@ -429,3 +436,35 @@ def random_degradation(hr: np.ndarray, scale: int, rng: np.random.Generator,
         out = resize_sinc(jpeg_compress(out, final["jpeg"]))
     lr = (np.clip(np.round(out * 255.0), 0, 255) / 255.0).astype(np.float32)
     return lr, {"first": first, "second": second, "final": final}
+
+
+def classical_degradation(hr: np.ndarray, scale: int, rng: np.random.Generator,
+                          settings: SyntheticSettings | None = None) -> tuple[np.ndarray, dict]:
+    """One sample of the classical model ``JPEG((hr ⊗ k)↓scale + n)`` (module doc).
+
+    ``k`` is drawn like the first order's kernels, with widths from ``classical_sigma`` LR
+    pixels times ``scale`` and a size that holds ±3 of the widest; the blur and subsampling are
+    :func:`srkit.ops.kernels.blur_downsample` (block-centre grid, as the pools'); noise and
+    the JPEG quality are drawn from the first order's ranges. Same return as
+    :func:`random_degradation`, with ``record["classical"] = True`` and no second order.
+    """
+    from srkit.ops.kernels import blur_downsample
+
+    settings = settings or SyntheticSettings()
+    hr = np.asarray(hr, dtype=np.float32)
+    if hr.ndim != 3 or hr.shape[2] != 3:
+        raise ValueError(f"hr must be (H, W, 3), got {hr.shape}")
+    if min(hr.shape[0], hr.shape[1]) < scale:
+        raise ValueError(f"image {hr.shape[:2]} is smaller than the scale {scale}")
+    low, high = (float(v) * scale for v in settings.classical_sigma)
+    size = 2 * math.ceil(3 * high) + 1
+    blur = BlurSettings(**{**asdict(settings.first.blur), "sigma": (low, high),
+                           "kernel_sizes": (size,)})
+    kernel, blur_record = random_blur_kernel(rng, blur)
+    out = blur_downsample(hr, kernel, scale)
+    out, noise_record = _random_noise(out, settings.first, rng)
+    quality = _draw_quality(rng, settings.first.jpeg_quality)
+    out = jpeg_compress(out, quality)
+    lr = (np.clip(np.round(out * 255.0), 0, 255) / 255.0).astype(np.float32)
+    first = {"blur": blur_record, "noise": noise_record, "jpeg": quality}
+    return lr, {"classical": True, "first": first, "second": None, "final": None}
