@@ -27,8 +27,9 @@ Recipe (every number below is a default of this script):
   shipped ``srkit/weights/general_x{s}.safetensors``; every ``--model LABEL=FILE``; and, unless
   ``--no-train``, two baselines trained by this script with the shipped model's architecture,
   recipe, iterations, batch, patch, learning rate and seed (read from its safetensors
-  metadata; a model fine-tuned with ``--init`` from one trained from scratch gives two stages,
-  repeated by the baselines: the first stage's settings, then the fine-tune's;
+  metadata; a model fine-tuned with ``--init`` gives a chain of stages, repeated by the
+  baselines stage by stage when the metadata knows them all (``init_stages``), each stage
+  cached on its own;
   ``--arch``/``--budget-iters``/... override with one stage of all the iterations, and stand
   in when no model ships):
   ``bicubic-trained`` on bicubic pairs of the cleaned training photos, and ``pool-workflow``:
@@ -253,26 +254,34 @@ class Budget:
     overrides: dict[str, Any]  # Recipe fields (iters, batch_size, patch_size, ...)
     seed: int
     source: str
-    # a shipped model fine-tuned from one trained from scratch: that first stage's Budget
-    # (as a dict); the baselines then train the same two stages
-    stage1: dict[str, Any] | None = None
+    # a shipped model fine-tuned with --init: the stage before as a Budget dict (itself with
+    # its own stage before, for longer chains); the baselines train the same stages
+    previous: dict[str, Any] | None = None
+
+    def stages(self) -> list[Budget]:
+        """The chain, earliest stage first (this one last)."""
+        before = Budget(**self.previous).stages() if self.previous is not None else []
+        return [*before, self]
 
     def describe(self) -> str:
         o = self.overrides
         text = (f"{self.arch} {json.dumps(self.arch_args, sort_keys=True)}, recipe "
                 f"{self.recipe}, {o['iters']} iterations, batch {o['batch_size']}, patch "
                 f"{o['patch_size']}, learning rate {o['learning_rate']:g}, seed {self.seed}")
-        if self.stage1 is not None:
-            first = self.stage1["overrides"]
-            text = (f"{first['iters']} iterations from scratch (learning rate "
-                    f"{first['learning_rate']:g}, seed {self.stage1['seed']}), then {text}")
+        steps = [f"{b.overrides['iters']} iterations (learning rate "
+                 f"{b.overrides['learning_rate']:g}, seed {b.seed})"
+                 for b in self.stages()[:-1]]
+        if steps:
+            steps[0] = steps[0].replace(" iterations", " iterations from scratch", 1)
+            text = ", then ".join([*steps, text])
         return f"{text} ({self.source})"
 
     def cache_key(self) -> dict[str, Any]:
-        """What decides the trained weights (a one-stage budget keeps its old key)."""
-        key = self.__dict__ | {"source": None}
-        if self.stage1 is None:
-            del key["stage1"]
+        """What decides the trained weights: every stage's settings (not the descriptive
+        source; a one-stage budget keeps the key it always had)."""
+        key = {k: v for k, v in self.__dict__.items() if k != "previous"} | {"source": None}
+        if self.previous is not None:
+            key["previous"] = Budget(**self.previous).cache_key()
         return key
 
 
@@ -290,7 +299,7 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
     # flags describe one stage from scratch, of every iteration
     overridden = args.arch is not None or any(
         v is not None for v in (*flags.values(), *net_flags.values()))
-    arch, arch_args, recipe, seed, stage1 = "compact", {}, "psnr", 0, None
+    arch, arch_args, recipe, seed, earlier = "compact", {}, "psnr", 0, None
     overrides: dict[str, Any] = {"iters": 2000}
     source = f"no {path.name}: flags and defaults"
     if path.is_file():
@@ -300,19 +309,23 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
         recipe = meta.get("recipe", "psnr")
         settings = json.loads(meta.get("recipe_settings", "{}"))
         overrides.update({k: v for k, v in settings.items() if k in recipe_keys()})
-        # iterations actually done (a run may stop early); a fine-tuned model's first stage
-        # (its --init model's settings) is repeated when known, else counted in
+        # iterations actually done (a run may stop early); a fine-tuned model's earlier
+        # stages (init_stages; before it, init_* for one) are repeated when known, else
+        # counted in
         source = f"{path.name} metadata"
         total = meta.get("total_iterations", meta.get("iterations"))
         if total is not None:
             overrides["iters"] = int(total)
-        if "init_recipe_settings" in meta and not overridden:
+        if "init_stages" in meta:
+            earlier = json.loads(meta["init_stages"])
+        elif "init_recipe_settings" in meta:
+            earlier = [{"iterations": int(meta["init_iterations"]),
+                        "seed": int(meta["init_seed"]),
+                        "recipe_settings": json.loads(meta["init_recipe_settings"])}]
+        if earlier is not None and not overridden:
             overrides["iters"] = int(meta["iterations"])
-            first = json.loads(meta["init_recipe_settings"])
-            stage1 = {"overrides": {**{k: v for k, v in first.items() if k in recipe_keys()},
-                                    "iters": int(meta["init_iterations"])},
-                      "seed": int(meta["init_seed"])}
-            source += f" and its first stage's, {meta['init']}"
+            source += (f" and its first stage's, {meta['init']}" if len(earlier) == 1 else
+                       f" and its {len(earlier)} earlier stages', from {meta['init']}")
         elif "init" in meta and not overridden:
             source += f" (fine-tuned from {meta['init']}: the total iterations)"
         seed = int(meta.get("seed", 0))
@@ -332,10 +345,14 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
                  **overrides, **{k: v for k, v in given.items() if k in flags}}
     overrides = {k: list(v) if isinstance(v, tuple) else v for k, v in overrides.items()}
     arch_args = arch_args_for_scale(arch, scale, **arch_args)
-    if stage1 is not None:  # its settings come from JSON: lists already, like overrides'
-        stage1 = Budget(arch, arch_args, recipe, {**overrides, **stage1["overrides"]},
-                        stage1["seed"], source).__dict__
-    return Budget(arch, arch_args, recipe, overrides, seed, source, stage1)
+    previous = None
+    for stage in (earlier or []) if not overridden else []:
+        # its settings come from JSON: lists already, like overrides'
+        settings = {k: v for k, v in stage["recipe_settings"].items() if k in recipe_keys()}
+        previous = Budget(arch, arch_args, recipe,
+                          {**overrides, **settings, "iters": int(stage["iterations"])},
+                          int(stage["seed"]), source, previous).__dict__
+    return Budget(arch, arch_args, recipe, overrides, seed, source, previous)
 
 
 def photo_ids(paths: list[Path]) -> list[tuple[str, str]]:
@@ -448,10 +465,10 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
     from srkit.stages.train_sr import train_sr
     from srkit.training.state import resume_path
 
-    init = first_record = None
-    if budget.stage1 is not None:  # the first stage, from scratch (cached on its own)
-        init, first_record = train_baseline(kind, scale, Budget(**budget.stage1), data, work,
-                                            device, workers)
+    init = previous_record = None
+    if budget.previous is not None:  # the stages before (each cached on its own)
+        init, previous_record = train_baseline(kind, scale, Budget(**budget.previous), data,
+                                               work, device, workers)
     key = {"kind": kind, "scale": scale, "budget": budget.cache_key(),
            "data": {k: _in_work(v, work) for k, v in data.items()}}
     output = work / "models" / f"{kind}_x{scale}_{short_hash(key)}.safetensors"
@@ -488,8 +505,8 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
               "data_wait_fraction": result.data_wait_fraction, "data": result.data,
               "resumed_from": result.start_iteration, "budget": budget.__dict__,
               "trained_on": _device_name(device)}
-    if first_record is not None:
-        record["stage1"] = first_record
+    if previous_record is not None:
+        record["previous"] = previous_record
     record_path.write_text(json.dumps(record, indent=1))
     return output, record
 
@@ -675,11 +692,23 @@ def margin_line(records: list[dict], scale: int, shipped: str) -> str:
 
 
 def _training_time(run: dict) -> str:
-    """``27.1 min (3.07 it/s)``, or per stage for a two-stage baseline."""
-    runs = [run["stage1"], run] if "stage1" in run else [run]
-    text = " + ".join(f"{r['seconds'] / 60:.1f} min ({r['iterations_per_second']:.2f} it/s)"
-                      for r in runs)
-    return text + (f" on {run['trained_on']}" if "trained_on" in run else "")
+    """``27.1 min (3.07 it/s) on cpu``, or per stage for a baseline of several stages (the
+    device after each stage where they differ)."""
+    runs, stage = [], run
+    while stage is not None:
+        runs.insert(0, stage)
+        stage = stage.get("previous", stage.get("stage1"))  # stage1: results before chains
+    devices = {r.get("trained_on") for r in runs}
+    parts = []
+    for r in runs:
+        text = f"{r['seconds'] / 60:.1f} min ({r['iterations_per_second']:.2f} it/s)"
+        if len(devices) > 1 and r.get("trained_on"):
+            text += f" on {r['trained_on']}"
+        parts.append(text)
+    text = " + ".join(parts)
+    if len(devices) == 1 and run.get("trained_on"):
+        text += f" on {run['trained_on']}"
+    return text
 
 
 def summarise(results: dict) -> str:

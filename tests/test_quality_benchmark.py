@@ -181,22 +181,44 @@ def test_a_fine_tuned_shipped_model_gives_two_stage_baselines(quality, tmp_path:
     budget = quality.budget_for_scale(2, weights, argparse.Namespace(**flags))
     assert (budget.overrides["iters"], budget.overrides["learning_rate"], budget.seed) == \
         (2, 1e-4, 4)
-    assert budget.stage1["overrides"]["iters"] == 3 and budget.stage1["seed"] == 3
-    assert budget.stage1["overrides"]["learning_rate"] != 1e-4
+    assert budget.previous["overrides"]["iters"] == 3 and budget.previous["seed"] == 3
+    assert budget.previous["overrides"]["learning_rate"] != 1e-4
     assert budget.describe().startswith("3 iterations from scratch")
     one = quality.budget_for_scale(2, weights, argparse.Namespace(**{**flags,
                                                                      "batch_size": 2}))
-    assert one.stage1 is None and one.overrides["iters"] == 5  # both stages' iterations
+    assert one.previous is None and one.overrides["iters"] == 5  # both stages' iterations
 
     work = tmp_path / "work"
     path, record = quality.train_baseline("bicubic-trained", 2, budget, {"pairs": pairs}, work,
                                           "cpu", 0)
     meta = read_safetensors(path)[1]
     assert (meta["iterations"], meta["total_iterations"], meta["seed"]) == ("2", "5", "4")
-    stage1 = Path(record["stage1"]["file"])
+    stage1 = Path(record["previous"]["file"])
     assert meta["init"] == stage1.name and read_safetensors(stage1)[1]["iterations"] == "3"
     assert "min (" in quality._training_time(record) and " + " in quality._training_time(record)
     modified = path.stat().st_mtime_ns
     again, _ = quality.train_baseline("bicubic-trained", 2, budget, {"pairs": pairs}, work,
                                       "cpu", 0)
     assert again == path and path.stat().st_mtime_ns == modified  # reused, not retrained
+
+    # a third stage: the baselines repeat all three, reusing the first two from the cache
+    third = tmp_path / "third"
+    train_sr(pairs, third / "general_x2.safetensors", 2, **tiny, iters=1, seed=5,
+             learning_rate=5e-5, init=weights / "general_x2.safetensors")
+    longer = quality.budget_for_scale(2, third, argparse.Namespace(**flags))
+    assert [(b.overrides["iters"], b.seed) for b in longer.stages()] == [(3, 3), (2, 4), (1, 5)]
+    assert [b.overrides["learning_rate"] for b in longer.stages()[1:]] == [1e-4, 5e-5]
+    assert quality.Budget(**longer.previous).cache_key() == budget.cache_key()
+    assert longer.describe().startswith("3 iterations from scratch (learning rate ")
+    assert ", then 2 iterations (learning rate 0.0001, seed 4), then compact" in \
+        longer.describe()
+    path3, record3 = quality.train_baseline("bicubic-trained", 2, longer, {"pairs": pairs},
+                                            work, "cpu", 0)
+    meta3 = read_safetensors(path3)[1]
+    assert (meta3["iterations"], meta3["total_iterations"], meta3["init"]) == \
+        ("1", "6", path.name)
+    assert path.stat().st_mtime_ns == modified  # the two-stage baseline was reused
+    assert record3["previous"]["previous"]["file"] == str(stage1)
+    assert quality._training_time(record3).count(" + ") == 2
+    assert quality.budget_for_scale(2, third, argparse.Namespace(
+        **{**flags, "batch_size": 2})).overrides["iters"] == 6  # flags: one stage of all

@@ -471,6 +471,12 @@ def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
     assert (meta["init_iterations"], meta["init_seed"], meta["init_recipe_settings"]) == \
         ("3", first_meta["seed"], first_meta["recipe_settings"])
     assert "init_recipe_settings" not in read_safetensors(again.output)[1]  # two stages back
+    # ... and every earlier stage, earliest first, however long the chain
+    stages = json.loads(read_safetensors(again.output)[1]["init_stages"])
+    assert [(st["iterations"], st["recipe_settings"]["learning_rate"]) for st in stages] == \
+        [(3, json.loads(first_meta["recipe_settings"])["learning_rate"]), (2, 0.0)]
+    assert stages[0]["recipe_settings"] == json.loads(first_meta["recipe_settings"])
+    assert json.loads(meta["init_stages"]) == stages[:1]
     with pytest.raises(SrkitError, match="is a compact with"):
         train_sr(pairs, tmp_path / "other.safetensors", 2,
                  **{**TINY, "arch_args": {"num_feat": 4, "num_conv": 2}}, iters=1,

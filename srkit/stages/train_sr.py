@@ -261,7 +261,8 @@ def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | No
     The provenance is the init file's name, its iterations from scratch (``total_iterations``,
     else ``iterations``; 0 for a file srkit did not train) and, for a file trained by srkit from
     scratch, its recipe settings, iterations and seed (so that a benchmark can repeat both
-    stages).
+    stages); ``init_stages``, when every earlier stage is known, lists them all (JSON, earliest
+    first; see :func:`_stages`), so that a chain of any length can be repeated.
     """
     from srkit.models import build_model
 
@@ -282,7 +283,28 @@ def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | No
     if "init" not in meta and {"recipe_settings", "iterations", "seed"} <= set(meta):
         provenance |= {"init_recipe_settings": meta["recipe_settings"],
                        "init_iterations": meta["iterations"], "init_seed": meta["seed"]}
+    stages = _stages(meta)
+    if stages is not None:
+        provenance["init_stages"] = json.dumps(stages, sort_keys=True)
     return generator, provenance
+
+
+def _stages(meta: Mapping[str, str]) -> list[dict[str, Any]] | None:
+    """Every stage that trained the model of ``meta``, earliest first, as ``{"iterations",
+    "seed", "recipe_settings"}`` (settings as a dict); None where a stage is unknown (a file
+    srkit did not train, or one fine-tuned from such a file)."""
+    if not {"recipe_settings", "iterations", "seed"} <= set(meta):
+        return None
+    own = {"iterations": int(meta["iterations"]), "seed": int(meta["seed"]),
+           "recipe_settings": json.loads(meta["recipe_settings"])}
+    if "init" not in meta:
+        return [own]
+    if "init_stages" in meta:
+        return [*json.loads(meta["init_stages"]), own]
+    if "init_recipe_settings" in meta:  # written before init_stages: the first stage alone
+        return [{"iterations": int(meta["init_iterations"]), "seed": int(meta["init_seed"]),
+                 "recipe_settings": json.loads(meta["init_recipe_settings"])}, own]
+    return None
 
 
 def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
