@@ -128,6 +128,13 @@ def test_same_seed_same_bytes_across_workers_and_shards(hr_dir: Path, tmp_path: 
                ).exit_code == 0
     assert tree_bytes(other)["lr/a.png"] != reference["lr/a.png"]
     assert tree_bytes(other)["hr/a.png"] == reference["hr/a.png"]
+    # --synthetic-set changes the pipeline: every pair classical, recorded in its settings
+    classical = tmp_path / "classical"
+    assert cli(hr_dir, "-o", classical, *common, "--synthetic-set", "classical_prob=1"
+               ).exit_code == 0
+    assert all(e["synthetic"]["classical"] for e in manifest(classical).values())
+    saved = json.loads((classical / "degrade.json").read_text())["settings"]["synthetic"]
+    assert saved["classical_prob"] == 1
 
 
 def test_rerun_skips_finished_pairs_and_refuses_other_settings(hr_dir: Path,
@@ -258,6 +265,9 @@ def test_bit_depth_and_grey_are_kept(tmp_path: Path, astronaut) -> None:
     ["{src}", "-x", "2", "--mode", "bicubic", "--crop", "33"],
     ["{src}", "-x", "2", "--mode", "bicubic", "--clean-up", "0.5"],
     ["{src}", "-x", "2", "--mode", "random", "--jpeg-quality", "50"],
+    ["{src}", "-x", "2", "--mode", "bicubic", "--synthetic-set", "classical_prob=1"],
+    ["{src}", "-x", "2", "--mode", "random", "--synthetic-set", "first.bogus=1"],
+    ["{src}", "-x", "2", "--mode", "random", "--synthetic-set", "classical_prob"],
     ["{src}", "-x", "2", "--mode", "bicubic", "--pool", "{pool}"],
     ["{src}", "-x", "3", "--pool", "{pool}"],              # no x3 kernels in the pool
     ["{src}", "-x", "2", "--pool", "{src}/a.png"],          # not a pool

@@ -7,7 +7,7 @@ the library stage inside the command body, so ``srkit --help`` never imports tor
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -43,6 +43,37 @@ MaxPixelsOpt = Annotated[int, typer.Option("--max-pixels",
                                            "(decompression-bomb guard; 0 = no limit).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print results as JSON on stdout.")]
 CsvOpt = Annotated[bool, typer.Option("--csv", help="Print results as CSV on stdout.")]
+SyntheticSetOpt = Annotated[Optional[list[str]], typer.Option(  # noqa: UP045 (Typer)
+    "--synthetic-set", help="Change a setting of the random pipeline, KEY=VALUE "
+    "(repeatable; e.g. second_order_prob=0.5, classical_prob=0.5, first.noise_sigma=[1,10]; "
+    "the keys of srkit.ops.synthetic.SyntheticSettings).", show_default=False)]
+
+
+def parse_assignments(items: list[str] | None, option: str) -> dict[str, Any]:
+    """``["KEY=VALUE", ...]`` → ``{KEY: value}`` (values parsed as TOML, else strings)."""
+    from srkit.errors import SrkitError
+    from srkit.training.recipes import parse_assignment
+
+    values = {}
+    for item in items or []:
+        key, value = parse_assignment(item)
+        if not key:
+            raise SrkitError(f"{option} {item!r}: expected KEY=VALUE")
+        values[key] = value
+    return values
+
+
+def synthetic_settings(items: list[str] | None) -> Any | None:
+    """``--synthetic-set`` values → a ``SyntheticSettings`` (None without any)."""
+    if not items:
+        return None
+    from srkit.errors import SrkitError
+    from srkit.ops.synthetic import SyntheticSettings
+
+    try:
+        return SyntheticSettings().with_overrides(parse_assignments(items, "--synthetic-set"))
+    except (TypeError, ValueError) as error:
+        raise SrkitError(f"--synthetic-set: {error}") from None
 
 
 def setup(quiet: bool = False, max_pixels: int | None = None, seed: int | None = None) -> None:

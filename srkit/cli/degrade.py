@@ -16,9 +16,11 @@ from srkit.cli.app import (
     ScaleOpt,
     SeedOpt,
     StrictOpt,
+    SyntheticSetOpt,
     WorkersOpt,
     app,
     setup,
+    synthetic_settings,
 )
 from srkit.errors import SrkitError
 
@@ -69,6 +71,7 @@ def degrade_cmd(
     jpeg_quality: Annotated[Optional[int], typer.Option(  # noqa: UP045
         "--jpeg-quality", help="JPEG-compress the LR at this quality (pool/bicubic modes).",
         show_default=False)] = None,
+    synthetic_set: SyntheticSetOpt = None,
     seed: SeedOpt = 0,
     workers: WorkersOpt = 1,
     shard: Annotated[Optional[str], typer.Option(  # noqa: UP045
@@ -101,6 +104,9 @@ def degrade_cmd(
             raise SrkitError("give --pool POOL.h5 (RealSR degradation), --dsn DSN.safetensors "
                              "(DASR) or --mode bicubic|random")
         mode = "pool"  # other names are checked by the stage (srkit.stages.degrade.MODES)
+    if synthetic_set and mode != "random":
+        raise SrkitError("--synthetic-set changes the random pipeline: add --mode random")
+    random_settings = synthetic_settings(synthetic_set)
     shard_pair = parse_shard(shard)
 
     from srkit.console import info
@@ -110,7 +116,7 @@ def degrade_cmd(
                      use_noise=noise, clean_up=clean_up, crop=crop, seed=seed, workers=workers,
                      shard=shard_pair, strict=strict, jpeg_quality=jpeg_quality,
                      overwrite=overwrite, recursive=recursive, dsn=dsn, tile=tile,
-                     device=device)
+                     device=device, synthetic=random_settings)
     shard_note = f" (shard {shard_pair[0]}/{shard_pair[1]})" if shard_pair else ""
     info(f"{mode} x{scale}{shard_note}: wrote {result.written} pairs, "
          f"{result.already_done} already done, {len(result.skipped)} skipped, "

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from srkit.cli.app import DeviceOpt, JsonOpt, OutputOpt, QuietOpt, SeedOpt, app, setup
+from srkit.cli.app import (
+    DeviceOpt,
+    JsonOpt,
+    OutputOpt,
+    QuietOpt,
+    SeedOpt,
+    SyntheticSetOpt,
+    app,
+    parse_assignments,
+    setup,
+    synthetic_settings,
+)
 from srkit.errors import SrkitError
 
 # Convenience options that become architecture arguments (BasicSR names).
@@ -34,18 +45,6 @@ def parse_val(text: str | None) -> str | float | None:
     return text
 
 
-def parse_assignments(items: list[str] | None, option: str) -> dict[str, Any]:
-    from srkit.training.recipes import parse_assignment
-
-    values = {}
-    for item in items or []:
-        key, value = parse_assignment(item)
-        if not key:
-            raise SrkitError(f"{option} {item!r}: expected KEY=VALUE")
-        values[key] = value
-    return values
-
-
 @app.command("train-sr")
 def train_sr_cmd(
     output: OutputOpt,
@@ -62,10 +61,7 @@ def train_sr_cmd(
         "(RealSR).", show_default=False)] = None,
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
-    synthetic_set: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-        "--synthetic-set", help="Change a setting of the random pipeline, KEY=VALUE "
-        "(repeatable; e.g. second_order_prob=0.5, first.noise_sigma=[1,10]; the keys of "
-        "srkit.ops.synthetic.SyntheticSettings).", show_default=False)] = None,
+    synthetic_set: SyntheticSetOpt = None,
     description: Annotated[str, typer.Option(
         "--description", help="A line about the model, kept in its metadata (srkit models "
         "lists it).")] = "",
@@ -168,22 +164,14 @@ def train_sr_cmd(
                         "gan_weight": gan_weight}
     overrides.update({k: v for k, v in recipe_shortcuts.items() if v is not None})
 
-    synthetic_settings = None
-    if synthetic_set:
-        if not synthetic:
-            raise SrkitError("--synthetic-set changes the random pipeline: add --synthetic")
-        from srkit.ops.synthetic import SyntheticSettings
-
-        try:
-            synthetic_settings = SyntheticSettings().with_overrides(
-                parse_assignments(synthetic_set, "--synthetic-set"))
-        except (TypeError, ValueError) as error:
-            raise SrkitError(f"--synthetic-set: {error}") from None
+    if synthetic_set and not synthetic:
+        raise SrkitError("--synthetic-set changes the random pipeline: add --synthetic")
+    random_settings = synthetic_settings(synthetic_set)
     from srkit.stages.train_sr import train_sr
 
     result = train_sr(
         pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, pool_share=pool_share,
-        synthetic_settings=synthetic_settings,
+        synthetic_settings=random_settings,
         arch=arch, arch_args=arch_args, init=init, recipe=recipe, config=config,
         overrides=overrides,
         iters=iters, batch_size=batch_size, patch_size=patch_size,
