@@ -675,6 +675,16 @@ def method_means(records: list[dict], scale: int, method: str, degradation: str 
     return {k: _mean([r.get(k) for r in rows]) for k in ("psnr_y", "ssim_y", "niqe", "seconds")}
 
 
+def mean_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Student-t confidence interval of the mean of paired per-photo differences."""
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    half = (stats.t.ppf(0.5 + confidence / 2, len(values) - 1)
+            * values.std(ddof=1) / np.sqrt(len(values)))
+    return float(values.mean() - half), float(values.mean() + half)
+
+
 def margin_line(records: list[dict], scale: int, shipped: str) -> str:
     """The shipped model's PSNR-Y margin over the better interpolation on (b) and (c)."""
     parts = []
@@ -685,9 +695,11 @@ def margin_line(records: list[dict], scale: int, shipped: str) -> str:
                      and r["degradation"] == degradation and r["method"] == best}
         diffs = [r["psnr_y"] - per_photo[r["photo"]] for r in records if r["scale"] == scale
                  and r["degradation"] == degradation and r["method"] == shipped]
+        interval = ("95 % CI {:+.2f} to {:+.2f} dB, ".format(*mean_interval(diffs))
+                    if len(diffs) > 1 else "")
         parts.append(f"{np.mean(diffs):+.2f} dB over {best} on {DEGRADATIONS[degradation]} "
-                     f"(better on {sum(d > 0 for d in diffs)} of {len(diffs)} photos, "
-                     f"smallest margin {min(diffs):+.2f} dB)")
+                     f"({interval}better on {sum(d > 0 for d in diffs)} of {len(diffs)} "
+                     f"photos, smallest margin {min(diffs):+.2f} dB)")
     return f"**{shipped}** PSNR-Y margin: " + "; ".join(parts) + "."
 
 

@@ -222,3 +222,14 @@ def test_a_fine_tuned_shipped_model_gives_two_stage_baselines(quality, tmp_path:
     assert quality._training_time(record3).count(" + ") == 2
     assert quality.budget_for_scale(2, third, argparse.Namespace(
         **{**flags, "batch_size": 2})).overrides["iters"] == 6  # flags: one stage of all
+
+
+def test_margin_interval_is_the_student_t_interval_of_the_paired_differences(quality) -> None:
+    from scipy import stats
+
+    diffs = [0.1, 0.3, -0.2, 0.5, 0.4, 0.25]
+    expected = stats.t.interval(0.95, len(diffs) - 1, loc=np.mean(diffs),
+                                scale=stats.sem(diffs))
+    np.testing.assert_allclose(quality.mean_interval(diffs), expected, rtol=1e-12)
+    low, high = quality.mean_interval([1.0, 1.2, 0.8], confidence=0.5)
+    assert 0.8 < low < 1.0 < high < 1.2
