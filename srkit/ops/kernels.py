@@ -115,11 +115,11 @@ def grid_kernel(kernel: np.ndarray, scale: int) -> np.ndarray:
     return kernel
 
 
-# scipy.ndimage boundary modes → numpy.pad modes that extend the image the same way
 # blur_downsample's FFT path: kernels of at least this many taps (a 15×15 grid kernel) on
 # padded images of at most this many values (the FFT's complex buffers stay under ~100 MB)
 _FFT_MIN_TAPS = 225
 _FFT_MAX_VALUES = 2_000_000
+# scipy.ndimage boundary modes → numpy.pad modes that extend the image the same way
 _PAD_MODES = {"reflect": "symmetric", "mirror": "reflect", "nearest": "edge", "wrap": "wrap",
               "constant": "constant"}
 
