@@ -4,20 +4,26 @@
 # photos (benchmarks/quality_holdout.txt) are left out. The pool (kernels + noise) is
 # estimated from the training photos themselves; HR patches are those photos cleaned by a ×2
 # bicubic downscale; each sample is degraded by the pool or by the random Real-ESRGAN pipeline.
-# Two stages: ITERS iterations from scratch with POOL_SHARE of the samples from the pool, then
+# Three stages: ITERS iterations from scratch with POOL_SHARE of the samples from the pool, then
 # (if FINETUNE_ITERS > 0) FINETUNE_ITERS more from those weights with FINETUNE_POOL_SHARE, a
 # restarted, lower learning rate, and a random pipeline that stops after its first order in
 # 1 - FINETUNE_SECOND_ORDER of the samples (milder degradations, as most cameras'; Real-ESRGAN
-# always runs both orders).
+# always runs both orders); then (if CAMERA_ITERS > 0) CAMERA_ITERS more at half that learning
+# rate, where CAMERA_SHARE of the random samples follow the classical camera model instead
+# (blur, xs subsampling, noise, one JPEG on the LR grid: classical_prob), which Real-ESRGAN's
+# pipeline, compressing twice and often resizing after its JPEG, rarely shows the network.
 #
 # Usage: bash examples/train_default_models.sh [PHOTO_DIR] [WORK_DIR]
 #   SCALES=4 WORKERS=9 DEVICE=cuda bash examples/train_default_models.sh PHOTOS WORK
-#   The defaults (compact net of 64 features and 16 convolutions, 12000 + 12000 iterations)
-#   made the shipped files on one H100 GPU with 16 CPU cores: 3.0 + 2.9 min at x4 (9 data
-#   workers) and 2.4 + 2.5 min at x2 (6 workers), plus a minute of preparation. There the data
-#   workers' CPU time (about 10 ms per x4 sample) limits, not the GPU. On a CPU alone expect
-#   days; NUM_FEAT=32 NUM_CONV=10 ITERS=5000 FINETUNE_ITERS=7000 LR=5e-4 FINETUNE_LR=2.5e-4
-#   (the previous shipped files) took about 80 min per scale on one core.
+#   The defaults (compact net of 64 features and 16 convolutions, 12000 + 12000 + 2500
+#   iterations) made the shipped files. The first two stages ran on one H100 GPU with 16 CPU
+#   cores: 3.0 + 2.9 min at x4 (9 data workers) and 2.4 + 2.5 min at x2 (6 workers), plus a
+#   minute of preparation; there the data workers' CPU time (about 10 ms per x4 sample)
+#   limits, not the GPU. The third ran on a 2-core CPU, both scales side by side with one
+#   torch thread each (OMP_NUM_THREADS=1): about 0.8 it/s each, an hour. On a CPU alone the
+#   first two stages take days; NUM_FEAT=32 NUM_CONV=10 ITERS=5000 FINETUNE_ITERS=7000
+#   CAMERA_ITERS=0 LR=5e-4 FINETUNE_LR=2.5e-4 (older shipped files) took about 80 min per
+#   scale on one core.
 # Interrupted? Run it again: finished steps are kept, training goes on with --resume.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -38,6 +44,9 @@ finetune_pool_share="${FINETUNE_POOL_SHARE:-0.2}"
 lr="${LR:-}"
 finetune_lr="${FINETUNE_LR:-}"
 finetune_second_order="${FINETUNE_SECOND_ORDER:-0.5}"  # share of two-order random degradations
+camera_iters="${CAMERA_ITERS:-2500}"   # third stage; 0 skips it
+camera_share="${CAMERA_SHARE:-0.5}"    # its share of classical (camera-model) random samples
+camera_lr="${CAMERA_LR:-}"             # its learning rate; default half the second stage's
 
 mkdir -p "$work/train"
 grep -v '^#' "$repo/benchmarks/quality_holdout.txt" > "$work/holdout.txt"
@@ -77,7 +86,7 @@ examples/train_default_models.sh")
 }
 
 for scale in $scales; do
-    case "$scale" in 4) lr1=2e-4 lr2=1e-4 ;; *) lr1=5e-4 lr2=2.5e-4 ;; esac
+    case "$scale" in 4) lr1=2e-4 lr2=1e-4 lr3=5e-5 ;; *) lr1=5e-4 lr2=2.5e-4 lr3=1.25e-4 ;; esac
     out="general_x$scale.safetensors"
     train "stage 1" "$out" "$iters" "$pool_share" "${lr:-$lr1}" 0
     if [ "$finetune_iters" -gt 0 ]; then
@@ -85,6 +94,13 @@ for scale in $scales; do
         train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "${finetune_lr:-$lr2}" 1 \
             --init "$out" --synthetic-set "second_order_prob=$finetune_second_order"
         out="$tuned"
+    fi
+    if [ "$finetune_iters" -gt 0 ] && [ "$camera_iters" -gt 0 ]; then
+        third="general_x$scale.stage3.safetensors"
+        train "stage 3" "$third" "$camera_iters" "$finetune_pool_share" "${camera_lr:-$lr3}" 2 \
+            --init "$out" --synthetic-set "second_order_prob=$finetune_second_order" \
+            --synthetic-set "classical_prob=$camera_share"
+        out="$third"
     fi
     if [ "$install" = 1 ]; then
         cp "$work/$out" "$repo/srkit/weights/general_x$scale.safetensors"
