@@ -233,3 +233,36 @@ def test_margin_interval_is_the_student_t_interval_of_the_paired_differences(qua
     np.testing.assert_allclose(quality.mean_interval(diffs), expected, rtol=1e-12)
     low, high = quality.mean_interval([1.0, 1.2, 0.8], confidence=0.5)
     assert 0.8 < low < 1.0 < high < 1.2
+
+
+def test_camera_parts_splits_the_benchmark_camera(quality, tmp_path: Path, astronaut,
+                                                  capsys) -> None:
+    """benchmarks/camera_parts.py: all three parts are exactly the benchmark's camera (c); each
+    combination gets a row with a margin on every held-out photo."""
+    from srkit.io.images import write_image
+
+    spec = importlib.util.spec_from_file_location(
+        "camera_parts", ROOT / "benchmarks" / "camera_parts.py")
+    parts = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(parts)
+    hr = quality.quantise(astronaut[:96, :128])
+    np.testing.assert_array_equal(parts.degrade_parts(hr, 2, ("blur", "noise", "jpeg"), "a",
+                                                      0),
+                                  parts.quality.degrade_test_image(hr, 2, "camera", "a", 0))
+    plain = parts.degrade_parts(hr, 2, ("noise",), "a", 0)
+    assert plain.shape == (48, 64, 3) and not np.array_equal(plain, parts.degrade_parts(
+        hr, 2, ("blur", "noise"), "a", 0))
+
+    photos = tmp_path / "photos"
+    write_image(photos / "a.png", astronaut[:160, :160])
+    write_image(photos / "b.png", astronaut[200:360, 200:360])
+    (tmp_path / "holdout.txt").write_text("# held out\na.png\nb.png\n")
+    out = tmp_path / "parts.md"
+    text = parts.main([str(photos), "--holdout", str(tmp_path / "holdout.txt"), "--scales",
+                       "2", "--out", str(out)])
+    assert out.read_text() == text and "| ×2 general_x2 |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| blur") or
+            line.startswith("| noise")]
+    assert len(rows) == 5 and all(row.endswith("of 2) |") for row in rows)
+    assert "| blur + noise + jpeg |" in text
+    assert text in capsys.readouterr().out
