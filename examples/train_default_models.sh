@@ -52,6 +52,7 @@ mkdir -p "$work/train"
 grep -v '^#' "$repo/benchmarks/quality_holdout.txt" > "$work/holdout.txt"
 for path in "$photos"/*; do
     name="$(basename "$path")"
+    case "${name,,}" in *.jpg|*.jpeg|*.png|*.tif|*.tiff|*.bmp|*.webp) ;; *) continue ;; esac
     grep -qxF "$name" "$work/holdout.txt" || ln -sf "$(realpath "$path")" "$work/train/$name"
 done
 echo "== $(ls "$work/train" | wc -l) training photos ($(wc -l < "$work/holdout.txt") held out)"
