@@ -32,24 +32,6 @@ PARTS = (("blur",), ("blur", "noise"), ("blur", "jpeg"), ("noise", "jpeg"),
          ("blur", "noise", "jpeg"))
 
 
-def degrade_parts(hr: np.ndarray, scale: int, parts: tuple[str, ...], name: str,
-                  seed: int) -> np.ndarray:
-    """The 8-bit LR of ``hr`` under the named parts of camera (c), in the camera's order."""
-    from srkit.ops.jpeg import jpeg_compress
-    from srkit.ops.kernels import blur_downsample
-    from srkit.ops.noise import gaussian_noise
-    from srkit.ops.resize import imresize
-
-    lr = (blur_downsample(hr, quality.camera_kernel(scale), scale) if "blur" in parts
-          else imresize(hr, 1 / scale))
-    if "noise" in parts:
-        lr = gaussian_noise(lr, quality.CAMERA["noise_sigma_255"],
-                            quality.photo_rng(seed, name, scale, 2))
-    if "jpeg" in parts:
-        lr = jpeg_compress(np.clip(lr, 0.0, 1.0), quality.CAMERA["jpeg_quality"])
-    return quality.quantise(lr)
-
-
 def margins(hr_images: dict[str, np.ndarray], scale: int, model_path: Path,
             seed: int) -> dict[tuple[str, ...], list[float]]:
     """Per combination of parts, the model's PSNR-Y minus Lanczos's on every photo."""
@@ -62,7 +44,7 @@ def margins(hr_images: dict[str, np.ndarray], scale: int, model_path: Path,
     for index, (name, hr) in enumerate(hr_images.items()):
         quality.log(f"×{scale} {index + 1}/{len(hr_images)}: {name}")
         for parts in PARTS:
-            lr = degrade_parts(hr, scale, parts, name, seed)
+            lr = quality.camera_lr(hr, scale, name, seed, parts)
             reference = hr[:lr.shape[0] * scale, :lr.shape[1] * scale]
             lanczos = np.clip(interpolate_image(lr, reference.shape[:2], "lanczos"), 0, 1)
             sr = run_model(model, lr, tile=0)

@@ -172,14 +172,29 @@ def degrade_test_image(hr: np.ndarray, scale: int, degradation: str, name: str,
                                    SyntheticSettings())
         return quantise(lr)
     if degradation == "camera":
-        from srkit.ops.jpeg import jpeg_compress
-        from srkit.ops.kernels import blur_downsample
-        from srkit.ops.noise import gaussian_noise
-
-        lr = blur_downsample(hr, camera_kernel(scale), scale)
-        lr = gaussian_noise(lr, CAMERA["noise_sigma_255"], photo_rng(seed, name, scale, 2))
-        return quantise(jpeg_compress(lr, CAMERA["jpeg_quality"]))
+        return camera_lr(hr, scale, name, seed)
     raise ValueError(f"unknown degradation {degradation!r}")
+
+
+CAMERA_PARTS = ("blur", "noise", "jpeg")
+
+
+def camera_lr(hr: np.ndarray, scale: int, name: str, seed: int,
+              parts: tuple[str, ...] = CAMERA_PARTS) -> np.ndarray:
+    """Camera (c)'s 8-bit LR of ``hr``, or with only some of its parts, in its order (without
+    ``blur`` a MATLAB-bicubic downscale; benchmarks/camera_parts.py)."""
+    from srkit.ops.jpeg import jpeg_compress
+    from srkit.ops.kernels import blur_downsample
+    from srkit.ops.noise import gaussian_noise
+    from srkit.ops.resize import imresize
+
+    lr = (blur_downsample(hr, camera_kernel(scale), scale) if "blur" in parts
+          else imresize(hr, 1 / scale))
+    if "noise" in parts:
+        lr = gaussian_noise(lr, CAMERA["noise_sigma_255"], photo_rng(seed, name, scale, 2))
+    if "jpeg" in parts:
+        lr = jpeg_compress(lr, CAMERA["jpeg_quality"])
+    return quantise(lr)
 
 
 def data_settings(seed: int) -> dict:
@@ -289,6 +304,7 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
     """The shipped model's training settings from its metadata, flags on top."""
     from srkit.io.checkpoints import read_safetensors
     from srkit.models import arch_args_for_scale
+    from srkit.stages.train_sr import training_stages
     from srkit.training.recipes import RECIPES, recipe_keys
 
     path = shipped_path(weights, scale)
@@ -310,18 +326,13 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
         settings = json.loads(meta.get("recipe_settings", "{}"))
         overrides.update({k: v for k, v in settings.items() if k in recipe_keys()})
         # iterations actually done (a run may stop early); a fine-tuned model's earlier
-        # stages (init_stages; before it, init_* for one) are repeated when known, else
-        # counted in
+        # stages are repeated when its metadata knows them all, else counted in
         source = f"{path.name} metadata"
         total = meta.get("total_iterations", meta.get("iterations"))
         if total is not None:
             overrides["iters"] = int(total)
-        if "init_stages" in meta:
-            earlier = json.loads(meta["init_stages"])
-        elif "init_recipe_settings" in meta:
-            earlier = [{"iterations": int(meta["init_iterations"]),
-                        "seed": int(meta["init_seed"]),
-                        "recipe_settings": json.loads(meta["init_recipe_settings"])}]
+        stages = training_stages(meta)
+        earlier = stages[:-1] if stages is not None and len(stages) > 1 else None
         if earlier is not None and not overridden:
             overrides["iters"] = int(meta["iterations"])
             source += (f" and its first stage's, {meta['init']}" if len(earlier) == 1 else

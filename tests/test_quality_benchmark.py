@@ -246,12 +246,12 @@ def test_camera_parts_splits_the_benchmark_camera(quality, tmp_path: Path, astro
     parts = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(parts)
     hr = quality.quantise(astronaut[:96, :128])
-    np.testing.assert_array_equal(parts.degrade_parts(hr, 2, ("blur", "noise", "jpeg"), "a",
-                                                      0),
+    camera = parts.quality.camera_lr
+    np.testing.assert_array_equal(camera(hr, 2, "a", 0, ("blur", "noise", "jpeg")),
                                   parts.quality.degrade_test_image(hr, 2, "camera", "a", 0))
-    plain = parts.degrade_parts(hr, 2, ("noise",), "a", 0)
-    assert plain.shape == (48, 64, 3) and not np.array_equal(plain, parts.degrade_parts(
-        hr, 2, ("blur", "noise"), "a", 0))
+    plain = camera(hr, 2, "a", 0, ("noise",))
+    assert plain.shape == (48, 64, 3) and not np.array_equal(plain, camera(
+        hr, 2, "a", 0, ("blur", "noise")))
 
     photos = tmp_path / "photos"
     write_image(photos / "a.png", astronaut[:160, :160])

@@ -390,6 +390,16 @@ def _one_order(img: np.ndarray, order: OrderSettings, modes: tuple[str, ...],
     return img, record
 
 
+def _checked_hr(hr: np.ndarray, scale: int) -> np.ndarray:
+    """``hr`` as float32 ``(H, W, 3)`` of at least one LR pixel at ``scale``, else ValueError."""
+    hr = np.asarray(hr, dtype=np.float32)
+    if hr.ndim != 3 or hr.shape[2] != 3:
+        raise ValueError(f"hr must be (H, W, 3), got {hr.shape}")
+    if min(hr.shape[0], hr.shape[1]) < scale:
+        raise ValueError(f"image {hr.shape[:2]} is smaller than the scale {scale}")
+    return hr
+
+
 def random_degradation(hr: np.ndarray, scale: int, rng: np.random.Generator,
                        settings: SyntheticSettings | None = None) -> tuple[np.ndarray, dict]:
     """Degrade ``hr`` ``(H, W, 3)`` in [0, 1] into an LR ``(H // scale, W // scale, 3)``.
@@ -398,12 +408,8 @@ def random_degradation(hr: np.ndarray, scale: int, rng: np.random.Generator,
     record of every draw: ``{"first": {...}, "second": {...} | None, "final": {...}}``.
     """
     settings = settings or SyntheticSettings()
-    hr = np.asarray(hr, dtype=np.float32)
-    if hr.ndim != 3 or hr.shape[2] != 3:
-        raise ValueError(f"hr must be (H, W, 3), got {hr.shape}")
+    hr = _checked_hr(hr, scale)
     target = (hr.shape[0] // scale, hr.shape[1] // scale)
-    if min(target) < 1:
-        raise ValueError(f"image {hr.shape[:2]} is smaller than the scale {scale}")
     if settings.classical_prob and rng.random() < settings.classical_prob:
         return classical_degradation(hr, scale, rng, settings)
     modes = tuple(settings.resize_modes)
@@ -451,11 +457,7 @@ def classical_degradation(hr: np.ndarray, scale: int, rng: np.random.Generator,
     from srkit.ops.kernels import blur_downsample
 
     settings = settings or SyntheticSettings()
-    hr = np.asarray(hr, dtype=np.float32)
-    if hr.ndim != 3 or hr.shape[2] != 3:
-        raise ValueError(f"hr must be (H, W, 3), got {hr.shape}")
-    if min(hr.shape[0], hr.shape[1]) < scale:
-        raise ValueError(f"image {hr.shape[:2]} is smaller than the scale {scale}")
+    hr = _checked_hr(hr, scale)
     low, high = (float(v) * scale for v in settings.classical_sigma)
     size = 2 * math.ceil(3 * high) + 1
     blur = BlurSettings(**{**asdict(settings.first.blur), "sigma": (low, high),

@@ -262,7 +262,7 @@ def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | No
     else ``iterations``; 0 for a file srkit did not train) and, for a file trained by srkit from
     scratch, its recipe settings, iterations and seed (so that a benchmark can repeat both
     stages); ``init_stages``, when every earlier stage is known, lists them all (JSON, earliest
-    first; see :func:`_stages`), so that a chain of any length can be repeated.
+    first; see :func:`training_stages`), so that a chain of any length can be repeated.
     """
     from srkit.models import build_model
 
@@ -283,13 +283,13 @@ def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | No
     if "init" not in meta and {"recipe_settings", "iterations", "seed"} <= set(meta):
         provenance |= {"init_recipe_settings": meta["recipe_settings"],
                        "init_iterations": meta["iterations"], "init_seed": meta["seed"]}
-    stages = _stages(meta)
+    stages = training_stages(meta)
     if stages is not None:
         provenance["init_stages"] = json.dumps(stages, sort_keys=True)
     return generator, provenance
 
 
-def _stages(meta: Mapping[str, str]) -> list[dict[str, Any]] | None:
+def training_stages(meta: Mapping[str, str]) -> list[dict[str, Any]] | None:
     """Every stage that trained the model of ``meta``, earliest first, as ``{"iterations",
     "seed", "recipe_settings"}`` (settings as a dict); None where a stage is unknown (a file
     srkit did not train, or one fine-tuned from such a file)."""
