@@ -12,6 +12,8 @@
 # rate, where CAMERA_SHARE of the random samples follow the classical camera model instead
 # (blur, xs subsampling, noise, one JPEG on the LR grid: classical_prob), which Real-ESRGAN's
 # pipeline, compressing twice and often resizing after its JPEG, rarely shows the network.
+# CAMERA_SHARE is 0.5 at x4 and 0.75 at x2 by default: at x2 a half share left the gain on a
+# fixed camera small (docs/models.md, "Shipped models").
 #
 # Usage: bash examples/train_default_models.sh [PHOTO_DIR] [WORK_DIR]
 #   SCALES=4 WORKERS=9 DEVICE=cuda bash examples/train_default_models.sh PHOTOS WORK
@@ -45,7 +47,7 @@ lr="${LR:-}"
 finetune_lr="${FINETUNE_LR:-}"
 finetune_second_order="${FINETUNE_SECOND_ORDER:-0.5}"  # share of two-order random degradations
 camera_iters="${CAMERA_ITERS:-2500}"   # third stage; 0 skips it
-camera_share="${CAMERA_SHARE:-0.5}"    # its share of classical (camera-model) random samples
+camera_share="${CAMERA_SHARE:-}"       # its share of classical (camera-model) random samples
 camera_lr="${CAMERA_LR:-}"             # its learning rate; default half the second stage's
 
 mkdir -p "$work/train"
@@ -87,7 +89,10 @@ examples/train_default_models.sh")
 }
 
 for scale in $scales; do
-    case "$scale" in 4) lr1=2e-4 lr2=1e-4 lr3=5e-5 ;; *) lr1=5e-4 lr2=2.5e-4 lr3=1.25e-4 ;; esac
+    case "$scale" in
+        4) lr1=2e-4 lr2=1e-4 lr3=5e-5 share3=0.5 ;;
+        *) lr1=5e-4 lr2=2.5e-4 lr3=1.25e-4 share3=0.75 ;;
+    esac
     out="general_x$scale.safetensors"
     train "stage 1" "$out" "$iters" "$pool_share" "${lr:-$lr1}" 0
     if [ "$finetune_iters" -gt 0 ]; then
@@ -100,7 +105,7 @@ for scale in $scales; do
         third="general_x$scale.stage3.safetensors"
         train "stage 3" "$third" "$camera_iters" "$finetune_pool_share" "${camera_lr:-$lr3}" 2 \
             --init "$out" --synthetic-set "second_order_prob=$finetune_second_order" \
-            --synthetic-set "classical_prob=$camera_share"
+            --synthetic-set "classical_prob=${camera_share:-$share3}"
         out="$third"
     fi
     if [ "$install" = 1 ]; then
