@@ -21,11 +21,11 @@
 #   iterations) made the shipped files. The first two stages ran on one H100 GPU with 16 CPU
 #   cores: 3.0 + 2.9 min at x4 (9 data workers) and 2.4 + 2.5 min at x2 (6 workers), plus a
 #   minute of preparation; there the data workers' CPU time (about 10 ms per x4 sample)
-#   limits, not the GPU. The third ran on a 2-core CPU, both scales side by side with one
-#   torch thread each (OMP_NUM_THREADS=1): about 0.8 it/s each, an hour. On a CPU alone the
-#   first two stages take days; NUM_FEAT=32 NUM_CONV=10 ITERS=5000 FINETUNE_ITERS=7000
-#   CAMERA_ITERS=0 LR=5e-4 FINETUNE_LR=2.5e-4 (older shipped files) took about 80 min per
-#   scale on one core.
+#   limits, not the GPU. The third ran on a 2-core CPU: x4 with one torch thread
+#   (OMP_NUM_THREADS=1) beside other runs, 85 min; x2 alone with two threads, 33 min
+#   (1.24 it/s). On a CPU alone the first two stages take days; NUM_FEAT=32 NUM_CONV=10
+#   ITERS=5000 FINETUNE_ITERS=7000 CAMERA_ITERS=0 LR=5e-4 FINETUNE_LR=2.5e-4 (older shipped
+#   files) took about 80 min per scale on one core.
 # Interrupted? Run it again: finished steps are kept, training goes on with --resume.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
