@@ -472,8 +472,8 @@ LONG = os.environ.get("SRKIT_LONG_TESTS") == "1"
 
 @pytest.mark.slow
 @pytest.mark.skipif(not LONG, reason="an experiment, not a guarantee: about 20 CPU minutes, and "
-                    "the dasr model wins by 0.10 dB at these settings but loses with a longer-"
-                    "trained DSN (docs/dasr.md); run with SRKIT_LONG_TESTS=1")
+                    "the dasr model wins by 0.10 dB at these settings but loses with seed 1 or a "
+                    "longer-trained DSN (docs/dasr.md); run with SRKIT_LONG_TESTS=1")
 def test_dasr_model_beats_a_bicubic_trained_one_on_the_camera(tmp_path):
     """Iterations: SRKIT_DSN_TEST_ITERS (default 3000) and SRKIT_SR_TEST_ITERS (default
     600). Measured on a shared 2-core CPU (about 20 minutes): dasr 28.56 dB, bicubic-trained
