@@ -34,22 +34,19 @@ PARTS = (("blur",), ("blur", "noise"), ("blur", "jpeg"), ("noise", "jpeg"),
 
 def margins(hr_images: dict[str, np.ndarray], scale: int, model_path: Path,
             seed: int) -> dict[tuple[str, ...], list[float]]:
-    """Per combination of parts, the model's PSNR-Y minus Lanczos's on every photo."""
-    from srkit.io.checkpoints import load_model
-    from srkit.metrics import psnr
-    from srkit.stages.upscale import interpolate_image, run_model
+    """Per combination of parts, the model's PSNR-Y minus Lanczos's on every photo, both
+    upscaled and scored as the benchmark does (8-bit outputs, border s)."""
+    from srkit.metrics.psnr_ssim import psnr
 
-    model = load_model(model_path, "cpu").model
+    model = quality.upscaler(quality.Method("model", "extra", scale, model_path), scale, "cpu")
+    lanczos = quality.upscaler(quality.Method("lanczos", "interpolation"), scale, "cpu")
     out: dict[tuple[str, ...], list[float]] = {parts: [] for parts in PARTS}
     for index, (name, hr) in enumerate(hr_images.items()):
         quality.log(f"×{scale} {index + 1}/{len(hr_images)}: {name}")
         for parts in PARTS:
             lr = quality.camera_lr(hr, scale, name, seed, parts)
-            reference = hr[:lr.shape[0] * scale, :lr.shape[1] * scale]
-            lanczos = np.clip(interpolate_image(lr, reference.shape[:2], "lanczos"), 0, 1)
-            sr = run_model(model, lr, tile=0)
-            out[parts].append(psnr(sr, reference, border=scale, y_channel=True)
-                              - psnr(lanczos, reference, border=scale, y_channel=True))
+            out[parts].append(psnr(quality.quantise(model(lr)), hr, border=scale)
+                              - psnr(quality.quantise(lanczos(lr)), hr, border=scale))
     return out
 
 
