@@ -386,6 +386,7 @@ class CameraResult:
     dasr_psnr: float
     bicubic_model_psnr: float
     bicubic_upscaling_psnr: float
+    per_photo: dict[str, tuple[float, float, float]]  # name → (dasr, bicubic-trained, bicubic)
 
 
 def camera_lr(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -399,53 +400,84 @@ def camera_lr(photo: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return jpeg_compress(lr, 90)
 
 
-def run_camera_experiment(root: Path, *, dsn_iters: int, sr_iters: int, seed: int = 0,
-                          device: str = "cpu") -> CameraResult:
-    """The issue's end-to-end check. A DSN learns the camera from unpaired data (clean right
-    halves of three photos, camera LR of their left halves); ``degrade --dsn`` makes pairs
-    with distance maps; a ``--recipe dasr`` model trains on them with the camera's LR as
-    ``--real-lr``, and a model of the same network, iterations and batch on bicubic pairs
-    of the same HR. Both are scored in PSNR-Y (border 2) on held-out camera pairs of two
-    other photos, beside plain bicubic upscaling."""
+EXAMPLE_PHOTOS = Path(__file__).resolve().parent.parent / "examples" / "photos"
+CAMERA_TRAIN = ("astronaut", "coffee", "rocket", "tuxpaint_lighthouse", "tuxpaint_mossy_bark",
+                "tuxpaint_trees_above")
+CAMERA_HELD_OUT = ("chelsea", "stereo_motorcycle", "tuxpaint_wool_mill_machine")
+
+
+def camera_photo(name: str) -> np.ndarray:
+    """A scikit-image photo by name, or one of the repository's examples/photos by stem."""
     from skimage import data
 
+    from srkit.io.images import read_image
+
+    if hasattr(data, name):
+        image = getattr(data, name)()
+        image = image[0] if isinstance(image, tuple) else image  # the stereo pair's left
+        image = image[..., :3].astype(np.float32) / 255
+    else:
+        image = read_image(EXAMPLE_PHOTOS / f"{name}.jpg").rgb
+    return image[:image.shape[0] // 2 * 2, :image.shape[1] // 2 * 2]
+
+
+def write_camera_photos(root: Path, names: tuple[str, ...], rng: np.random.Generator) -> None:
+    """Unpaired training data: the camera's LR of each photo's left half in ``root/real``,
+    the clean right half in ``root/hr``."""
+    for name in names:
+        image = camera_photo(name)
+        half = image.shape[1] // 2 // 2 * 2
+        write_image(root / "real" / f"{name}.png", camera_lr(image[:, :half], rng))
+        write_image(root / "hr" / f"{name}.png", image[:, half:])
+
+
+def train_camera_dsn(root: Path, iters: int, *, seed: int, device: str, freq: str,
+                     content: float, adversarial: float) -> Path:
+    """The reduced DSN of docs/dasr.md's "How long a DSN needs" on ``root/hr`` and
+    ``root/real``, with the adversarial weight raised (0.5 rather than the paper's 0.005 in
+    the experiment) to learn the camera in thousands rather than tens of thousands of
+    iterations."""
+    from srkit.stages.train_dsn import train_dsn
+    from srkit.training.dasr import DsnWeights
+
+    dsn = root / "dsn.safetensors"
+    train_dsn(root / "hr", root / "real", dsn, 2, iters=iters, batch_size=8, patch_size=48,
+              learning_rate=2e-4, freq=freq,
+              weights=DsnWeights(content=content, adversarial=adversarial), num_feat=32,
+              num_block=4, discriminator_feat=32, sample_every=0, save_every=iters,
+              log_every=50, seed=seed, device=device, quiet=True)
+    return dsn
+
+
+def run_camera_experiment(root: Path, *, dsn_iters: int, sr_iters: int, seed: int = 0,
+                          device: str = "cpu",
+                          train_photos: tuple[str, ...] = CAMERA_TRAIN,
+                          held_out: tuple[str, ...] = CAMERA_HELD_OUT,
+                          dsn_freq: str = "gaussian", dsn_content: float = 10.0,
+                          dsn_adversarial: float = 0.5, sr_feat: int = 32, sr_conv: int = 4,
+                          sr_lr: float = 1e-3) -> CameraResult:
+    """The issue's end-to-end check. A DSN learns the camera from unpaired data (clean right
+    halves of the training photos, camera LR of their left halves); ``degrade --dsn`` makes
+    pairs with distance maps; a ``--recipe dasr`` model trains on them with the camera's LR as
+    ``--real-lr``, and a model of the same network, iterations and batch on bicubic pairs
+    of the same HR. Both are scored in PSNR-Y (border 2) on held-out camera pairs of other
+    photos, beside plain bicubic upscaling."""
     from srkit.io.checkpoints import load_model
     from srkit.metrics import psnr
     from srkit.ops.resize import imresize
     from srkit.stages.degrade import degrade
-    from srkit.stages.train_dsn import train_dsn
-    from srkit.training.dasr import DsnWeights
     from srkit.training.validation import super_resolve
 
-    def photo(name: str) -> np.ndarray:
-        image = getattr(data, name)()
-        image = image[0] if isinstance(image, tuple) else image  # the stereo pair's left
-        return image[..., :3].astype(np.float32) / 255
-
     rng = np.random.default_rng(seed)
-    for name in ("astronaut", "coffee", "rocket"):
-        image = photo(name)
-        half = image.shape[1] // 2 // 2 * 2
-        write_image(root / "real" / f"{name}.png", camera_lr(image[:, :half], rng))
-        write_image(root / "hr" / f"{name}.png", image[:, half:])
-    held_out = []
-    for name in ("chelsea", "stereo_motorcycle"):
-        image = photo(name)
-        image = image[:image.shape[0] // 2 * 2, :image.shape[1] // 2 * 2]
-        held_out.append((camera_lr(image, rng), image))
-
-    # the reduced DSN of docs/dasr.md's "How long a DSN needs", adversarial ×0.5 to learn the
-    # camera in thousands rather than tens of thousands of iterations, content ×10 to keep
-    # the LR aligned with the HR at that adversarial weight (docs/dasr.md)
-    dsn = root / "dsn.safetensors"
-    train_dsn(root / "hr", root / "real", dsn, 2, iters=dsn_iters, batch_size=8, patch_size=48,
-              learning_rate=2e-4, weights=DsnWeights(content=10.0, adversarial=0.5), num_feat=32,
-              num_block=4, discriminator_feat=32, sample_every=0, save_every=dsn_iters,
-              log_every=50, seed=seed, device=device, quiet=True)
+    write_camera_photos(root, train_photos, rng)
+    held = {name: camera_photo(name) for name in held_out}
+    held = {name: (camera_lr(image, rng), image) for name, image in held.items()}
+    dsn = train_camera_dsn(root, dsn_iters, seed=seed, device=device, freq=dsn_freq,
+                           content=dsn_content, adversarial=dsn_adversarial)
     degrade(root / "hr", root / "dsn_pairs", 2, mode="dsn", dsn=dsn, seed=seed, device=device)
     degrade(root / "hr", root / "bicubic_pairs", 2, mode="bicubic", seed=seed)
-    common = {"arch": "compact", "arch_args": {"num_feat": 32, "num_conv": 4},
-              "iters": sr_iters, "batch_size": 8, "patch_size": 64, "learning_rate": 1e-3,
+    common = {"arch": "compact", "arch_args": {"num_feat": sr_feat, "num_conv": sr_conv},
+              "iters": sr_iters, "batch_size": 8, "patch_size": 64, "learning_rate": sr_lr,
               "workers": 0, "device": device, "seed": seed, "log_every": 50,
               "save_every": sr_iters}
     train_sr(root / "dsn_pairs", root / "dasr.safetensors", 2, recipe="dasr",
@@ -454,32 +486,34 @@ def run_camera_experiment(root: Path, *, dsn_iters: int, sr_iters: int, seed: in
     train_sr(root / "bicubic_pairs", root / "bicubic.safetensors", 2, recipe="psnr",
              overrides={"lr_milestones": []}, **common)
 
-    def score(model_path: Path | None) -> float:
+    def score(model_path: Path | None) -> dict[str, float]:
         model = load_model(model_path).model if model_path is not None else None
-        scores = []
-        for lr_img, hr_img in held_out:
+        scores = {}
+        for name, (lr_img, hr_img) in held.items():
             sr_img = (super_resolve(model, lr_img, torch.device("cpu")) if model is not None
                       else np.clip(imresize(lr_img, 2), 0, 1))
-            scores.append(psnr(sr_img, hr_img, border=2, y_channel=True))
-        return float(np.mean(scores))
+            scores[name] = psnr(sr_img, hr_img, border=2, y_channel=True)
+        return scores
 
-    return CameraResult(score(root / "dasr.safetensors"), score(root / "bicubic.safetensors"),
-                        score(None))
-
-
-LONG = os.environ.get("SRKIT_LONG_TESTS") == "1"
+    columns = [score(root / "dasr.safetensors"), score(root / "bicubic.safetensors"),
+               score(None)]
+    return CameraResult(*(float(np.mean(list(c.values()))) for c in columns),
+                        per_photo={name: tuple(c[name] for c in columns) for name in held})
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not LONG, reason="an experiment, not a guarantee: about 20 CPU minutes, and "
-                    "the dasr model wins by 0.10 dB at these settings but loses with seed 1 or a "
-                    "longer-trained DSN (docs/dasr.md); run with SRKIT_LONG_TESTS=1")
 def test_dasr_model_beats_a_bicubic_trained_one_on_the_camera(tmp_path):
-    """Iterations: SRKIT_DSN_TEST_ITERS (default 3000) and SRKIT_SR_TEST_ITERS (default
-    600). Measured on a shared 2-core CPU (about 20 minutes): dasr 28.56 dB, bicubic-trained
-    28.46 dB, bicubic upscaling 28.99 dB (docs/dasr.md)."""
+    """The DSN (Gaussian frequency separation, 3000 iterations) learns the camera from six
+    unpaired photos; the dasr model must beat the bicubic-trained one by 0.4 dB on the mean of
+    the three held-out photos, on at least two of them, and beat bicubic upscaling too.
+    Measured on an H100 over 8 seeds: margins +0.80 to +1.30 dB, one photo behind in 2 of 8,
+    +0.28 to +0.78 dB over bicubic upscaling (docs/dasr.md). On 2 CPU cores about 25 min.
+    Iterations: SRKIT_DSN_TEST_ITERS (default 3000) and SRKIT_SR_TEST_ITERS (default 600)."""
     result = run_camera_experiment(
         tmp_path, dsn_iters=int(os.environ.get("SRKIT_DSN_TEST_ITERS", "3000")),
         sr_iters=int(os.environ.get("SRKIT_SR_TEST_ITERS", "600")), device="auto")
     print(result)
-    assert result.dasr_psnr > result.bicubic_model_psnr, result
+    ahead = sum(dasr > model for dasr, model, _ in result.per_photo.values())
+    assert result.dasr_psnr > result.bicubic_model_psnr + 0.4, result
+    assert ahead >= 2, result
+    assert result.dasr_psnr > result.bicubic_upscaling_psnr, result
