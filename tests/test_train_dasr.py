@@ -507,7 +507,7 @@ def test_dasr_model_beats_a_bicubic_trained_one_on_the_camera(tmp_path):
     unpaired photos; the dasr model must beat the bicubic-trained one by 0.4 dB on the mean of
     the three held-out photos, on at least two of them, and beat bicubic upscaling too.
     Measured on an H100 over 8 seeds: margins +0.80 to +1.30 dB, one photo behind in 2 of 8,
-    +0.28 to +0.78 dB over bicubic upscaling (docs/dasr.md). On 2 CPU cores about 25 min.
+    +0.28 to +0.78 dB over bicubic upscaling (docs/dasr.md). About 30 min in CI (2 cores).
     Iterations: SRKIT_DSN_TEST_ITERS (default 3000) and SRKIT_SR_TEST_ITERS (default 600)."""
     result = run_camera_experiment(
         tmp_path, dsn_iters=int(os.environ.get("SRKIT_DSN_TEST_ITERS", "3000")),
