@@ -109,8 +109,8 @@ def split_photos(photo_dir: Path, holdout: list[str], test_count: int | None,
     """(test photos, training photos). Training = every other photo, minus any file whose
     SHA-256 equals a held-out one's; ``train_count`` picks that many, evenly spaced in name
     order (so every group of photos is represented)."""
+    from srkit.io.hashing import file_sha256
     from srkit.io.images import list_images
-    from srkit.io.pools import file_sha256
 
     missing = [name for name in holdout if not (photo_dir / name).is_file()]
     if missing:
@@ -368,7 +368,7 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
 
 def photo_ids(paths: list[Path]) -> list[tuple[str, str]]:
     """(name, SHA-256) of each photo: the cache keys of what is made from them."""
-    from srkit.io.pools import file_sha256
+    from srkit.io.hashing import file_sha256
 
     return [(p.name, file_sha256(p)) for p in paths]
 

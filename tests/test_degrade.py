@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 
 from srkit.cli import app
 from srkit.errors import SrkitError
+from srkit.io.hashing import file_sha256
 from srkit.io.images import read_image, to_uint, write_image
 from srkit.io.pools import (
     KernelEntry,
     NoiseEntry,
     append_kernels,
     append_noise,
-    file_sha256,
     read_pool,
 )
 from srkit.ops.kernels import blur_downsample, gaussian_kernel, pad_kernel

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from srkit.cli import app
 from srkit.errors import SrkitError
+from srkit.io.hashing import file_sha256
 from srkit.io.images import read_image, to_uint, write_image
-from srkit.io.pools import file_sha256
 from srkit.models.dsn import (
     DownSamplingNetwork,
     build_discriminator,

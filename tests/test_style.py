@@ -1,4 +1,4 @@
-"""The code base is ruff clean (STYLE.md), checked as part of the test suite."""
+"""The code base is ruff clean (docs/design.md, "Conventions"); checked by the test suite."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ import pywt
 import torch
 
 from srkit.ops.resize import imresize
+from srkit.ops.resize_torch import bicubic_resize
 from srkit.ops.wavelets import (
-    bicubic_resize,
     gaussian_blur,
     gaussian_kernel2d,
     haar_dwt2,

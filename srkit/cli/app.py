@@ -1,4 +1,4 @@
-"""The Typer application and the options every command shares (DESIGN.md, CLI conventions).
+"""The Typer application and the options every command shares (docs/design.md, "Conventions").
 
 Command modules beside this one register on :data:`app` (or :data:`pool_app`); they import
 the library stage inside the command body, so ``srkit --help`` never imports torch.

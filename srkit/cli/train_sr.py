@@ -21,11 +21,6 @@ from srkit.cli.app import (
 )
 from srkit.errors import SrkitError
 
-# Convenience options that become architecture arguments (BasicSR names).
-_ARCH_SHORTCUTS = ("num_feat", "num_block", "num_conv", "num_grow_ch")
-# Convenience options that override recipe fields.
-_RECIPE_SHORTCUTS = ("pixel_weight", "perceptual_weight", "gan_weight", "ema_decay")
-
 _Int = Optional[int]  # noqa: UP045 (Typer needs Optional)
 _Float = Optional[float]  # noqa: UP045
 

@@ -22,7 +22,6 @@ what is wrong in one line.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -138,15 +137,6 @@ class Pool:
             data = handle["noise/patch"]
             for start in range(0, self.noise_count, block):
                 yield start, np.asarray(data[start:start + block], dtype=np.float32)
-
-
-def file_sha256(path: str | Path) -> str:
-    """Content hash of a file, so that a photo is recognised under any name."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _strings(dataset: h5py.Dataset) -> list[str]:

@@ -68,14 +68,6 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
 
 
-def count_tiles(height: int, width: int, tile: int, overlap: int, multiple: int = 1) -> int:
-    """How many tiles :func:`upscale_tiled` runs for an ``height × width`` input."""
-    padded_h = -(-height // multiple) * multiple
-    padded_w = -(-width // multiple) * multiple
-    return (len(tile_spans(padded_h, tile, overlap, multiple))
-            * len(tile_spans(padded_w, tile, overlap, multiple)))
-
-
 def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor,
                   scale: int, tile: int, overlap: int, multiple: int = 1,
                   on_tile: Callable[[int, int], None] | None = None) -> torch.Tensor:

@@ -1,4 +1,4 @@
-"""Frequency separations for DASR (Wei et al., CVPR 2021, Sec. 3.1) and a batched bicubic.
+"""Frequency separations for DASR (Wei et al., CVPR 2021, Sec. 3.1).
 
 DASR trains its down-sampler and SR network with adversarial losses on the *high*
 frequencies only and pixel losses on the *low* ones. Three separations are offered:
@@ -28,9 +28,6 @@ All functions take ``(B, C, H, W)`` float tensors.
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -159,36 +156,3 @@ def separation_geometry(kind: str, kernel_size: int = GAUSSIAN_KERNEL_SIZE
     if kind == "gaussian":
         return [(kernel_size, 1, kernel_size // 2, 1)]
     return []
-
-
-# --- batched MATLAB-style bicubic downscaling ------------------------------------------
-
-_MATRIX_CACHE: dict[tuple[int, int, float], np.ndarray] = {}
-
-
-def _resize_matrix(in_length: int, out_length: int, scale: float) -> np.ndarray:
-    key = (in_length, out_length, scale)
-    if key not in _MATRIX_CACHE:
-        from srkit.ops.resize import resize_weights
-
-        if len(_MATRIX_CACHE) > 64:
-            _MATRIX_CACHE.clear()
-        _MATRIX_CACHE[key] = resize_weights(in_length, out_length, scale, "bicubic", True)
-    return _MATRIX_CACHE[key]
-
-
-def bicubic_resize(x: torch.Tensor, scale: float) -> torch.Tensor:
-    """MATLAB ``imresize(x, scale, 'bicubic')`` with antialiasing, for ``(B, C, H, W)``.
-
-    The same weights as :func:`srkit.ops.resize.imresize` (symmetric edges, pixel centres
-    aligned), applied as two matrix products; output ``(B, C, ⌈H·scale⌉, ⌈W·scale⌉)``,
-    not clipped. Differentiable in ``x``.
-    """
-    _check(x)
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    height, width = x.shape[-2:]
-    out_h, out_w = math.ceil(height * scale), math.ceil(width * scale)
-    rows = torch.from_numpy(_resize_matrix(height, out_h, scale)).to(x)
-    cols = torch.from_numpy(_resize_matrix(width, out_w, scale)).to(x)
-    return rows @ x @ cols.T

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from srkit.errors import SrkitError
+from srkit.io.hashing import file_sha256
 from srkit.io.images import LoadedImage, SkipLog, list_images
-from srkit.io.pools import NoiseEntry, file_sha256, pool_writer, read_pool
+from srkit.io.pools import NoiseEntry, pool_writer, read_pool
 from srkit.ops.noise_stats import (
     flat_window_mask,
     grey_levels,

@@ -183,7 +183,7 @@ class _Worker:
     def run(self, task: _Task) -> tuple[str, object]:
         """``("done", manifest_line)``, ``("exists", None)``, ``("unreadable", reason)`` or
         ``("small", reason)``."""
-        from srkit.io.pools import file_sha256
+        from srkit.io.hashing import file_sha256
 
         plan = self.plan
         try:
@@ -427,7 +427,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
         if pool is None:
             raise SrkitError("pool mode needs a pool (--pool POOL.h5); or use --mode bicubic "
                              "or --mode random")
-        from srkit.io.pools import file_sha256, read_pool
+        from srkit.io.hashing import file_sha256
+        from srkit.io.pools import read_pool
 
         pool_obj = read_pool(pool)
         if use_kernels:
@@ -449,7 +450,7 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
             raise SrkitError("dsn mode needs a DSN file (--dsn DSN.safetensors, made by srkit "
                              "train-dsn)")
         from srkit.device import resolve_device
-        from srkit.io.pools import file_sha256
+        from srkit.io.hashing import file_sha256
         from srkit.models.dsn import load_dsn
 
         target = str(resolve_device(device))

@@ -91,8 +91,9 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
         recursive: look into sub-folders of folder inputs.
     """
     from srkit.console import progress, warn
+    from srkit.io.hashing import file_sha256
     from srkit.io.images import SkipLog, list_images
-    from srkit.io.pools import KernelEntry, append_kernels, file_sha256, known_kernel_sources
+    from srkit.io.pools import KernelEntry, append_kernels, known_kernel_sources
     from srkit.kernels_est import DEFAULT_METHOD, METHODS, estimate_kernel, method_settings
 
     method = method or DEFAULT_METHOD

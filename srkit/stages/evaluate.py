@@ -27,7 +27,6 @@ from srkit.errors import SrkitError
 from srkit.io.images import LoadedImage, SkipLog, list_images
 
 FULL_REFERENCE = ("psnr", "ssim", "lpips")
-NO_REFERENCE = ("niqe",)
 ALL_METRICS = ("psnr", "ssim", "niqe", "lpips")
 LOWER_IS_BETTER = ("niqe", "lpips")
 

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from srkit.ops.wavelets import bicubic_resize, high_channels, high_frequency, low_frequency
+from srkit.ops.resize_torch import bicubic_resize
+from srkit.ops.wavelets import high_channels, high_frequency, low_frequency
 
 # Reference SR settings (AIM 2019 reproduction): wavelet separation, 9-channel 2-layer
 # PatchGAN with BatchNorm, L1 ×1 (weighted by the distance map), low-band L1 ×1, LPIPS ×1,
