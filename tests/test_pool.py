@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from srkit.cli import app
 from srkit.errors import SrkitError
 from srkit.io import pools
+from srkit.io.pool_merge import merge_pools
 from srkit.io.pools import (
     KernelEntry,
     NoiseEntry,
@@ -21,7 +22,6 @@ from srkit.io.pools import (
     append_noise,
     known_kernel_sources,
     known_noise_sources,
-    merge_pools,
     pool_writer,
     read_pool,
     remove_noise,

@@ -102,7 +102,7 @@ def merge_cmd(
 ) -> None:
     """Merge pools into a new one, leaving out duplicate kernels and noise patches."""
     setup(quiet=quiet)
-    from srkit.io.pools import merge_pools
+    from srkit.io.pool_merge import merge_pools
 
     result = merge_pools(pools, output, overwrite=overwrite)
     kernels = ", ".join(f"x{s}: {n}" for s, n in result.kernels.items()) or "none"

@@ -14,16 +14,15 @@ Schema version 1 (documented in docs/pool-format.md)::
     /noise/position         (N, 2) int32        (row, col) of the window in the source photo
 
 Every write (:func:`pool_writer`, and :func:`append_kernels`, :func:`append_noise`,
-:func:`remove_noise`, :func:`merge_pools` built on it) goes to a temporary copy that replaces
-the pool only when complete, so a crash never leaves a broken pool. Readers validate and say
-what is wrong in one line.
+:func:`remove_noise` and :func:`srkit.io.pool_merge.merge_pools` built on it) goes to a
+temporary copy that replaces the pool only when complete, so a crash never leaves a broken
+pool. Readers validate and say what is wrong in one line.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -227,7 +226,7 @@ def read_pool(path: str | Path) -> Pool:
                     _json_list(meta["settings"], "/noise/settings", path), position)
 
 
-def _new_pool(handle: h5py.File) -> None:
+def stamp_new_pool(handle: h5py.File) -> None:
     from srkit import __version__
 
     handle.attrs["format"] = FORMAT
@@ -292,7 +291,7 @@ class PoolWriter:
                 raise ValueError(f"kernel from {entry.source} must be a finite square 2-D array")
             by_scale.setdefault(int(entry.scale), []).append(entry)
         for scale, group_entries in by_scale.items():
-            self._append_kernel_arrays(
+            self.append_kernel_arrays(
                 scale, np.stack([np.asarray(e.kernel, np.float32) for e in group_entries]),
                 {"source": [e.source for e in group_entries],
                  "source_sha256": [e.source_sha256 for e in group_entries],
@@ -310,14 +309,14 @@ class PoolWriter:
             raise ValueError(f"noise patches must be (p, p, 3), got {patches.shape[1:]}")
         if not np.isfinite(patches).all():
             raise ValueError("noise patches must be finite")
-        self._append_noise_arrays(
+        self.append_noise_arrays(
             patches, np.array([e.position for e in entries], dtype=np.int32),
             {"source": [e.source for e in entries],
              "source_sha256": [e.source_sha256 for e in entries],
              "settings": [json.dumps(e.settings, sort_keys=True) for e in entries]})
         return len(entries)
 
-    def _append_kernel_arrays(self, scale: int, kernels: np.ndarray,
+    def append_kernel_arrays(self, scale: int, kernels: np.ndarray,
                               meta: dict[str, list[str]]) -> None:
         group = self.handle.require_group(f"kernels/x{scale}")
         if "kernel" in group and group["kernel"].shape[1:] != kernels.shape[1:]:
@@ -329,7 +328,7 @@ class PoolWriter:
             _append(group, key, _str_array(meta[key]))
         self.added_kernels += len(kernels)
 
-    def _append_noise_arrays(self, patches: np.ndarray, positions: np.ndarray,
+    def append_noise_arrays(self, patches: np.ndarray, positions: np.ndarray,
                              meta: dict[str, list[str]]) -> None:
         have = self.noise_patch_size
         if have and patches.shape[1] != have:
@@ -400,7 +399,7 @@ def pool_writer(path: str | Path, *, drop_noise_sha256: Iterable[str] = ()
                 mode = "a"
             with h5py.File(tmp, mode) as handle:
                 if mode == "w":
-                    _new_pool(handle)
+                    stamp_new_pool(handle)
                 writer = PoolWriter(handle, path, 0 if keep is None else int((~keep).sum()))
                 yield writer
                 if not (writer.added_kernels or writer.added_noise or writer.removed):
@@ -449,114 +448,3 @@ def known_noise_sources(path: str | Path) -> set[str]:
     """Content hashes of photos whose noise has already been collected."""
     path = Path(path)
     return set(read_pool(path).noise_source_sha256) if path.exists() else set()
-
-
-@dataclass
-class MergeResult:
-    """What :func:`merge_pools` wrote."""
-
-    output: Path
-    kernels: dict[int, int]  # scale -> kernels written
-    noise: int  # noise patches written
-    duplicate_kernels: int  # left out: same (source_sha256, scale, method) seen before
-    duplicate_noise: int  # left out: same (source_sha256, position) seen before
-
-
-def _kernel_sizes(pools: Sequence[Pool]) -> dict[int, int]:
-    """The common kernel size per scale (the largest); odd and even sizes cannot be mixed."""
-    sizes: dict[int, dict[int, Path]] = {}
-    for pool in pools:
-        for scale, kernel_set in pool.kernel_sets.items():
-            if len(kernel_set):
-                sizes.setdefault(scale, {}).setdefault(kernel_set.kernels.shape[1], pool.path)
-    target = {}
-    for scale, by_size in sizes.items():
-        if len({k % 2 for k in by_size}) > 1:
-            (a, path_a), (b, path_b) = sorted(by_size.items())[:2]
-            raise SrkitError(f"cannot merge x{scale} kernels of {a}×{a} ({path_a}) and {b}×{b} "
-                             f"({path_b}): odd and even sizes do not share a centre")
-        target[scale] = max(by_size)
-    return target
-
-
-def merge_pools(inputs: Sequence[str | Path], output: str | Path, *,
-                overwrite: bool = False) -> MergeResult:
-    """Merge pools into a new pool ``output``, leaving out duplicates.
-
-    Kernels are the same when their (source_sha256, scale, method) are; noise patches when
-    their (source_sha256, position) are; the first one met (in input order) is kept. Kernels
-    of one scale but different sizes are zero-padded to the largest (exact for a centred
-    kernel). Noise patches of different sizes cannot share a pool: that is an error. The
-    output is written atomically and may not be one of the inputs.
-    """
-    from srkit.ops.kernels import pad_kernel
-
-    output = Path(output)
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        raise SrkitError("pool merge: give at least one input pool")
-    for path in paths:
-        if output.exists() and path.exists() and os.path.samefile(path, output):
-            raise SrkitError(f"{output}: is also an input; merge into a new file")
-    pools = [read_pool(p) for p in paths]
-    if output.exists() and not overwrite:
-        raise SrkitError(f"{output}: already exists (pass --overwrite to replace it)")
-    if output.exists():
-        read_pool(output)  # never overwrite something that is not a pool
-    noise_sizes = {p.noise_patch_size: p.path for p in pools if p.noise_count}
-    if len(noise_sizes) > 1:
-        desc = ", ".join(f"{size}×{size} in {path}" for size, path in sorted(noise_sizes.items()))
-        raise SrkitError(f"cannot merge noise patches of different sizes ({desc}); a pool holds "
-                         "one patch size: collect them again with the same --window")
-    kernel_size = _kernel_sizes(pools)
-
-    seen_kernels: set[tuple[str, int, str]] = set()
-    seen_noise: set[tuple[str, int, int]] = set()
-    duplicate_kernels = duplicate_noise = 0
-    with atomic_path(output) as tmp:
-        with h5py.File(tmp, "w") as handle:
-            _new_pool(handle)
-            writer = PoolWriter(handle, output)
-            for pool in pools:
-                for scale, kernel_set in sorted(pool.kernel_sets.items()):
-                    rows = []
-                    for i, (sha, method) in enumerate(zip(kernel_set.source_sha256,
-                                                          kernel_set.method, strict=True)):
-                        key = (sha, scale, method)
-                        if key in seen_kernels:
-                            duplicate_kernels += 1
-                            continue
-                        seen_kernels.add(key)
-                        rows.append(i)
-                    if not rows:
-                        continue
-                    kernels = np.stack([pad_kernel(kernel_set.kernels[i], kernel_size[scale])
-                                        for i in rows])
-                    meta = {"source": kernel_set.source, "source_sha256": kernel_set.source_sha256,
-                            "method": kernel_set.method, "flag": kernel_set.flag,
-                            "settings": [json.dumps(s, sort_keys=True)
-                                         for s in kernel_set.settings]}
-                    writer._append_kernel_arrays(scale, kernels,
-                                                 {k: [v[i] for i in rows] for k, v in meta.items()})
-                rows = []
-                for i, (sha, pos) in enumerate(zip(pool.noise_source_sha256,
-                                                   pool.noise_position.tolist(), strict=True)):
-                    key = (sha, int(pos[0]), int(pos[1]))
-                    if key in seen_noise:
-                        duplicate_noise += 1
-                        continue
-                    seen_noise.add(key)
-                    rows.append(i)
-                settings = [json.dumps(s, sort_keys=True) for s in pool.noise_settings]
-                with h5py.File(pool.path, "r") as src:
-                    for start in range(0, len(rows), 64):
-                        block = rows[start:start + 64]
-                        writer._append_noise_arrays(
-                            np.asarray(src["noise/patch"][block], dtype=np.float32),
-                            pool.noise_position[block],
-                            {"source": [pool.noise_source[i] for i in block],
-                             "source_sha256": [pool.noise_source_sha256[i] for i in block],
-                             "settings": [settings[i] for i in block]})
-    written = read_pool(output)
-    return MergeResult(output, {s: len(k) for s, k in sorted(written.kernel_sets.items())},
-                       written.noise_count, duplicate_kernels, duplicate_noise)

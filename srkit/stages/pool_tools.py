@@ -1,5 +1,5 @@
 """``srkit pool info`` and ``srkit pool show``: what a degradation pool holds, in numbers and
-as a contact sheet. (``srkit pool merge`` is :func:`srkit.io.pools.merge_pools`.)
+as a contact sheet. (``srkit pool merge`` is :func:`srkit.io.pool_merge.merge_pools`.)
 """
 
 from __future__ import annotations
