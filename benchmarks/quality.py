@@ -425,7 +425,7 @@ def prepare_pool(train: list[Path], work: Path, scales: list[int], kernel_method
         if result.skipped:
             log(f"pool: {len(result.skipped)} photo(s) skipped by estimate-kernels")
     log("pool: collecting noise patches")
-    noise = collect_noise(train, pool)
+    noise = collect_noise(train, pool, rule="realsr")  # the rule the recorded results used
     contents = read_pool(pool)
     summary = {"file": str(pool), "noise_patches": contents.noise_count,
                "kernels": {str(s): len(contents.kernels(s).kernels) for s in scales}}

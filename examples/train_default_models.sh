@@ -62,7 +62,7 @@ echo "== $(ls "$work/train" | wc -l) training photos ($(wc -l < "$work/holdout.t
 echo "== the photos' own degradation: kernels at x2 and x4, noise patches"
 srkit estimate-kernels "$work/train" --pool "$work/pool.h5" -x 2 -q
 srkit estimate-kernels "$work/train" --pool "$work/pool.h5" -x 4 -q
-srkit collect-noise "$work/train" --pool "$work/pool.h5" -q
+srkit collect-noise "$work/train" --pool "$work/pool.h5" --rule realsr -q  # as the shipped models were trained
 srkit pool info "$work/pool.h5"
 
 echo "== clean HR: each photo downscaled x2 (RealSR's clean-up)"

@@ -1,4 +1,5 @@
-"""collect-noise: RealSR's flat-window rule, pool bookkeeping (skip, redo) and the CLI."""
+"""collect-noise: RealSR's flat-window rule (``rule="realsr"``), pool bookkeeping (skip, redo)
+and the CLI. The adaptive rule: tests/test_noise_level.py."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ def flat_photo(sigma: float, rng: np.random.Generator, colours=COLOURS) -> np.nd
 @pytest.mark.parametrize("sigma", [2.0, 4.0])
 def test_flat_patches_have_the_noise_sigma(tmp_path: Path, rng, sigma: float) -> None:
     write_image(tmp_path / "flat.png", flat_photo(sigma, rng))
-    result = collect_noise([tmp_path / "flat.png"], tmp_path / "pool.h5")
+    result = collect_noise([tmp_path / "flat.png"], tmp_path / "pool.h5", rule="realsr")
     assert result.added == 6 and result.photos[0].windows == 6
     pool = read_pool(tmp_path / "pool.h5")
     patches = pool.noise_patches()
@@ -57,7 +58,7 @@ def test_textured_windows_are_rejected(tmp_path: Path, rng, astronaut) -> None:
     image = flat_photo(2.0, rng)
     image[:, 512:] = astronaut[:512, :256]  # the right column of windows is a real photo
     write_image(tmp_path / "mixed.png", image)
-    result = collect_noise([tmp_path / "mixed.png"], tmp_path / "pool.h5")
+    result = collect_noise([tmp_path / "mixed.png"], tmp_path / "pool.h5", rule="realsr")
     photo = result.photos[0]
     assert (photo.windows, photo.kept, photo.rejected_variance) == (6, 4, 2)
     positions = read_pool(tmp_path / "pool.h5").noise_position.tolist()
@@ -68,9 +69,10 @@ def test_variance_is_measured_on_grey_levels(tmp_path: Path, rng) -> None:
     # σ = 6 per channel: channel variance 36 > 20, but the BT.601 grey level averages the
     # independent channel noises: variance 36 * (0.299² + 0.587² + 0.114²) ≈ 16 < 20.
     write_image(tmp_path / "noisy.png", flat_photo(6.0, rng))
-    kept = collect_noise([tmp_path / "noisy.png"], tmp_path / "a.h5").added
+    kept = collect_noise([tmp_path / "noisy.png"], tmp_path / "a.h5", rule="realsr").added
     assert kept == 6
-    stricter = collect_noise([tmp_path / "noisy.png"], tmp_path / "b.h5", max_variance=12.0)
+    stricter = collect_noise([tmp_path / "noisy.png"], tmp_path / "b.h5", max_variance=12.0,
+                             rule="realsr")
     assert stricter.added == 0 and stricter.photos[0].rejected_variance == 6
     assert not (tmp_path / "b.h5").exists()  # nothing kept: no empty pool made
 
@@ -78,10 +80,11 @@ def test_variance_is_measured_on_grey_levels(tmp_path: Path, rng) -> None:
 def test_dark_windows_fall_below_min_mean(tmp_path: Path, rng) -> None:
     colours = [*COLOURS[:5], (30, 30, 30)]  # one dark block, grey level 30
     write_image(tmp_path / "dark.png", flat_photo(2.0, rng, colours))
-    result = collect_noise([tmp_path / "dark.png"], tmp_path / "a.h5", min_mean=50.0)
+    result = collect_noise([tmp_path / "dark.png"], tmp_path / "a.h5", min_mean=50.0, rule="realsr")
     assert (result.added, result.photos[0].rejected_mean) == (5, 1)
     assert (256, 512) not in map(tuple, read_pool(tmp_path / "a.h5").noise_position.tolist())
-    assert collect_noise([tmp_path / "dark.png"], tmp_path / "b.h5").added == 6  # default 0
+    assert collect_noise([tmp_path / "dark.png"], tmp_path / "b.h5",
+                         rule="realsr").added == 6  # default 0
 
 
 def test_grey_levels_are_pillows_luma(rng) -> None:
@@ -112,15 +115,15 @@ def test_rerun_skips_known_photos_and_redo_replaces(tmp_path: Path, rng) -> None
     write_image(photos / "a.png", flat_photo(2.0, rng))
     write_image(photos / "b.png", flat_photo(3.0, rng))
     pool = tmp_path / "pool.h5"
-    assert collect_noise([photos], pool).added == 12
+    assert collect_noise([photos], pool, rule="realsr").added == 12
     before = pool.read_bytes()
-    again = collect_noise([photos], pool)
+    again = collect_noise([photos], pool, rule="realsr")
     assert again.added == 0 and [p.status for p in again.photos] == ["known", "known"]
     assert pool.read_bytes() == before  # untouched
     (photos / "copy.png").write_bytes((photos / "a.png").read_bytes())  # same content
-    assert collect_noise([photos / "copy.png"], pool).photos[0].status == "known"
+    assert collect_noise([photos / "copy.png"], pool, rule="realsr").photos[0].status == "known"
 
-    redo = collect_noise([photos / "a.png"], pool, redo=True, max_variance=10.0)
+    redo = collect_noise([photos / "a.png"], pool, redo=True, max_variance=10.0, rule="realsr")
     assert (redo.removed, redo.added, redo.pool_patches) == (6, 6, 12)
     after = read_pool(pool)
     by_source = {}
@@ -132,11 +135,12 @@ def test_rerun_skips_known_photos_and_redo_replaces(tmp_path: Path, rng) -> None
 def test_window_size_cannot_change_without_redo(tmp_path: Path, rng) -> None:
     write_image(tmp_path / "a.png", flat_photo(2.0, rng))
     pool = tmp_path / "pool.h5"
-    collect_noise([tmp_path / "a.png"], pool)
+    collect_noise([tmp_path / "a.png"], pool, rule="realsr")
     with pytest.raises(SrkitError, match="256×256 noise patches"):
-        collect_noise([tmp_path / "a.png"], pool, window=128, redo=False, stride=128)
+        collect_noise([tmp_path / "a.png"], pool, window=128, redo=False, stride=128, rule="realsr")
     # Re-doing every photo of the pool replaces all its patches, so a new size is fine.
-    result = collect_noise([tmp_path / "a.png"], pool, window=128, stride=128, redo=True)
+    result = collect_noise([tmp_path / "a.png"], pool, window=128, stride=128, redo=True,
+                           rule="realsr")
     assert result.added == 24 and read_pool(pool).noise_patch_size == 128
 
 
@@ -148,7 +152,7 @@ def test_small_unreadable_and_transparent_photos(tmp_path: Path, rng) -> None:
     alpha = np.ones(image.shape[:2], dtype=np.float32)
     alpha[300, 600] = 0.0  # one transparent pixel in the bottom-right window
     write_image(photos / "alpha.png", image, alpha)
-    result = collect_noise([photos], tmp_path / "pool.h5")
+    result = collect_noise([photos], tmp_path / "pool.h5", rule="realsr")
     status = {p.path.name: p for p in result.photos}
     assert status["small.png"].status == "too-small" and "200" in status["small.png"].reason
     assert status["broken.png"].status == "unreadable" and result.unreadable == 1
@@ -157,7 +161,7 @@ def test_small_unreadable_and_transparent_photos(tmp_path: Path, rng) -> None:
     before = (tmp_path / "pool.h5").read_bytes()
     write_image(photos / "new.png", flat_photo(3.0, rng))
     with pytest.raises(SrkitError, match="broken.png"):
-        collect_noise([photos], tmp_path / "pool.h5", strict=True)
+        collect_noise([photos], tmp_path / "pool.h5", strict=True, rule="realsr")
     assert (tmp_path / "pool.h5").read_bytes() == before  # a failed run writes nothing
 
 
@@ -165,7 +169,7 @@ def test_bad_settings_are_user_errors(tmp_path: Path, rng) -> None:
     write_image(tmp_path / "a.png", flat_photo(2.0, rng))
     for kwargs in ({"window": 1}, {"stride": 0}, {"max_variance": 0.0}, {"min_mean": 300.0}):
         with pytest.raises(SrkitError):
-            collect_noise([tmp_path / "a.png"], tmp_path / "pool.h5", **kwargs)
+            collect_noise([tmp_path / "a.png"], tmp_path / "pool.h5", **kwargs, rule="realsr")
 
 
 # --- CLI ----------------------------------------------------------------------------------
@@ -174,18 +178,21 @@ def test_cli_collects_and_summarises(tmp_path: Path, rng) -> None:
     write_image(tmp_path / "photos" / "a.png", flat_photo(2.0, rng))
     pool = tmp_path / "pool.h5"
     runner = CliRunner()
-    result = runner.invoke(app, ["collect-noise", str(tmp_path / "photos"), "--pool", str(pool),
+    result = runner.invoke(app, ["collect-noise", "--rule", "realsr",
+                                 str(tmp_path / "photos"), "--pool", str(pool),
                                  "--window", "128", "--stride", "128", "--max-variance", "15",
                                  "--min-mean", "10"])
     assert result.exit_code == 0, result.output
     assert "a.png" in result.output and "added 24 patches" in result.output
     assert read_pool(pool).noise_settings[0]["max_variance"] == 15.0
 
-    quiet = runner.invoke(app, ["collect-noise", str(tmp_path / "photos"), "--pool", str(pool),
+    quiet = runner.invoke(app, ["collect-noise", "--rule", "realsr",
+                                str(tmp_path / "photos"), "--pool", str(pool),
                                 "--window", "128", "--stride", "128", "-q"])
     assert quiet.exit_code == 0 and quiet.output.strip() == ""
 
-    as_json = runner.invoke(app, ["collect-noise", str(tmp_path / "photos"), "--pool",
+    as_json = runner.invoke(app, ["collect-noise", "--rule", "realsr",
+                                  str(tmp_path / "photos"), "--pool",
                                   str(pool), "--window", "128", "--stride", "128", "--redo",
                                   "--json", "-q"])
     data = json.loads(as_json.output)
@@ -198,10 +205,12 @@ def test_cli_max_pixels_guard(tmp_path: Path, rng) -> None:
     write_image(tmp_path / "a.png", flat_photo(2.0, rng))
     pool = str(tmp_path / "pool.h5")
     try:
-        skipped = CliRunner().invoke(app, ["collect-noise", str(tmp_path / "a.png"), "--pool",
+        skipped = CliRunner().invoke(app, ["collect-noise", "--rule", "realsr",
+                                           str(tmp_path / "a.png"), "--pool",
                                            pool, "--max-pixels", "1000"])
         assert skipped.exit_code == 0 and "1 unreadable" in skipped.output
-        strict = CliRunner().invoke(app, ["collect-noise", str(tmp_path / "a.png"), "--pool",
+        strict = CliRunner().invoke(app, ["collect-noise", "--rule", "realsr",
+                                          str(tmp_path / "a.png"), "--pool",
                                           pool, "--max-pixels", "1000", "--strict"])
         assert strict.exit_code == 1 and "--max-pixels" in str(strict.exception)
     finally:
@@ -216,7 +225,7 @@ def test_cli_bad_input_exits_1(tmp_path: Path, rng, case: str) -> None:
     args = {"missing": [str(tmp_path / "nope.png"), "--pool", str(tmp_path / "p.h5")],
             "not-a-pool": [str(tmp_path / "a.png"), "--pool", str(tmp_path / "notes.h5")],
             "no-images": [str(tmp_path / "empty"), "--pool", str(tmp_path / "p.h5")]}[case]
-    result = CliRunner().invoke(app, ["collect-noise", *args])
+    result = CliRunner().invoke(app, ["collect-noise", "--rule", "realsr", *args])
     assert result.exit_code == 1 and isinstance(result.exception, SrkitError)
     assert "\n" not in str(result.exception)
     assert (tmp_path / "notes.h5").read_text() == "hello"
@@ -225,7 +234,8 @@ def test_cli_bad_input_exits_1(tmp_path: Path, rng, case: str) -> None:
 def test_cli_error_is_one_line(tmp_path: Path, rng) -> None:
     write_image(tmp_path / "a.png", flat_photo(2.0, rng)[:256, :256])
     (tmp_path / "notes.h5").write_text("hello")
-    out = subprocess.run([sys.executable, "-m", "srkit", "collect-noise", str(tmp_path / "a.png"),
+    out = subprocess.run([sys.executable, "-m", "srkit", "collect-noise", "--rule", "realsr",
+                          str(tmp_path / "a.png"),
                           "--pool", str(tmp_path / "notes.h5")], capture_output=True, text=True)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 1 and len(lines) == 1

@@ -1,8 +1,8 @@
-"""``srkit collect-noise``: RealSR noise patches from a camera's photos into a pool."""
+"""``srkit collect-noise``: a camera's noise patches from its photos into a pool (RealSR)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -17,12 +17,21 @@ from srkit.cli.app import (
     setup,
 )
 
-WindowOpt = Annotated[int, typer.Option("--window", help="Patch side in pixels (RealSR: 256). "
-                                        "One pool holds one patch size.")]
-StrideOpt = Annotated[int, typer.Option("--stride", help="Step between windows in pixels "
-                                        "(RealSR: 256, no overlap).")]
-MaxVarOpt = Annotated[float, typer.Option("--max-variance", help="Keep windows whose grey-level "
-                                          "variance (0-255 scale) is below this.")]
+RuleOpt = Annotated[str, typer.Option("--rule", help="adaptive: flat against the camera's own "
+                                      "fitted noise level; realsr: RealSR's fixed variance "
+                                      "threshold (--max-variance).")]
+WindowOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045 (Typer needs Optional)
+    "--window", show_default=False, help="Patch side in pixels [adaptive: 32, realsr: 256]. "
+    "One pool holds one patch size.")]
+StrideOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
+    "--stride", show_default=False, help="Step between windows in pixels [adaptive: 16, "
+    "realsr: 256].")]
+MaxVarOpt = Annotated[float, typer.Option("--max-variance", help="realsr rule: keep windows "
+                                          "whose grey-level variance (0-255 scale) is below "
+                                          "this.")]
+RatioOpt = Annotated[float, typer.Option("--ratio", help="adaptive rule: keep windows whose "
+                                         "variance is at most this x the camera's noise "
+                                         "variance at their brightness.")]
 MinMeanOpt = Annotated[float, typer.Option("--min-mean", help="...and whose grey-level mean "
                                            "(0-255) is above this; 50 suits dark phone photos.")]
 RedoOpt = Annotated[bool, typer.Option("--redo", help="Re-collect photos already in the pool, "
@@ -35,9 +44,11 @@ RecursiveOpt = Annotated[bool, typer.Option("-r", "--recursive",
 def collect_noise_cmd(
     inputs: Inputs,
     pool: PoolOpt,
-    window: WindowOpt = 256,
-    stride: StrideOpt = 256,
+    rule: RuleOpt = "adaptive",
+    window: WindowOpt = None,
+    stride: StrideOpt = None,
     max_variance: MaxVarOpt = 20.0,
+    ratio: RatioOpt = 1.5,
     min_mean: MinMeanOpt = 0.0,
     redo: RedoOpt = False,
     recursive: RecursiveOpt = False,
@@ -46,18 +57,20 @@ def collect_noise_cmd(
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
-    """Collect noise patches (flat windows minus their mean) from photos into a pool.
+    """Collect noise patches (windows that hold noise alone) from a camera's photos into a pool.
 
-    RealSR's rule: keep windows with grey variance < --max-variance and mean > --min-mean.
+    The adaptive rule fits the camera's noise level against brightness to all the photos and
+    keeps windows that noise explains, at every brightness; --rule realsr keeps windows with
+    grey variance < --max-variance. Both keep only windows with mean > --min-mean.
 
     Photos already in the pool (same content) are skipped; --redo replaces their patches.
     """
     setup(quiet=quiet, max_pixels=max_pixels)
     from srkit.stages.collect_noise import collect_noise
 
-    result = collect_noise(inputs, pool, window=window, stride=stride,
-                           max_variance=max_variance, min_mean=min_mean, redo=redo,
-                           strict=strict, recursive=recursive)
+    result = collect_noise(inputs, pool, rule=rule, window=window, stride=stride,
+                           max_variance=max_variance, ratio=ratio, min_mean=min_mean,
+                           redo=redo, strict=strict, recursive=recursive)
     if json_out:
         import json
 
@@ -65,6 +78,9 @@ def collect_noise_cmd(
 
         stdout.print_json(json.dumps({
             "pool": str(result.pool), "settings": result.settings, "added": result.added,
+            "noise_level": (result.noise_level.to_dict()
+                            if result.noise_level is not None else None),
+            "advice": result.advice or None,
             "removed": result.removed, "pool_patches": result.pool_patches,
             "photos": [{"path": str(p.path), "status": p.status, "sha256": p.sha256,
                         "windows": p.windows, "kept": p.kept,
@@ -106,6 +122,10 @@ def _print_summary(result) -> None:
         if result.count(status):
             summary += f"; {result.count(status)} {status}"
     stderr.print(summary, highlight=False, soft_wrap=True)
-    if result.count("collected") and not result.added:
-        stderr.print("no window was flat enough: try a smaller --window, a larger "
-                     "--max-variance, or a lower --min-mean", style="yellow", highlight=False)
+    level = result.noise_level
+    if level is not None:
+        sigmas = ", ".join(f"{float(level.sigma(m)):.1f}" for m in (32, 128, 224))
+        stderr.print(f"camera noise level: σ {sigmas} grey levels at brightness 32, 128, 224 "
+                     f"(fitted to {level.windows} windows)", highlight=False, soft_wrap=True)
+    if result.advice:
+        stderr.print(result.advice, style="yellow", highlight=False, soft_wrap=True)
