@@ -8,24 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from srkit.data import (
-    PairPatches,
-    PoolPatches,
-    SyntheticPatches,
-    aligned_crop,
-    blur_downsample_crop,
-    check_pair,
-    dihedral,
-    find_pairs,
-    grid_kernel,
-    load_pixels,
-    make_loader,
-    prepare_training_data,
-    to_float,
-)
+from srkit.data import load_pixels, make_loader, prepare_training_data
+from srkit.degradations.pool import blur_downsample_crop
 from srkit.errors import SrkitError
 from srkit.io.images import write_image
-from srkit.ops.kernels import blur_downsample, gaussian_kernel
+from srkit.io.pairs import check_pair, find_pairs
+from srkit.ops.kernels import blur_downsample, gaussian_kernel, grid_kernel
+from srkit.ops.pixels import to_float
+from srkit.patches import PairPatches, PoolPatches, SyntheticPatches, aligned_crop, dihedral
 
 
 def _uint8(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:

@@ -14,9 +14,11 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from srkit.cli import app
+from srkit.degradations import degrade_image
 from srkit.errors import SrkitError
 from srkit.io.hashing import file_sha256
 from srkit.io.images import read_image, to_uint, write_image
+from srkit.io.pairs import pair_names
 from srkit.io.pools import (
     KernelEntry,
     NoiseEntry,
@@ -26,7 +28,7 @@ from srkit.io.pools import (
 )
 from srkit.ops.kernels import blur_downsample, gaussian_kernel, pad_kernel
 from srkit.ops.resize import imresize
-from srkit.stages.degrade import degrade, degrade_image, image_seed, pair_names
+from srkit.stages.degrade import degrade, image_seed
 
 runner = CliRunner()
 

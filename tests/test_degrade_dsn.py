@@ -14,6 +14,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from srkit.cli import app
+from srkit.degradations.dsn import degrade_with_dsn
 from srkit.errors import SrkitError
 from srkit.io.hashing import file_sha256
 from srkit.io.images import read_image, to_uint, write_image
@@ -25,7 +26,6 @@ from srkit.models.dsn import (
     save_dsn,
 )
 from srkit.stages.degrade import degrade
-from srkit.stages.domain_distance import degrade_with_dsn
 
 runner = CliRunner()
 

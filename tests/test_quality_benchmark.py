@@ -54,8 +54,8 @@ def test_camera_pairs_are_the_training_photos_through_camera_c(quality, tmp_path
                                                              astronaut, coffee) -> None:
     """The opt-in camera-trained reference learns from training photos degraded exactly as
     the (c) test LR are (HR trimmed to the scale), cached across calls."""
-    from srkit.data import find_pairs
     from srkit.io.images import read_image, write_image
+    from srkit.io.pairs import find_pairs
 
     clean = tmp_path / "train" / "clean-x"
     write_image(clean / "a.png", astronaut[:67, :70])

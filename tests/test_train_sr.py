@@ -64,8 +64,9 @@ def pairs(tmp_path_factory, astronaut, chelsea, coffee) -> Path:
 
 def _psnr_vs_bicubic(model_path: Path, val_pairs: Path) -> tuple[float, float]:
     """Independent check: PSNR-Y (border = scale) of the saved model and of bicubic."""
-    from srkit.data import find_pairs, load_pixels, to_float
+    from srkit.data import load_pixels, to_float
     from srkit.io.checkpoints import load_model
+    from srkit.io.pairs import find_pairs
     from srkit.metrics import psnr
     from srkit.ops.resize import imresize
     from srkit.training.validation import super_resolve
@@ -132,7 +133,8 @@ def _kill_at(iteration: int):
 
 def _with_distance_maps(pairs: Path, root: Path) -> Path:
     """A copy of ``pairs`` with random LR-size distance maps in dist/ (as degrade --dsn)."""
-    from srkit.data import find_pairs, load_pixels
+    from srkit.data import load_pixels
+    from srkit.io.pairs import find_pairs
 
     copy = root / "dasr_pairs"
     shutil.copytree(pairs, copy)

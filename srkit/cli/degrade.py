@@ -93,19 +93,10 @@ def degrade_cmd(
     setup(quiet=quiet, max_pixels=max_pixels, seed=seed)
     if scale not in (2, 3, 4):
         raise SrkitError(f"-x/--scale must be 2, 3 or 4, got {scale}")
-    if dsn is not None:
-        if pool is not None:
-            raise SrkitError("--dsn and --pool are two different degradations; give one")
-        if mode not in (None, "dsn"):
-            raise SrkitError(f"--dsn makes dsn mode; drop --mode {mode}")
-        mode = "dsn"
-    if mode is None:
-        if pool is None:
-            raise SrkitError("give --pool POOL.h5 (RealSR degradation), --dsn DSN.safetensors "
-                             "(DASR) or --mode bicubic|random")
-        mode = "pool"  # other names are checked by the stage (srkit.stages.degrade.MODES)
-    if synthetic_set and mode != "random":
-        raise SrkitError("--synthetic-set changes the random pipeline: add --mode random")
+    from srkit.degradations import choose_mode
+
+    mode = choose_mode(mode, pool_given=pool is not None, dsn_given=dsn is not None,
+                       synthetic_given=bool(synthetic_set))
     random_settings = synthetic_settings(synthetic_set)
     shard_pair = parse_shard(shard)
 

@@ -14,18 +14,19 @@ padding ``p`` and dilation ``d``, output position ``i`` of the last layer sees t
 pixels ``start + i·jump ± (rf − 1)/2`` (the usual receptive-field arithmetic; the reference
 code's ``receptive_cal.py`` does the same for the discriminator alone).
 
-``srkit degrade --dsn`` calls :func:`dsn_degrade` and :func:`domain_distance_map` per image and
-writes ``PAIRS/lr/NAME.png`` and ``PAIRS/dist/NAME.npy`` (float32 ``(h, w)``).
+``srkit degrade --dsn`` (:class:`srkit.degradations.dsn.DsnDegradation`) calls
+:func:`domain_distance_map` on each generated LR image and writes ``PAIRS/dist/NAME.npy``
+(float32 ``(h, w)``).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
+# dsn_degrade and degrade_with_dsn live with the DSN degradation; imported from here too
+from srkit.degradations.dsn import degrade_with_dsn, dsn_degrade  # noqa: F401
 from srkit.ops.wavelets import high_frequency, separation_geometry
 
 Layer = tuple[int, int, int, int]  # kernel, stride, padding, dilation
@@ -139,70 +140,3 @@ def domain_distance_map(discriminator: nn.Module, lr_tensor: torch.Tensor | np.n
     rows = (np.minimum(rows[0], height), np.minimum(rows[1], height))
     cols = (np.minimum(cols[0], width), np.minimum(cols[1], width))
     return spread_scores(scores, rows, cols, (height, width))
-
-
-@torch.no_grad()
-def dsn_degrade(hr_image: np.ndarray, dsn: nn.Module, *, tile: int = 0) -> np.ndarray:
-    """Generate an LR image with a trained DSN.
-
-    Args:
-        hr_image: float ``(H, W, 3)`` in [0, 1]. It is cropped to multiples of the scale
-            (bottom/right), so the result is ``(H // scale, W // scale, 3)``.
-        dsn: a :class:`~srkit.models.dsn.DownSamplingNetwork` (put in eval mode here).
-        tile: LR tile size for large images (0 = whole image at once); tiles overlap by the
-            network's receptive radius so the result equals the untiled one.
-
-    Returns:
-        float32 ``(H // scale, W // scale, 3)`` in (0, 1).
-    """
-    hr = np.asarray(hr_image, dtype=np.float32)
-    if hr.ndim != 3 or hr.shape[2] != 3:
-        raise ValueError(f"hr_image must be (H, W, 3), got {hr.shape}")
-    scale = int(dsn.scale)
-    out_h, out_w = hr.shape[0] // scale, hr.shape[1] // scale
-    if out_h < 1 or out_w < 1:
-        raise ValueError(f"image {hr.shape[:2]} is smaller than the scale {scale}")
-    dsn.eval()
-    param = next(dsn.parameters())
-    batch = torch.from_numpy(np.ascontiguousarray(hr[:out_h * scale, :out_w * scale]))
-    batch = batch.permute(2, 0, 1)[None].to(param)
-    if tile <= 0 or (out_h <= tile and out_w <= tile):
-        lr = dsn(batch)
-    else:
-        lr = _tiled(batch, dsn, scale, tile)
-    return lr[0].permute(1, 2, 0).float().cpu().numpy()
-
-
-def _tiled(batch: torch.Tensor, dsn: nn.Module, scale: int, tile: int) -> torch.Tensor:
-    out_h, out_w = batch.shape[-2] // scale, batch.shape[-1] // scale
-    margin = -(-int(getattr(dsn, "receptive_radius", 32)) // scale)  # in LR pixels
-    out = batch.new_empty(1, 3, out_h, out_w)
-    for top in range(0, out_h, tile):
-        for left in range(0, out_w, tile):
-            bottom, right = min(top + tile, out_h), min(left + tile, out_w)
-            t0, l0 = max(top - margin, 0), max(left - margin, 0)
-            t1, l1 = min(bottom + margin, out_h), min(right + margin, out_w)
-            piece = dsn(batch[..., t0 * scale:t1 * scale, l0 * scale:l1 * scale])
-            out[..., top:bottom, left:right] = piece[..., top - t0:bottom - t0,
-                                                     left - l0:right - l0]
-    return out
-
-
-@dataclass(frozen=True)
-class DsnOutput:
-    """A generated LR image and its domain-distance map."""
-
-    lr: np.ndarray     # float32 (h, w, 3) in [0, 1]
-    dist: np.ndarray   # float32 (h, w) in [0, 1]
-
-
-def degrade_with_dsn(hr_image: np.ndarray, generator: nn.Module, discriminator: nn.Module,
-                     freq: str, *, tile: int = 0, bit_depth: int = 8) -> DsnOutput:
-    """:func:`dsn_degrade`, then :func:`domain_distance_map` of the LR image as it will be
-    stored (rounded to ``bit_depth`` 8 or 16 bits; ``lr`` is returned rounded too)."""
-    from srkit.io.images import to_uint
-
-    lr = dsn_degrade(hr_image, generator, tile=tile)
-    peak = 255.0 if bit_depth == 8 else 65535.0
-    stored = (to_uint(lr, bit_depth) / peak).astype(np.float32)
-    return DsnOutput(stored, domain_distance_map(discriminator, stored, freq))
