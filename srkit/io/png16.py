@@ -114,7 +114,9 @@ def write_png16(path: str | Path, samples: np.ndarray) -> None:
         raise ValueError("samples must be uint16 of shape (H, W, 1..4)")
     height, width, channels = samples.shape
     colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    rows = samples.astype(">u2").view(np.uint8).reshape(height, width * channels * 2)
+    # ascontiguousarray: a network's output is often a transposed view, which .view() refuses
+    rows = np.ascontiguousarray(samples, dtype=">u2").view(np.uint8).reshape(
+        height, width * channels * 2)
     up = rows.astype(np.int16) - np.vstack([np.zeros_like(rows[:1]), rows[:-1]])
     filtered = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)
     filtered[:, 0] = 2
