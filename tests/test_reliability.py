@@ -43,3 +43,90 @@ def test_png16_writer_takes_non_contiguous_samples(tmp_path: Path, rng) -> None:
     samples = planar.transpose(1, 2, 0)  # (H, W, C) view of a (C, H, W) array
     png16.write_png16(tmp_path / "t.png", samples)
     np.testing.assert_array_equal(png16.read_png16(tmp_path / "t.png"), samples)
+
+
+def _filtered_png16(samples: np.ndarray, kinds: list[int]) -> bytes:
+    """A 16-bit RGB PNG whose row y is filtered with PNG filter type ``kinds[y]``."""
+    import struct
+    import zlib
+
+    height, width, channels = samples.shape
+    bpp = 2 * channels
+    raw = samples.astype(">u2").view(np.uint8).reshape(height, width * bpp).astype(np.int32)
+    up = np.vstack([np.zeros_like(raw[:1]), raw[:-1]])
+    left = np.hstack([np.zeros_like(raw[:, :bpp]), raw[:, :-bpp]])
+    up_left = np.hstack([np.zeros_like(up[:, :bpp]), up[:, :-bpp]])
+    p = left + up - up_left
+    pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - up_left)
+    paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, up_left))
+    preds = [np.zeros_like(raw), left, up, (left + up) // 2, paeth]
+    lines = [bytes([k]) + ((raw[y] - preds[k][y]) % 256).astype(np.uint8).tobytes()
+             for y, k in enumerate(kinds)]
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, {1: 0, 2: 4, 3: 2, 4: 6}[channels],
+                       0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr)
+            + chunk(b"IDAT", zlib.compress(b"".join(lines))) + chunk(b"IEND", b""))
+
+
+def _unfilter_per_pixel(raw: bytes, height: int, stride: int, bpp: int) -> np.ndarray:
+    """The former decoder: Average and Paeth one pixel at a time (the speed reference)."""
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
+    out = np.zeros((height, stride), dtype=np.uint8)
+    prev = np.zeros(stride, dtype=np.int32)
+    for y in range(height):
+        kind, line = rows[y, 0], rows[y, 1:].astype(np.int32)
+        result = np.zeros(stride, dtype=np.int32).reshape(-1, bpp)
+        left = np.zeros(bpp, dtype=np.int32)
+        up_left = np.zeros(bpp, dtype=np.int32)
+        for x, (pixel, up) in enumerate(zip(line.reshape(-1, bpp), prev.reshape(-1, bpp),
+                                            strict=True)):
+            pred = (left + up) >> 1 if kind == 3 else png16._paeth(left, up, up_left)
+            left = (pixel + pred) & 0xFF
+            result[x] = left
+            up_left = up
+        out[y] = result.reshape(-1)
+        prev = result.reshape(-1)
+    return out
+
+
+@pytest.mark.parametrize(("height", "width", "channels", "kinds"), [
+    (7, 5, 3, [0, 1, 2, 3, 4, 4, 3]),
+    (9, 1, 4, [4, 3, 4, 1, 2, 0, 3, 3, 4]),
+    (1, 11, 1, [4]),
+    (5, 6, 2, [3, 3, 3, 3, 3]),
+    (6, 4, 3, [1, 2, 1, 0, 2, 1]),  # no Average/Paeth: the row-by-row path
+], ids=["rgb-all", "rgba-one-column", "grey-one-row", "la-average", "rgb-no-left-filters"])
+def test_png16_decodes_every_filter_mix(tmp_path: Path, rng, height, width, channels,
+                                        kinds) -> None:
+    samples = rng.integers(0, 65536, size=(height, width, channels)).astype(np.uint16)
+    (tmp_path / "f.png").write_bytes(_filtered_png16(samples, kinds))
+    np.testing.assert_array_equal(png16.read_png16(tmp_path / "f.png"), samples)
+
+
+def test_png16_decoding_across_bands_and_its_speed(tmp_path: Path, rng, monkeypatch) -> None:
+    """Paeth/Average rows decode several times faster than pixel by pixel, the same way in
+    one band or many. (Measured when written: 15–25× at 512² RGB, 1.0 s → 0.05 s.)"""
+    import time
+    import zlib
+
+    height, width = 96, 80
+    samples = rng.integers(0, 65536, size=(height, width, 3)).astype(np.uint16)
+    blob = _filtered_png16(samples, [4, 3] * (height // 2))
+    (tmp_path / "p.png").write_bytes(blob)
+    raw = zlib.decompress(blob[8 + 25 + 8:-12 - 4])  # the one IDAT's payload
+    started = time.perf_counter()
+    decoded = png16.read_png16(tmp_path / "p.png")
+    vectorised = time.perf_counter() - started
+    started = time.perf_counter()
+    reference = _unfilter_per_pixel(raw, height, width * 6, 6)
+    per_pixel = time.perf_counter() - started
+    np.testing.assert_array_equal(decoded, samples)
+    np.testing.assert_array_equal(reference.view(">u2").reshape(samples.shape), samples)
+    assert per_pixel > 5 * vectorised, (per_pixel, vectorised)
+    monkeypatch.setattr(png16, "_BAND_ROWS", 7)
+    np.testing.assert_array_equal(png16.read_png16(tmp_path / "p.png"), samples)
