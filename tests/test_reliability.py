@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from srkit.errors import SrkitError
 from srkit.io import png16
 from srkit.io.checkpoints import save_model
 from srkit.io.images import read_image, write_image
@@ -130,3 +131,44 @@ def test_png16_decoding_across_bands_and_its_speed(tmp_path: Path, rng, monkeypa
     assert per_pixel > 5 * vectorised, (per_pixel, vectorised)
     monkeypatch.setattr(png16, "_BAND_ROWS", 7)
     np.testing.assert_array_equal(png16.read_png16(tmp_path / "p.png"), samples)
+
+
+# The pixel limit (--max-pixels) ------------------------------------------------------------
+
+
+@pytest.fixture
+def limit_of_600_pixels():
+    from srkit.io.images import DEFAULT_MAX_PIXELS, set_max_pixels
+
+    set_max_pixels(600)
+    yield
+    set_max_pixels(DEFAULT_MAX_PIXELS)
+
+
+@pytest.mark.parametrize(("suffix", "bit_depth"), [
+    (".png", 16), (".tif", 16), (".png", 8), (".tif", 8), (".jpg", 8), (".webp", 8)])
+def test_pixel_limit_is_the_same_for_every_format(tmp_path: Path, rng, suffix, bit_depth,
+                                                  limit_of_600_pixels) -> None:
+    pixels = rng.random((30, 20, 3)).astype(np.float32)  # exactly 600 pixels: allowed
+    at_limit = write_image(tmp_path / f"ok{suffix}", pixels, bit_depth=bit_depth)
+    over = write_image(tmp_path / f"big{suffix}", pixels[:, :1].repeat(21, 1),
+                       bit_depth=bit_depth)  # 630 pixels: refused
+    assert read_image(at_limit).width == 20
+    with pytest.raises(SrkitError, match="larger than the limit of 600 pixels"):
+        read_image(over)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16bit_images_are_refused_before_decoding(tmp_path: Path, rng, monkeypatch, suffix,
+                                                  limit_of_600_pixels) -> None:
+    import tifffile
+
+    big = write_image(tmp_path / f"big{suffix}", rng.random((40, 40, 3)), bit_depth=16)
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("decoded an image past the pixel limit")
+
+    monkeypatch.setattr(png16, "read_png16", no_decoding)
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", no_decoding)
+    with pytest.raises(SrkitError, match="larger than the limit"):
+        read_image(big)

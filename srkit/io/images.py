@@ -90,25 +90,36 @@ def read_image(path: str | Path) -> LoadedImage:
                 pil = ImageOps.exif_transpose(pil)
                 return _from_pil(pil, path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SrkitError(
-            f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} pixels "
-            "(raise it with --max-pixels)"
-        ) from None
+        raise _too_large(path) from None
     except UnidentifiedImageError:
         raise SrkitError(f"{path}: not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise SrkitError(f"{path}: cannot read image ({error})") from None
 
 
+def _too_large(path: Path) -> SrkitError:
+    return SrkitError(f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} "
+                      "pixels (raise it with --max-pixels)")
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    """Refuse, from the header and before decoding, an image past the pixel limit.
+
+    Pillow's own check covers what it decodes (it warns past the limit; srkit makes that an
+    error); the 16-bit PNG and TIFF readers call this with the header's size.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > limit:
+        raise _too_large(path)
+
+
 def _read_png16(path: Path) -> LoadedImage:
+    width, height = png16.image_size(path)
+    _check_size(path, width, height)
     try:
         samples = png16.read_png16(path)
     except (OSError, ValueError) as error:
         raise SrkitError(f"{path}: cannot read 16-bit PNG ({error})") from None
-    h, w = samples.shape[:2]
-    if Image.MAX_IMAGE_PIXELS and h * w > 2 * Image.MAX_IMAGE_PIXELS:
-        raise SrkitError(f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} "
-                         "pixels (raise it with --max-pixels)")
     return _from_uint16(samples, path)
 
 
@@ -131,7 +142,10 @@ def _read_tiff16(path: Path) -> LoadedImage | None:
             page = tif.pages[0]
             if page.dtype != np.uint16 or page.samplesperpixel not in (1, 2, 3, 4):
                 return None
+            _check_size(path, int(page.imagewidth), int(page.imagelength))
             samples = page.asarray()
+    except SrkitError:
+        raise
     except Exception:  # noqa: BLE001 - anything odd: let Pillow try and report
         return None
     return _from_uint16(samples if samples.ndim == 3 else samples[..., None], path)

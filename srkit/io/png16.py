@@ -30,6 +30,14 @@ def _header(path: Path) -> tuple[int, int, int, int, int] | None:
     return width, height, depth, colour, interlace
 
 
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` from a PNG's IHDR, without decoding; ValueError if not a PNG."""
+    header = _header(Path(path))
+    if header is None:
+        raise ValueError("not a PNG file")
+    return header[0], header[1]
+
+
 def is_16bit_colour_png(path: str | Path) -> bool:
     """True for a non-interlaced 16-bit PNG this module should decode."""
     header = _header(Path(path))
