@@ -172,3 +172,86 @@ def test_16bit_images_are_refused_before_decoding(tmp_path: Path, rng, monkeypat
     monkeypatch.setattr(tifffile.TiffPage, "asarray", no_decoding)
     with pytest.raises(SrkitError, match="larger than the limit"):
         read_image(big)
+
+
+# Model files -------------------------------------------------------------------------------
+
+
+def _load_error(path: Path) -> str:
+    from srkit.io.checkpoints import load_model
+
+    with pytest.raises(SrkitError) as caught:
+        load_model(path)
+    message = str(caught.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    return message
+
+
+def _with_arch_args(tmp_path: Path, source: Path, arch_args: str) -> Path:
+    from safetensors.torch import save_file
+
+    from srkit.io.checkpoints import read_safetensors
+
+    state, metadata = read_safetensors(source)
+    path = tmp_path / "edited.safetensors"
+    save_file(state, str(path), metadata={**metadata, "srkit_arch_args": arch_args})
+    return path
+
+
+@pytest.mark.parametrize(("arch_args", "message"), [
+    ('{"num_feat": 1000000, "num_conv": 2, "upscale": 2}', "num_feat=1000000 is out of range"),
+    ('{"num_feat": 8, "num_conv": 1000000000, "upscale": 2}', "out of range"),
+    ("[8, 2, 2]", "must be a JSON object, not list"),
+    ('{"num_feat": [8], "num_conv": 2, "upscale": 2}', "num_feat must be an integer"),
+    ('{"num_feat": 8, "num_conv": 2, "upscale": 2, "act_type": ["prelu"]}', "must be a string"),
+    ('{"num_feat": 8, "num_conv": 2, "upscale": -2}', "upscale"),
+    ('{"num_feat": 512, "num_conv": 2, "upscale": 2}', "the network expects"),
+    ('{"num_feat": 8, "num_conv": 2, "upscale": 2, "num_heads": 4}', "unknown argument"),
+])
+def test_model_metadata_is_checked_before_a_network_is_built(tmp_path: Path, compact_file,
+                                                             monkeypatch, arch_args,
+                                                             message) -> None:
+    import srkit.models
+
+    real_build = srkit.models.build_model
+
+    def build_on_meta_only(arch, **kwargs):
+        if torch.empty(0).device.type != "meta":  # a real allocation: shapes must match
+            assert kwargs == {"num_feat": 8, "num_conv": 2, "upscale": 2}, kwargs
+        return real_build(arch, **kwargs)
+
+    monkeypatch.setattr(srkit.models, "build_model", build_on_meta_only)
+    assert message in _load_error(_with_arch_args(tmp_path, compact_file, arch_args))
+
+
+def test_non_safetensors_bytes_under_a_safetensors_name(tmp_path: Path, compact_file) -> None:
+    import pickle
+
+    from srkit.io.checkpoints import read_safetensors
+
+    state, _ = read_safetensors(compact_file)
+    pickled = tmp_path / "pickled.safetensors"
+    pickled.write_bytes(pickle.dumps({k: v.numpy() for k, v in state.items()}))
+    zipped = tmp_path / "zipped.safetensors"
+    torch.save(state, zipped)
+    for path in (pickled, zipped):
+        assert "not a safetensors file" in _load_error(path)
+    good = compact_file.read_bytes()
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(good[:8] + b"{not json" + good[17:])
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(good[: len(good) // 2])
+    for path in (garbage, truncated):
+        assert "not a readable safetensors file" in _load_error(path)
+
+
+@pytest.mark.parametrize("bad_value", [float("nan"), float("inf")])
+def test_model_with_non_finite_weights_is_refused(tmp_path: Path, bad_value) -> None:
+    args = {"num_feat": 8, "num_conv": 2, "upscale": 2}
+    model = build_model("compact", **args)
+    with torch.no_grad():
+        model.body[2].weight[0, 0, 1, 1] = bad_value
+    path = save_model(tmp_path / "diverged.safetensors", model, "compact", args, 2)
+    torch.save(model.state_dict(), tmp_path / "diverged.pth")
+    assert "body.2.weight holds NaN or infinite values" in _load_error(path)
+    assert "NaN or infinite" in _load_error(tmp_path / "diverged.pth")
