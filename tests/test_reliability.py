@@ -255,3 +255,27 @@ def test_model_with_non_finite_weights_is_refused(tmp_path: Path, bad_value) -> 
     torch.save(model.state_dict(), tmp_path / "diverged.pth")
     assert "body.2.weight holds NaN or infinite values" in _load_error(path)
     assert "NaN or infinite" in _load_error(tmp_path / "diverged.pth")
+
+
+def test_same_model_same_bytes_across_processes(tmp_path: Path) -> None:
+    """The safetensors library orders metadata by a per-process hash (10 keys here: two runs
+    agree by chance about once in 3.6 million); srkit sorts it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, torch\n"
+        "from srkit.io.checkpoints import save_model\n"
+        "from srkit.models import build_model\n"
+        "torch.manual_seed(0)\n"
+        "args = {'num_feat': 4, 'num_conv': 1, 'upscale': 2}\n"
+        "meta = {k: k * 2 for k in ('recipe', 'seed', 'iterations', 'weights', 'zeta', 'a')}\n"
+        "save_model(sys.argv[1], build_model('compact', **args), 'compact', args, 2, meta)\n")
+    paths = [tmp_path / f"run{i}.safetensors" for i in range(2)]
+    for path in paths:
+        subprocess.run([sys.executable, "-c", script, str(path)], check=True)
+    assert paths[0].read_bytes() == paths[1].read_bytes()
+    from srkit.io.checkpoints import load_model
+
+    loaded = load_model(paths[0])
+    assert loaded.metadata["zeta"] == "zetazeta" and loaded.arch_args["num_feat"] == 4

@@ -82,8 +82,6 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
     ``metadata`` adds string entries (the four ``srkit_*`` keys are reserved).
     DataParallel/DDP wrappers are unwrapped. Returns the path written.
     """
-    from safetensors.torch import save_file
-
     from srkit import __version__
     from srkit.models import ARCHITECTURES, build_model
 
@@ -116,8 +114,26 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
             "srkit_scale": str(int(scale)), "srkit_version": __version__}
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        tmp.write_bytes(safetensors_bytes(tensors, meta))
     return path
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """A safetensors file's bytes, the same for the same tensors and metadata.
+
+    The safetensors library keeps metadata in a Rust HashMap, whose order changes from one
+    process to the next; the header is re-serialised here with sorted metadata keys (the
+    tensor entries keep the library's order, and their offsets are relative to the data).
+    """
+    from safetensors.torch import save
+
+    blob = save(tensors, metadata=metadata)
+    length = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + length])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8-byte alignment
+    return len(text).to_bytes(8, "little") + text + blob[8 + length:]
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
