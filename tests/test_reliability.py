@@ -279,3 +279,28 @@ def test_same_model_same_bytes_across_processes(tmp_path: Path) -> None:
 
     loaded = load_model(paths[0])
     assert loaded.metadata["zeta"] == "zetazeta" and loaded.arch_args["num_feat"] == 4
+
+
+# CLI ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def photo(tmp_path: Path, rng) -> Path:
+    return write_image(tmp_path / "in" / "photo.png", rng.random((8, 10, 3)))
+
+
+@pytest.mark.parametrize(("suffix", "beside", "in_folder"), [
+    ("out", "photo_out.png", "photo_out.png"),
+    ("_sr", "photo_sr.png", "photo_sr.png"),
+    ("-sr", "photo-sr.png", "photo-sr.png"),
+    (".x2", "photo.x2.png", "photo.x2.png"),
+    (None, "photo_x2.png", "photo.png"),
+])
+def test_suffix_is_separated_from_the_name(tmp_path: Path, photo: Path, suffix, beside,
+                                           in_folder) -> None:
+    from srkit.stages.upscale import upscale
+
+    beside_result = upscale([photo], None, 2, method="bicubic", suffix=suffix)
+    folder_result = upscale([photo], tmp_path / "o", 2, method="bicubic", suffix=suffix)
+    assert beside_result.outputs == [photo.with_name(beside)]
+    assert folder_result.outputs == [tmp_path / "o" / in_folder]

@@ -28,6 +28,7 @@ METHODS = ("model", "bicubic", "lanczos")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
            "tiff": ".tif", "bmp": ".bmp"}
 DEFAULT_TILE = 512
+_SEPARATORS = "_-."  # a --suffix starting with one of these is used as given
 @dataclass(frozen=True)
 class UpscaleResult:
     """What :func:`upscale` did.
@@ -114,8 +115,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         outscale: final factor (may be non-integer): the ``scale`` output is resized to
             ``round(H·outscale) × round(W·outscale)`` with MATLAB bicubic.
         fmt: ``png``, ``jpg``, ``webp``, ``tif`` (default: the input's format).
-        suffix: appended to each output stem; default ``_x{factor}`` beside the input and
-            nothing inside an output folder (so names match the inputs for ``evaluate``).
+        suffix: appended to each output stem, after ``_`` unless it starts with ``_``, ``-``
+            or ``.``; default ``_x{factor}`` beside the input and nothing inside an
+            output folder (so names match the inputs for ``evaluate``).
         half: float16 inference (GPU only).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
         strict: fail on an unreadable input instead of skipping it.
@@ -247,6 +249,8 @@ def _plan_outputs(paths: list[Path], inputs: Sequence[str | Path] | str | Path,
     output_path = Path(output) if output is not None else None
     if output_path is None and not single_file:
         raise SrkitError("several images (or a folder/glob) need -o OUTPUT_FOLDER")
+    if suffix and suffix[0] not in _SEPARATORS:
+        suffix = "_" + suffix  # --suffix sr: photo_sr.png, not photosr.png
     targets = []
     for path in paths:
         ext = extension or (path.suffix.lower() if path.suffix.lower() in IMAGE_EXTENSIONS
