@@ -304,3 +304,13 @@ def test_suffix_is_separated_from_the_name(tmp_path: Path, photo: Path, suffix, 
     folder_result = upscale([photo], tmp_path / "o", 2, method="bicubic", suffix=suffix)
     assert beside_result.outputs == [photo.with_name(beside)]
     assert folder_result.outputs == [tmp_path / "o" / in_folder]
+
+
+def test_version_option() -> None:
+    from typer.testing import CliRunner
+
+    from srkit import __version__
+    from srkit.cli import app
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output == f"srkit {__version__}\n"
