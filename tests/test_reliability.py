@@ -314,3 +314,28 @@ def test_version_option() -> None:
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output == f"srkit {__version__}\n"
+
+
+@pytest.mark.parametrize("command", [
+    ["upscale", "-x", "2", "--method", "bicubic", "-o", "{out}"],
+    ["evaluate"],
+    ["estimate-kernels", "-x", "2", "--pool", "{out}/kernels.h5"],
+    ["collect-noise", "--pool", "{out}/noise.h5"],
+], ids=lambda command: command[0])
+def test_nothing_readable_exits_1_some_unreadable_exits_0(tmp_path: Path, photo: Path,
+                                                          command) -> None:
+    from typer.testing import CliRunner
+
+    from srkit.cli import app
+
+    broken = photo.parent / "broken.jpg"
+    broken.write_bytes(b"not a jpeg")
+    runner = CliRunner()
+    args = [a.replace("{out}", str(tmp_path / "out")) for a in command]
+    alone = runner.invoke(app, [args[0], str(broken), *args[1:], "-q"])
+    assert alone.exit_code == 1 and isinstance(alone.exception, SrkitError), alone.output
+    assert "every input was skipped: " in str(alone.exception)
+    assert "broken.jpg" in str(alone.exception)
+    args = [a.replace("{out}", str(tmp_path / "out2")) for a in command]
+    some = runner.invoke(app, [args[0], str(photo.parent), *args[1:], "-q"])
+    assert some.exit_code == 0, some.output

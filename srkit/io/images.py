@@ -334,6 +334,13 @@ class SkipLog:
         return len(self.skipped or [])
 
 
+def nothing_readable(skipped: Sequence[str]) -> SrkitError:
+    """The error for a run in which every input was skipped (exit status 1; skipping some of
+    many stays a warning). ``skipped`` holds one ``"PATH: reason"`` per input."""
+    more = f"; {len(skipped) - 1} more skipped" if len(skipped) > 1 else ""
+    return SrkitError(f"nothing done, every input was skipped: {skipped[0]}{more}")
+
+
 def iter_readable(paths: Iterable[Path], skip_log: SkipLog) -> Iterable[LoadedImage]:
     """Yield the images among ``paths`` that can be read, logging the others."""
     for path in paths:

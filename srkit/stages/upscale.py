@@ -22,7 +22,14 @@ from pathlib import Path
 import numpy as np
 
 from srkit.errors import SrkitError
-from srkit.io.images import IMAGE_EXTENSIONS, LoadedImage, SkipLog, list_images, save_like
+from srkit.io.images import (
+    IMAGE_EXTENSIONS,
+    LoadedImage,
+    SkipLog,
+    list_images,
+    nothing_readable,
+    save_like,
+)
 
 METHODS = ("model", "bicubic", "lanczos")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
@@ -120,7 +127,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             output folder (so names match the inputs for ``evaluate``).
         half: float16 inference (GPU only).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        strict: fail on an unreadable input instead of skipping it.
+        strict: fail on an unreadable input instead of skipping it (when every input is
+            unreadable, :class:`SrkitError` is raised either way).
         overwrite: replace existing outputs (inputs are never overwritten).
     """
     from srkit import console
@@ -179,6 +187,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             written.append(save_like(target, image, rgb, alpha, overwrite=True))
             megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
             bar.advance(images_task)
+    if not written and skip_log.skipped:
+        raise nothing_readable(skip_log.skipped)
     return UpscaleResult(written, list(skip_log.skipped or []), method, factor, model_path,
                          loaded.arch if loaded else None, tile if loaded else 0, overlap,
                          time.perf_counter() - started, megapixels)
