@@ -271,6 +271,27 @@ def save_like(path: str | Path, like: LoadedImage, rgb: np.ndarray,
                        overwrite=overwrite)
 
 
+def check_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path] = ()
+                 ) -> Path:
+    """Refuse, before any work, to write ``path`` over one of ``inputs`` (ever) or over an
+    existing file (unless ``overwrite``). ``inputs`` are files, folders or globs; those that
+    do not exist are ignored here (the reader reports them)."""
+    path = Path(path)
+    resolved = path.resolve()
+    for item in inputs:
+        try:
+            found = list_images(item) if not Path(item).is_file() else [Path(item)]
+        except SrkitError:
+            continue
+        if any(resolved == p.resolve() for p in found):
+            raise SrkitError(f"{path}: would overwrite an input (choose another output name)")
+    if path.is_dir():
+        raise SrkitError(f"{path}: is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise SrkitError(f"{path}: already exists (use --overwrite to replace it)")
+    return path
+
+
 def list_images(inputs: Sequence[str | Path] | str | Path, *, recursive: bool = False
                 ) -> list[Path]:
     """Expand files, folders and glob patterns into a sorted list of image paths.
