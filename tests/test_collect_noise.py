@@ -208,7 +208,8 @@ def test_cli_max_pixels_guard(tmp_path: Path, rng) -> None:
         skipped = CliRunner().invoke(app, ["collect-noise", "--rule", "realsr",
                                            str(tmp_path / "a.png"), "--pool",
                                            pool, "--max-pixels", "1000"])
-        assert skipped.exit_code == 0 and "1 unreadable" in skipped.output
+        assert skipped.exit_code == 1 and "1 unreadable" in skipped.output  # all skipped
+        assert "--max-pixels" in str(skipped.exception)
         strict = CliRunner().invoke(app, ["collect-noise", "--rule", "realsr",
                                           str(tmp_path / "a.png"), "--pool",
                                           pool, "--max-pixels", "1000", "--strict"])

@@ -341,3 +341,17 @@ def test_cli_bad_pool_exits_1(tmp_path: Path, command: str) -> None:
     result = CliRunner().invoke(app, ["pool", command, *args])
     assert result.exit_code == 1 and isinstance(result.exception, SrkitError)
     assert "not an HDF5 file" in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_cli_show_refuses_to_replace_a_file_without_overwrite(tmp_path: Path) -> None:
+    pool = tmp_path / "pool.h5"
+    append_kernels(pool, kernels(2))
+    existing = tmp_path / "sheet.png"
+    existing.write_bytes(b"keep me")
+    runner = CliRunner()
+    refused = runner.invoke(app, ["pool", "show", str(pool), "-o", str(existing), "-q"])
+    assert refused.exit_code == 1 and "--overwrite" in str(refused.exception)
+    assert existing.read_bytes() == b"keep me"
+    replaced = runner.invoke(app, ["pool", "show", str(pool), "-o", str(existing), "-q",
+                                   "--overwrite"])
+    assert replaced.exit_code == 0 and Image.open(existing).format == "PNG"

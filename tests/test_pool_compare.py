@@ -140,3 +140,21 @@ def test_pool_compare_bad_input_is_one_line(tmp_path: Path, camera_sets) -> None
     with pytest.raises(SrkitError, match="PNG"):
         compare_degradations(camera_sets["real"], [camera_sets["bicubic"]],
                              report=tmp_path / "r.jpg")
+
+
+def test_pool_compare_never_replaces_an_input_and_needs_overwrite(camera_sets,
+                                                                  tmp_path: Path) -> None:
+    real_image = camera_sets["real"] / "chelsea.png"
+    before = real_image.read_bytes()
+    existing = tmp_path / "report.png"
+    existing.write_bytes(b"keep me")
+    runner = CliRunner()
+    for output, extra, message in ((real_image, ["--overwrite"], "would overwrite an input"),
+                                   (existing, [], "--overwrite")):
+        result = runner.invoke(app, ["pool", "compare", str(camera_sets["real"]),
+                                     str(camera_sets["bicubic"]), "-o", str(output), *extra])
+        assert result.exit_code == 1 and message in str(result.exception), result.output
+    assert real_image.read_bytes() == before and existing.read_bytes() == b"keep me"
+    result = runner.invoke(app, ["pool", "compare", str(camera_sets["real"]),
+                                 str(camera_sets["bicubic"]), "-o", str(existing), "--overwrite"])
+    assert result.exit_code == 0 and existing.read_bytes()[:4] == b"\x89PNG"

@@ -240,3 +240,24 @@ def test_cli_error_is_one_line(data: Path, tmp_path: Path) -> None:
                           str(tmp_path / "missing.png")], capture_output=True, text=True)
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert out.returncode == 1 and len(lines) == 1 and "missing.png" in lines[0]
+
+
+def test_cli_grid_and_report_need_overwrite_and_never_replace_inputs(data: Path,
+                                                                      tmp_path: Path) -> None:
+    hr_image = data / "hr" / "astro.png"
+    before = hr_image.read_bytes()
+    grid, html = tmp_path / "g.png", tmp_path / "r.html"
+    grid.write_bytes(b"keep me")
+    html.write_text("keep me")
+    base = (str(data / "sr_a"), "--ref", str(data / "hr"), "-x", "2", "--metrics", "psnr",
+            "--crop-size", "32", "--crops", "1", "-q")
+    for extra, message in ((["--grid", str(hr_image), "--overwrite"], "overwrite an input"),
+                           (["--grid", str(grid)], "--overwrite"),
+                           (["--report", str(html)], "--overwrite")):
+        result = run(*base, *extra)
+        assert result.exit_code == 1 and message in str(result.exception), extra
+    assert hr_image.read_bytes() == before and grid.read_bytes() == b"keep me"
+    assert html.read_text() == "keep me"
+    result = run(*base, "--grid", str(grid), "--report", str(html), "--overwrite")
+    assert result.exit_code == 0, result.output
+    assert grid.read_bytes()[:4] == b"\x89PNG" and "sr_a" in html.read_text()

@@ -20,6 +20,24 @@ app = typer.Typer(
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from srkit import __version__
+
+        typer.echo(f"srkit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print srkit's version and exit.")] = False,
+) -> None:
+    pass  # the options of ``srkit`` itself; each command has its own
+
+
 pool_app = typer.Typer(help="Inspect, merge and draw degradation pools (HDF5).",
                        no_args_is_help=True)
 app.add_typer(pool_app, name="pool")

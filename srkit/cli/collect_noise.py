@@ -89,6 +89,10 @@ def collect_noise_cmd(
                         "reason": p.reason} for p in result.photos]}))
     if not quiet:
         _print_summary(result)
+    if result.photos and all(p.status == "unreadable" for p in result.photos):
+        from srkit.io.images import nothing_readable
+
+        raise nothing_readable([f"{p.path}: {p.reason}" for p in result.photos])
 
 
 def _print_summary(result) -> None:

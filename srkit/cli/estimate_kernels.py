@@ -84,3 +84,7 @@ def estimate_kernels_cmd(
             "estimated": [{"source": p.source, "flag": p.flag, "seconds": round(p.seconds, 3),
                            "covariance_x2": p.covariance_x2} for p in result.estimated],
             "already_in_pool": result.already_in_pool, "skipped": result.skipped}))
+    if result.skipped and not result.estimated and not result.already_in_pool:
+        from srkit.io.images import nothing_readable
+
+        raise nothing_readable(result.skipped)

@@ -60,6 +60,8 @@ ReportMaxOpt = Annotated[int, typer.Option(
 AttachOpt = Annotated[list[Path] | None, typer.Option(
     "--attach", help="PNG to embed in the HTML report, e.g. `srkit pool show` output "
     "(repeatable).", show_default=False)]
+OverwriteOpt = Annotated[bool, typer.Option(
+    "--overwrite", help="Replace existing --report/--grid files (never an input image).")]
 TrainingLogOpt = Annotated[list[Path] | None, typer.Option(
     "--training-log", help="Training CSV (MODEL.train.csv) drawn as curves into the HTML "
     "report (repeatable).", show_default=False)]
@@ -90,6 +92,7 @@ def evaluate_cmd(
     report_max_images: ReportMaxOpt = 24,
     attach: AttachOpt = None,
     training_log: TrainingLogOpt = None,
+    overwrite: OverwriteOpt = False,
     max_pixels: MaxPixelsOpt = 200_000_000,
     quiet: QuietOpt = False,
 ) -> None:
@@ -111,6 +114,12 @@ def evaluate_cmd(
         check_report_options(report, grid, lr_images=lr_images, crop_size=crop_size, crops=crops,
                              max_images=report_max_images, attach=attach or (),
                              training_logs=training_log or ())
+        from srkit.io.images import check_output
+
+        sources = [*inputs, *(p for p in (ref, lr_images) if p is not None), *(attach or [])]
+        for path in (report, grid):
+            if path is not None:
+                check_output(path, overwrite=overwrite, inputs=sources)
 
     result = evaluate(inputs, ref, scale=scale, border=border, y_channel=not rgb,
                       metrics=metrics.split(",") if metrics is not None else None,

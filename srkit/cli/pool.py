@@ -121,6 +121,8 @@ def show_cmd(
     columns: Annotated[int, typer.Option("--columns", help="Tiles per row.")] = 8,
     gain: Annotated[float, typer.Option("--gain", help="Noise shown as 0.5 + GAIN × noise.")
                     ] = 4.0,
+    overwrite: Annotated[bool, typer.Option("--overwrite",
+                                            help="Replace an existing output file.")] = False,
     quiet: QuietOpt = False,
 ) -> None:
     """Draw a pool's kernels and noise patches as a contact sheet image."""
@@ -128,7 +130,7 @@ def show_cmd(
     from srkit.stages.pool_tools import pool_sheet
 
     result = pool_sheet(pool, output, max_items=max_items, cell=cell, columns=columns,
-                        noise_gain=gain)
+                        noise_gain=gain, overwrite=overwrite)
     kernels = sum(result.kernels.values())
     _report(f"wrote {result.output} ({result.width}×{result.height}): {kernels} kernels, "
          f"{result.noise} noise patches")

@@ -23,6 +23,9 @@ def compare_cmd(
     max_images: Annotated[int, typer.Option("--max-images", help="Measure at most N images "
                                             "per folder (random subset; 0 = all).")] = 200,
     seed: SeedOpt = 0,
+    overwrite: Annotated[bool, typer.Option(
+        "--overwrite", help="Replace an existing -o file (never one of the input images).")
+    ] = False,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,
 ) -> None:
@@ -35,7 +38,7 @@ def compare_cmd(
     from srkit.stages.pool_compare import compare_degradations
 
     result = compare_degradations(real_lr_dir, list(generated_lr_dirs), report=output,
-                                  max_images=max_images, seed=seed)
+                                  max_images=max_images, seed=seed, overwrite=overwrite)
     from srkit.console import stdout
 
     if json_out:

@@ -60,7 +60,8 @@ FormatOpt = Annotated[Format | None, typer.Option(
     "--format", show_default=False, help="Output format (default: the input's).")]
 SuffixOpt = Annotated[str | None, typer.Option(
     "--suffix", show_default=False,
-    help="Appended to output names (default: _xS beside the input, none in an -o folder).")]
+    help="Appended to output names, after _ unless it starts with _ - or . (default: _xS "
+    "beside the input, none in an -o folder).")]
 HalfOpt = Annotated[bool, typer.Option("--half", help="float16 inference (GPU only).")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Replace existing output files (inputs are never overwritten).")]

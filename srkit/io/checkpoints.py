@@ -82,8 +82,6 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
     ``metadata`` adds string entries (the four ``srkit_*`` keys are reserved).
     DataParallel/DDP wrappers are unwrapped. Returns the path written.
     """
-    from safetensors.torch import save_file
-
     from srkit import __version__
     from srkit.models import ARCHITECTURES, build_model
 
@@ -116,8 +114,26 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
             "srkit_scale": str(int(scale)), "srkit_version": __version__}
     path = Path(path)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
+        tmp.write_bytes(safetensors_bytes(tensors, meta))
     return path
+
+
+def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]) -> bytes:
+    """A safetensors file's bytes, the same for the same tensors and metadata.
+
+    The safetensors library keeps metadata in a Rust HashMap, whose order changes from one
+    process to the next; the header is re-serialised here with sorted metadata keys (the
+    tensor entries keep the library's order, and their offsets are relative to the data).
+    """
+    from safetensors.torch import save
+
+    blob = save(tensors, metadata=metadata)
+    length = int.from_bytes(blob[:8], "little")
+    header = json.loads(blob[8:8 + length])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)  # the format pads the header to 8-byte alignment
+    return len(text).to_bytes(8, "little") + text + blob[8 + length:]
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -135,6 +151,9 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     if _is_safetensors(path):
         state, metadata = read_safetensors(path)
         source_format = "safetensors"
+    elif path.suffix.lower() == ".safetensors":
+        raise SrkitError(f"{path}: not a safetensors file (no safetensors header; a PyTorch "
+                         "checkpoint must be named .pth or .pt)")
     else:
         state, metadata = _read_torch(path), {}
         source_format = "pth"
@@ -149,16 +168,60 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             raise SrkitError(f"{path}: srkit_arch_args metadata is not valid JSON") from None
     else:
         arch, arch_args = detect_architecture(state, name=str(path))
+    _check_arch_args(arch, arch_args, str(path))
+    _check_finite(state, str(path))
     try:
+        # The metadata is checked against the tensors on the meta device (no memory)
+        # before a real network is allocated from it.
+        with torch.device("meta"):
+            reference = build_model(arch, **arch_args)
+        _check_shapes(reference.state_dict(), state, str(path))
         model = build_model(arch, **arch_args)
     except SrkitError as error:
-        raise SrkitError(f"{path}: {error}") from None
-    _check_shapes(model.state_dict(), state, str(path))
+        message = str(error)
+        raise SrkitError(message if message.startswith(str(path)) else f"{path}: {message}"
+                         ) from None
     model.load_state_dict(state, strict=True)
     model.eval()
     model.to(resolve_device(device))
     scale = int(arch_args.get(SCALE_ARGUMENT[arch], model.scale))
     return LoadedModel(model, arch, dict(arch_args), scale, dict(metadata), source_format)
+
+
+# Upper bound for every integer constructor argument read from a file (channel widths, block
+# counts): far above any published model (num_feat 64, num_block 23, num_conv 32), far below
+# sizes that would take minutes or terabytes to build.
+MAX_ARCH_ARGUMENT = 1024
+
+
+def _check_arch_args(arch: str, arch_args: Any, name: str) -> None:
+    """Types and ranges of constructor arguments from a file, before anything is built."""
+    from srkit.models import architecture_arguments
+
+    if not isinstance(arch_args, dict):
+        raise SrkitError(f"{name}: srkit_arch_args must be a JSON object, "
+                         f"not {type(arch_args).__name__}")
+    known = architecture_arguments(arch)
+    for key, value in arch_args.items():
+        default = known.get(key)
+        if isinstance(default, bool) or default is None:
+            continue  # unknown names are reported by build_model
+        if isinstance(default, int):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise SrkitError(f"{name}: {arch} argument {key} must be an integer, "
+                                 f"got {value!r}")
+            if not 0 <= value <= MAX_ARCH_ARGUMENT:
+                raise SrkitError(f"{name}: {arch} argument {key}={value} is out of range "
+                                 f"(0 to {MAX_ARCH_ARGUMENT})")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise SrkitError(f"{name}: {arch} argument {key} must be a string, got {value!r}")
+
+
+def _check_finite(state: dict[str, torch.Tensor], name: str) -> None:
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise SrkitError(f"{name}: weight {key} holds NaN or infinite values "
+                             "(a diverged training run?)")
 
 
 def unwrap_state_dict(obj: Any, name: str = "checkpoint") -> dict[str, torch.Tensor]:
@@ -311,7 +374,8 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
         raise SrkitError(f"{path}: not a model file (expected srkit .safetensors or a "
                          "PyTorch .pth/.pt)")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as handle:  # a handle: torch.load would dispatch on the suffix
+            obj = torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise SrkitError(f"{path}: holds Python objects besides weights; srkit only loads "
                          "plain weights (weights_only=True)") from None

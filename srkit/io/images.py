@@ -90,25 +90,36 @@ def read_image(path: str | Path) -> LoadedImage:
                 pil = ImageOps.exif_transpose(pil)
                 return _from_pil(pil, path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise SrkitError(
-            f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} pixels "
-            "(raise it with --max-pixels)"
-        ) from None
+        raise _too_large(path) from None
     except UnidentifiedImageError:
         raise SrkitError(f"{path}: not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise SrkitError(f"{path}: cannot read image ({error})") from None
 
 
+def _too_large(path: Path) -> SrkitError:
+    return SrkitError(f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} "
+                      "pixels (raise it with --max-pixels)")
+
+
+def _check_size(path: Path, width: int, height: int) -> None:
+    """Refuse, from the header and before decoding, an image past the pixel limit.
+
+    Pillow's own check covers what it decodes (it warns past the limit; srkit makes that an
+    error); the 16-bit PNG and TIFF readers call this with the header's size.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > limit:
+        raise _too_large(path)
+
+
 def _read_png16(path: Path) -> LoadedImage:
+    width, height = png16.image_size(path)
+    _check_size(path, width, height)
     try:
         samples = png16.read_png16(path)
     except (OSError, ValueError) as error:
         raise SrkitError(f"{path}: cannot read 16-bit PNG ({error})") from None
-    h, w = samples.shape[:2]
-    if Image.MAX_IMAGE_PIXELS and h * w > 2 * Image.MAX_IMAGE_PIXELS:
-        raise SrkitError(f"{path}: image is larger than the limit of {Image.MAX_IMAGE_PIXELS} "
-                         "pixels (raise it with --max-pixels)")
     return _from_uint16(samples, path)
 
 
@@ -131,7 +142,10 @@ def _read_tiff16(path: Path) -> LoadedImage | None:
             page = tif.pages[0]
             if page.dtype != np.uint16 or page.samplesperpixel not in (1, 2, 3, 4):
                 return None
+            _check_size(path, int(page.imagewidth), int(page.imagelength))
             samples = page.asarray()
+    except SrkitError:
+        raise
     except Exception:  # noqa: BLE001 - anything odd: let Pillow try and report
         return None
     return _from_uint16(samples if samples.ndim == 3 else samples[..., None], path)
@@ -257,6 +271,27 @@ def save_like(path: str | Path, like: LoadedImage, rgb: np.ndarray,
                        overwrite=overwrite)
 
 
+def check_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path] = ()
+                 ) -> Path:
+    """Refuse, before any work, to write ``path`` over one of ``inputs`` (ever) or over an
+    existing file (unless ``overwrite``). ``inputs`` are files, folders or globs; those that
+    do not exist are ignored here (the reader reports them)."""
+    path = Path(path)
+    resolved = path.resolve()
+    for item in inputs:
+        try:
+            found = list_images(item) if not Path(item).is_file() else [Path(item)]
+        except SrkitError:
+            continue
+        if any(resolved == p.resolve() for p in found):
+            raise SrkitError(f"{path}: would overwrite an input (choose another output name)")
+    if path.is_dir():
+        raise SrkitError(f"{path}: is a folder; give a file name")
+    if path.exists() and not overwrite:
+        raise SrkitError(f"{path}: already exists (use --overwrite to replace it)")
+    return path
+
+
 def list_images(inputs: Sequence[str | Path] | str | Path, *, recursive: bool = False
                 ) -> list[Path]:
     """Expand files, folders and glob patterns into a sorted list of image paths.
@@ -318,6 +353,13 @@ class SkipLog:
     @property
     def count(self) -> int:
         return len(self.skipped or [])
+
+
+def nothing_readable(skipped: Sequence[str]) -> SrkitError:
+    """The error for a run in which every input was skipped (exit status 1; skipping some of
+    many stays a warning). ``skipped`` holds one ``"PATH: reason"`` per input."""
+    more = f"; {len(skipped) - 1} more skipped" if len(skipped) > 1 else ""
+    return SrkitError(f"nothing done, every input was skipped: {skipped[0]}{more}")
 
 
 def iter_readable(paths: Iterable[Path], skip_log: SkipLog) -> Iterable[LoadedImage]:

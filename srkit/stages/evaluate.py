@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from srkit.errors import SrkitError
-from srkit.io.images import LoadedImage, SkipLog, list_images
+from srkit.io.images import LoadedImage, SkipLog, list_images, nothing_readable
 
 FULL_REFERENCE = ("psnr", "ssim", "lpips")
 ALL_METRICS = ("psnr", "ssim", "niqe", "lpips")
@@ -251,7 +251,8 @@ def evaluate(
         strict: fail on an unreadable image, an SR image without a reference or an image a
             metric cannot score (too small) instead of leaving it out with a warning.
     Returns:
-        :class:`EvaluateResult`. Raises :class:`SrkitError` on bad input.
+        :class:`EvaluateResult`. Raises :class:`SrkitError` on bad input, and when no image
+        could be read.
     """
     from srkit.console import track
 
@@ -295,6 +296,8 @@ def evaluate(
     for method in methods:
         method.images.sort(key=lambda row: row.name)
     skipped = list(dict.fromkeys(skip_log.skipped or []))
+    if skipped and not any(method.images for method in methods):
+        raise nothing_readable(skipped)
     return EvaluateResult(chosen, methods, conventions, skipped)
 
 

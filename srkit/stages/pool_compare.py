@@ -233,7 +233,7 @@ def _read_set(folder: str | Path, max_images: int, rng: np.random.Generator
 
 def compare_degradations(real_dir: str | Path, generated_dirs: list[str | Path], *,
                          report: str | Path | None = None, max_images: int = 200,
-                         seed: int = 0) -> CompareResult:
+                         seed: int = 0, overwrite: bool = False) -> CompareResult:
     """Measure the real LR folder and each generated LR folder and compare them.
 
     Args:
@@ -242,9 +242,14 @@ def compare_degradations(real_dir: str | Path, generated_dirs: list[str | Path],
         report: write a PNG plot here (spectra and noise-vs-brightness curves).
         max_images: measure at most this many images per folder (a random subset; 0 = all).
         seed: picks that subset and the pixel samples.
+        overwrite: replace an existing ``report`` (an input image is never replaced).
     """
     if not generated_dirs:
         raise SrkitError("give at least one folder of generated LR images")
+    if report is not None:
+        from srkit.io.images import check_output
+
+        check_output(report, overwrite=overwrite, inputs=[real_dir, *generated_dirs])
     rng = np.random.default_rng(seed)
     real = degradation_stats(_read_set(real_dir, max_images, rng), Path(real_dir).name or
                              str(real_dir), rng)

@@ -239,9 +239,11 @@ def render_sheet(pool: Pool, *, max_items: int = 32, cell: int = 96, columns: in
 
 
 def pool_sheet(path: str | Path, output: str | Path, *, max_items: int = 32, cell: int = 96,
-               columns: int = 8, noise_gain: float = 4.0) -> SheetResult:
-    """Write a contact sheet of a pool's kernels and noise patches to ``output`` (an image)."""
-    from srkit.io.images import write_image
+               columns: int = 8, noise_gain: float = 4.0, overwrite: bool = False
+               ) -> SheetResult:
+    """Write a contact sheet of a pool's kernels and noise patches to ``output`` (an image);
+    an existing ``output`` is replaced only with ``overwrite`` (the pool never)."""
+    from srkit.io.images import check_output, write_image
 
     if max_items < 1:
         raise SrkitError(f"--max must be at least 1, got {max_items}")
@@ -249,6 +251,7 @@ def pool_sheet(path: str | Path, output: str | Path, *, max_items: int = 32, cel
         raise SrkitError(f"--cell must be at least 8 pixels, got {cell}")
     if columns < 1:
         raise SrkitError(f"--columns must be at least 1, got {columns}")
+    check_output(output, overwrite=overwrite, inputs=[path])
     pool = read_pool(path)
     sheet, kernels, noise = render_sheet(pool, max_items=max_items, cell=cell, columns=columns,
                                          noise_gain=noise_gain)

@@ -22,12 +22,20 @@ from pathlib import Path
 import numpy as np
 
 from srkit.errors import SrkitError
-from srkit.io.images import IMAGE_EXTENSIONS, LoadedImage, SkipLog, list_images, save_like
+from srkit.io.images import (
+    IMAGE_EXTENSIONS,
+    LoadedImage,
+    SkipLog,
+    list_images,
+    nothing_readable,
+    save_like,
+)
 
 METHODS = ("model", "bicubic", "lanczos")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
            "tiff": ".tif", "bmp": ".bmp"}
 DEFAULT_TILE = 512
+_SEPARATORS = "_-."  # a --suffix starting with one of these is used as given
 @dataclass(frozen=True)
 class UpscaleResult:
     """What :func:`upscale` did.
@@ -114,11 +122,13 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         outscale: final factor (may be non-integer): the ``scale`` output is resized to
             ``round(H·outscale) × round(W·outscale)`` with MATLAB bicubic.
         fmt: ``png``, ``jpg``, ``webp``, ``tif`` (default: the input's format).
-        suffix: appended to each output stem; default ``_x{factor}`` beside the input and
-            nothing inside an output folder (so names match the inputs for ``evaluate``).
+        suffix: appended to each output stem, after ``_`` unless it starts with ``_``, ``-``
+            or ``.``; default ``_x{factor}`` beside the input and nothing inside an
+            output folder (so names match the inputs for ``evaluate``).
         half: float16 inference (GPU only).
         device: ``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        strict: fail on an unreadable input instead of skipping it.
+        strict: fail on an unreadable input instead of skipping it (when every input is
+            unreadable, :class:`SrkitError` is raised either way).
         overwrite: replace existing outputs (inputs are never overwritten).
     """
     from srkit import console
@@ -177,6 +187,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             written.append(save_like(target, image, rgb, alpha, overwrite=True))
             megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
             bar.advance(images_task)
+    if not written and skip_log.skipped:
+        raise nothing_readable(skip_log.skipped)
     return UpscaleResult(written, list(skip_log.skipped or []), method, factor, model_path,
                          loaded.arch if loaded else None, tile if loaded else 0, overlap,
                          time.perf_counter() - started, megapixels)
@@ -247,6 +259,8 @@ def _plan_outputs(paths: list[Path], inputs: Sequence[str | Path] | str | Path,
     output_path = Path(output) if output is not None else None
     if output_path is None and not single_file:
         raise SrkitError("several images (or a folder/glob) need -o OUTPUT_FOLDER")
+    if suffix and suffix[0] not in _SEPARATORS:
+        suffix = "_" + suffix  # --suffix sr: photo_sr.png, not photosr.png
     targets = []
     for path in paths:
         ext = extension or (path.suffix.lower() if path.suffix.lower() in IMAGE_EXTENSIONS
