@@ -16,14 +16,8 @@ from typer.testing import CliRunner
 
 from srkit.cli import app
 from srkit.errors import SrkitError
-from srkit.models.dsn import (
-    DownSamplingNetwork,
-    FrequencyDiscriminator,
-    build_discriminator,
-    dsn_metadata,
-    load_dsn,
-    save_dsn,
-)
+from srkit.io.dsn_checkpoints import dsn_metadata, load_dsn, save_dsn
+from srkit.models.dsn import DownSamplingNetwork, FrequencyDiscriminator, build_discriminator
 from srkit.stages.domain_distance import (
     degrade_with_dsn,
     domain_distance_map,

@@ -260,7 +260,8 @@ def test_dasr_without_vgg_weights_says_what_to_do(tmp_path, dasr_data, monkeypat
 
 def _random_dsn(path: Path) -> Path:
     """A tiny untrained DSN file (its maps are arbitrary but well formed)."""
-    from srkit.models.dsn import DownSamplingNetwork, build_discriminator, dsn_metadata, save_dsn
+    from srkit.io.dsn_checkpoints import dsn_metadata, save_dsn
+    from srkit.models.dsn import DownSamplingNetwork, build_discriminator
 
     torch.manual_seed(0)
     generator = DownSamplingNetwork(scale=2, num_feat=8, num_block=1)

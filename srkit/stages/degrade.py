@@ -38,7 +38,7 @@ from srkit.ops.kernels import blur_downsample
 from srkit.ops.resize import imresize
 
 if TYPE_CHECKING:
-    from srkit.models.dsn import LoadedDsn
+    from srkit.io.dsn_checkpoints import LoadedDsn
     from srkit.ops.synthetic import SyntheticSettings
 
 MODES = ("pool", "bicubic", "random", "dsn")
@@ -176,7 +176,7 @@ class _Worker:
             if plan.torch_threads is not None:
                 torch.set_num_threads(plan.torch_threads)
             if self.dsn is None:
-                from srkit.models.dsn import load_dsn
+                from srkit.io.dsn_checkpoints import load_dsn
 
                 self.dsn = load_dsn(plan.dsn_path, plan.device)
 
@@ -450,8 +450,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
             raise SrkitError("dsn mode needs a DSN file (--dsn DSN.safetensors, made by srkit "
                              "train-dsn)")
         from srkit.device import resolve_device
+        from srkit.io.dsn_checkpoints import load_dsn
         from srkit.io.hashing import file_sha256
-        from srkit.models.dsn import load_dsn
 
         target = str(resolve_device(device))
         loaded_dsn = load_dsn(dsn, target)

@@ -8,8 +8,8 @@ sees the same batches as an uninterrupted one.
 
 Files (beside ``output``, ``dsn.safetensors`` here):
 
-* ``dsn.safetensors`` — generator + discriminator with metadata (:mod:`srkit.models.dsn`),
-  written every ``save_every`` iterations and at the end;
+* ``dsn.safetensors`` — generator + discriminator with metadata
+  (:mod:`srkit.io.dsn_checkpoints`), written every ``save_every`` iterations and at the end;
 * ``dsn.resume.pt`` — networks, optimisers, schedules and iteration for ``resume``;
 * ``dsn.train.csv`` — losses per ``log_every`` iterations;
 * ``dsn.curves.png`` — those losses drawn, at every save;
@@ -163,7 +163,8 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
     """
     from srkit import console
     from srkit.device import resolve_device
-    from srkit.models.dsn import DownSamplingNetwork, build_discriminator, dsn_metadata, save_dsn
+    from srkit.io.dsn_checkpoints import dsn_metadata, save_dsn
+    from srkit.models.dsn import DownSamplingNetwork, build_discriminator
     from srkit.training.dasr import DsnTrainer
     from srkit.training.state import load_state, save_state
 
