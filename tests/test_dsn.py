@@ -191,7 +191,7 @@ def test_dsn_trainer_step_updates_both_networks() -> None:
     trainer = DsnTrainer(net, disc, freq="wavelet", iters=10, weights=DsnWeights())
     g_before = [p.detach().clone() for p in net.parameters()]
     d_before = [p.detach().clone() for p in disc.parameters()]
-    logs = trainer.step(torch.rand(2, 3, 16, 16), torch.rand(3, 3, 8, 8))
+    logs = trainer.step((torch.rand(2, 3, 16, 16), torch.rand(3, 3, 8, 8)))
     assert {"total", "content", "adversarial", "discriminator", "d_real", "d_fake"} <= set(logs)
     assert all(np.isfinite(v) for v in logs.values())
     assert logs["total"] == pytest.approx(logs["content"] + logs["adversarial"], rel=1e-5)

@@ -334,8 +334,8 @@ def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
 
     from srkit.models import build_model
+    from srkit.training.dasr import DasrTrainer
     from srkit.training.distributed import init_distributed
-    from srkit.training.trainer import DasrTrainer
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -348,7 +348,7 @@ def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
                           device, context=context, patch_size=32)
     data = torch.Generator().manual_seed(100 + rank)  # each rank its own samples
     shapes = [(2, 3, 16, 16), (2, 3, 32, 32), (2, 1, 16, 16), (2, 3, 16, 16), (2, 3, 32, 32)]
-    trainer.train_step(*(torch.rand(shape, generator=data) for shape in shapes))
+    trainer.step(tuple(torch.rand(shape, generator=data) for shape in shapes))
     torch.save({"d": dict(trainer.objective.discriminator.named_parameters()),
                 "g": dict(trainer.generator.named_parameters())},
                Path(out_dir) / f"rank{rank}.pt")

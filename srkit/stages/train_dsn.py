@@ -252,7 +252,7 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
                 rng = np.random.default_rng([seed, iteration])
                 hr = _crops(hr_images, patch_size, batch_size, rng).to(torch_device)
                 real = _crops(lr_images, patch_size // scale, batch_size, rng).to(torch_device)
-                logs = trainer.step(hr, real)
+                logs = trainer.step((hr, real))
                 for key, value in logs.items():
                     sums[key] = sums.get(key, 0.0) + value
                 count += 1

@@ -2,7 +2,7 @@
 
 With the ``dasr`` recipe the pair folder comes from ``srkit degrade --dsn`` (with its
 domain-distance maps) and ``real_lr`` names the target camera's photos: each iteration then
-trains on generated pairs and real LR together (:class:`~srkit.training.trainer.DasrTrainer`).
+trains on generated pairs and real LR together (:class:`~srkit.training.dasr.DasrTrainer`).
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
@@ -143,7 +143,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool_share=pool_share, val=val, real_lr=real_lr, rank=context.rank,
             world_size=context.world_size)
         generator, init_metadata = _build_generator(arch, arch_args, init)
-        from srkit.training.trainer import DasrTrainer, SRTrainer, resolve_amp
+        from srkit.training.dasr import DasrTrainer
+        from srkit.training.trainer import SRTrainer, resolve_amp
 
         trainer_class = DasrTrainer if run_recipe.is_dasr else SRTrainer
         trainer = trainer_class(generator, run_recipe, torch_device, context=context,
@@ -394,7 +395,7 @@ class _Run:
                 tick = time.perf_counter()
                 batch = next(batches)  # (lq, gt), or the five tensors of a dasr sample
                 tock = time.perf_counter()
-                meter.add(self.trainer.train_step(*batch))
+                meter.add(self.trainer.step(batch))
                 if device.type == "cuda" and (iteration + 1) % self.log_every == 0:
                     torch.cuda.synchronize(device)  # so step_s holds the queued GPU work
                 done = time.perf_counter()
