@@ -312,6 +312,68 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path: Path, dsn_data) -> N
         straight.history[-1]["loss_total"], rel=1e-5)
 
 
+def test_ctrl_c_stops_train_dsn_whole_and_resuming_continues_bit_for_bit(
+        tmp_path: Path, dsn_data, monkeypatch, capsys) -> None:
+    """Ctrl-C during iteration 3 of 5: the run saves at 3 (DSN file, state with the random
+    states) and says how to go on; resumed from another random state, it ends with the
+    weights, log and random states of a run that was never stopped."""
+    import random
+    import signal
+
+    from safetensors.torch import load_file
+
+    from srkit.stages.train_dsn import train_dsn
+    from srkit.training.state import load_state
+
+    hr_dir, lr_dir = dsn_data
+    kwargs = dict(scale=2, iters=5, batch_size=2, patch_size=16, num_feat=8, num_block=1,
+                  sample_every=0, save_every=10, log_every=1, device="cpu", quiet=True)
+
+    def seed_globals(seed: int) -> None:  # what the CLI's --seed does
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    seed_globals(4)
+    train_dsn(hr_dir, lr_dir, tmp_path / "straight.safetensors", **kwargs)
+    step = DsnTrainer.step
+
+    def step_then_ctrl_c(trainer, batch):
+        logs = step(trainer, batch)
+        if trainer.g_scheduler.last_epoch == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return logs
+
+    monkeypatch.setattr(DsnTrainer, "step", step_then_ctrl_c)
+    seed_globals(4)
+    stopped = tmp_path / "stopped.safetensors"
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_dsn(hr_dir, lr_dir, stopped, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    message = " ".join(capsys.readouterr().err.split())
+    assert "stopped at iteration 3" in message and "continue with --resume" in message
+    assert load_state(tmp_path / "stopped.resume.pt")["iteration"] == 3
+    assert load_dsn(stopped).metadata["srkit_iterations"] == "3"
+    monkeypatch.setattr(DsnTrainer, "step", step)
+    seed_globals(5)  # a new process
+    train_dsn(hr_dir, lr_dir, stopped, resume=True, **kwargs)
+
+    expected, got = load_file(tmp_path / "straight.safetensors"), load_file(stopped)
+    assert expected.keys() == got.keys() and all(torch.equal(expected[k], got[k])
+                                                 for k in expected)
+    rng_a = load_state(tmp_path / "straight.resume.pt")["rng"]
+    rng_b = load_state(tmp_path / "stopped.resume.pt")["rng"]
+    assert torch.equal(rng_a["torch"], rng_b["torch"])
+    assert torch.equal(rng_a["numpy"]["keys"], rng_b["numpy"]["keys"])
+    assert torch.equal(rng_a["python"]["state"], rng_b["python"]["state"])
+    logs = [(tmp_path / f"{name}.train.csv").read_text().splitlines()
+            for name in ("straight", "stopped")]
+    assert [row.split(",")[:-1] for row in logs[0]] == [row.split(",")[:-1] for row in logs[1]]
+
+
 def test_train_dsn_rejects_bad_inputs(tmp_path: Path, dsn_data) -> None:
     from srkit.stages.train_dsn import train_dsn
 
