@@ -106,15 +106,15 @@ def test_plot_sr_log_has_loss_and_psnr_panels(tmp_path: Path) -> None:
 
 
 def test_dsn_log_draws_discriminator_panel(tmp_path: Path) -> None:
-    from srkit.stages.train_dsn import LOG_COLUMNS, _append_log, _write_log
+    from srkit.stages.train_dsn import LOG_COLUMNS
+    from srkit.training.log import CsvLog
 
     path = tmp_path / "dsn.train.csv"
-    _write_log(path, [], None)
+    log = CsvLog(path, columns=LOG_COLUMNS)
     for i in range(1, 11):
-        _append_log(path, {"iteration": i, "loss_total": 1.0 / i, "loss_content": 0.5 / i,
-                           "loss_adversarial": 0.7, "loss_discriminator": 1.3,
-                           "d_real": 0.6, "d_fake": 0.4, "learning_rate": 1e-4,
-                           "elapsed_s": float(i)})
+        log.write({"iteration": i, "loss_total": 1.0 / i, "loss_content": 0.5 / i,
+                   "loss_adversarial": 0.7, "loss_discriminator": 1.3, "d_real": 0.6,
+                   "d_fake": 0.4, "learning_rate": 1e-4, "elapsed_s": float(i)})
     assert "val_psnr_y" not in LOG_COLUMNS
     with Image.open(plot_training_log(path, tmp_path / "x.png")) as image:
         assert image.size == (2 * PANEL_SIZE[0], PANEL_SIZE[1] + 24)  # losses + D panels

@@ -74,7 +74,8 @@ def test_build_resolves_modes_and_refuses_options_of_other_kinds():
 def test_dsn_crop_equals_the_whole_image_lr(rng, tmp_path):
     torch = pytest.importorskip("torch")
     from srkit.degradations.dsn import DsnDegradation, dsn_degrade
-    from srkit.models.dsn import DownSamplingNetwork, LoadedDsn, build_discriminator
+    from srkit.io.dsn_checkpoints import LoadedDsn
+    from srkit.models.dsn import DownSamplingNetwork, build_discriminator
 
     torch.manual_seed(0)
     generator = DownSamplingNetwork(scale=2, num_feat=8, num_block=2)

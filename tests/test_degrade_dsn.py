@@ -16,15 +16,10 @@ from typer.testing import CliRunner
 from srkit.cli import app
 from srkit.degradations.dsn import degrade_with_dsn
 from srkit.errors import SrkitError
+from srkit.io.dsn_checkpoints import dsn_metadata, load_dsn, save_dsn
 from srkit.io.hashing import file_sha256
 from srkit.io.images import read_image, to_uint, write_image
-from srkit.models.dsn import (
-    DownSamplingNetwork,
-    build_discriminator,
-    dsn_metadata,
-    load_dsn,
-    save_dsn,
-)
+from srkit.models.dsn import DownSamplingNetwork, build_discriminator
 from srkit.stages.degrade import degrade
 
 runner = CliRunner()

@@ -15,21 +15,11 @@ from torch import nn
 from typer.testing import CliRunner
 
 from srkit.cli import app
+from srkit.degradations.domain_distance import domain_distance_map, receptive_fields
+from srkit.degradations.dsn import degrade_with_dsn, dsn_degrade
 from srkit.errors import SrkitError
-from srkit.models.dsn import (
-    DownSamplingNetwork,
-    FrequencyDiscriminator,
-    build_discriminator,
-    dsn_metadata,
-    load_dsn,
-    save_dsn,
-)
-from srkit.stages.domain_distance import (
-    degrade_with_dsn,
-    domain_distance_map,
-    dsn_degrade,
-    receptive_fields,
-)
+from srkit.io.dsn_checkpoints import dsn_metadata, load_dsn, save_dsn
+from srkit.models.dsn import DownSamplingNetwork, FrequencyDiscriminator, build_discriminator
 from srkit.training.dasr import (
     DasrObjective,
     DsnTrainer,
@@ -197,7 +187,7 @@ def test_dsn_trainer_step_updates_both_networks() -> None:
     trainer = DsnTrainer(net, disc, freq="wavelet", iters=10, weights=DsnWeights())
     g_before = [p.detach().clone() for p in net.parameters()]
     d_before = [p.detach().clone() for p in disc.parameters()]
-    logs = trainer.step(torch.rand(2, 3, 16, 16), torch.rand(3, 3, 8, 8))
+    logs = trainer.step((torch.rand(2, 3, 16, 16), torch.rand(3, 3, 8, 8)))
     assert {"total", "content", "adversarial", "discriminator", "d_real", "d_fake"} <= set(logs)
     assert all(np.isfinite(v) for v in logs.values())
     assert logs["total"] == pytest.approx(logs["content"] + logs["adversarial"], rel=1e-5)
@@ -316,6 +306,68 @@ def test_resumed_run_matches_an_uninterrupted_one(tmp_path: Path, dsn_data) -> N
                         **kwargs)
     assert resumed.history[-1]["loss_total"] == pytest.approx(
         straight.history[-1]["loss_total"], rel=1e-5)
+
+
+def test_ctrl_c_stops_train_dsn_whole_and_resuming_continues_bit_for_bit(
+        tmp_path: Path, dsn_data, monkeypatch, capsys) -> None:
+    """Ctrl-C during iteration 3 of 5: the run saves at 3 (DSN file, state with the random
+    states) and says how to go on; resumed from another random state, it ends with the
+    weights, log and random states of a run that was never stopped."""
+    import random
+    import signal
+
+    from safetensors.torch import load_file
+
+    from srkit.stages.train_dsn import train_dsn
+    from srkit.training.state import load_state
+
+    hr_dir, lr_dir = dsn_data
+    kwargs = dict(scale=2, iters=5, batch_size=2, patch_size=16, num_feat=8, num_block=1,
+                  sample_every=0, save_every=10, log_every=1, device="cpu", quiet=True)
+
+    def seed_globals(seed: int) -> None:  # what the CLI's --seed does
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+
+    seed_globals(4)
+    train_dsn(hr_dir, lr_dir, tmp_path / "straight.safetensors", **kwargs)
+    step = DsnTrainer.step
+
+    def step_then_ctrl_c(trainer, batch):
+        logs = step(trainer, batch)
+        if trainer.g_scheduler.last_epoch == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+        return logs
+
+    monkeypatch.setattr(DsnTrainer, "step", step_then_ctrl_c)
+    seed_globals(4)
+    stopped = tmp_path / "stopped.safetensors"
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train_dsn(hr_dir, lr_dir, stopped, **kwargs)
+    finally:
+        signal.signal(signal.SIGINT, inherited)
+    message = " ".join(capsys.readouterr().err.split())
+    assert "stopped at iteration 3" in message and "continue with --resume" in message
+    assert load_state(tmp_path / "stopped.resume.pt")["iteration"] == 3
+    assert load_dsn(stopped).metadata["srkit_iterations"] == "3"
+    monkeypatch.setattr(DsnTrainer, "step", step)
+    seed_globals(5)  # a new process
+    train_dsn(hr_dir, lr_dir, stopped, resume=True, **kwargs)
+
+    expected, got = load_file(tmp_path / "straight.safetensors"), load_file(stopped)
+    assert expected.keys() == got.keys() and all(torch.equal(expected[k], got[k])
+                                                 for k in expected)
+    rng_a = load_state(tmp_path / "straight.resume.pt")["rng"]
+    rng_b = load_state(tmp_path / "stopped.resume.pt")["rng"]
+    assert torch.equal(rng_a["torch"], rng_b["torch"])
+    assert torch.equal(rng_a["numpy"]["keys"], rng_b["numpy"]["keys"])
+    assert torch.equal(rng_a["python"]["state"], rng_b["python"]["state"])
+    logs = [(tmp_path / f"{name}.train.csv").read_text().splitlines()
+            for name in ("straight", "stopped")]
+    assert [row.split(",")[:-1] for row in logs[0]] == [row.split(",")[:-1] for row in logs[1]]
 
 
 def test_train_dsn_rejects_bad_inputs(tmp_path: Path, dsn_data) -> None:

@@ -260,7 +260,8 @@ def test_dasr_without_vgg_weights_says_what_to_do(tmp_path, dasr_data, monkeypat
 
 def _random_dsn(path: Path) -> Path:
     """A tiny untrained DSN file (its maps are arbitrary but well formed)."""
-    from srkit.models.dsn import DownSamplingNetwork, build_discriminator, dsn_metadata, save_dsn
+    from srkit.io.dsn_checkpoints import dsn_metadata, save_dsn
+    from srkit.models.dsn import DownSamplingNetwork, build_discriminator
 
     torch.manual_seed(0)
     generator = DownSamplingNetwork(scale=2, num_feat=8, num_block=1)
@@ -333,8 +334,8 @@ def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
     import torch.distributed as dist
 
     from srkit.models import build_model
+    from srkit.training.dasr import DasrTrainer
     from srkit.training.distributed import init_distributed
-    from srkit.training.trainer import DasrTrainer
 
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
                       MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
@@ -347,7 +348,7 @@ def _ddp_step(rank: int, world_size: int, port: int, out_dir: str) -> None:
                           device, context=context, patch_size=32)
     data = torch.Generator().manual_seed(100 + rank)  # each rank its own samples
     shapes = [(2, 3, 16, 16), (2, 3, 32, 32), (2, 1, 16, 16), (2, 3, 16, 16), (2, 3, 32, 32)]
-    trainer.train_step(*(torch.rand(shape, generator=data) for shape in shapes))
+    trainer.step(tuple(torch.rand(shape, generator=data) for shape in shapes))
     torch.save({"d": dict(trainer.objective.discriminator.named_parameters()),
                 "g": dict(trainer.generator.named_parameters())},
                Path(out_dir) / f"rank{rank}.pt")

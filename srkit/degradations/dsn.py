@@ -1,5 +1,5 @@
 """``dsn``: DASR (Wei et al. 2021, §3.2): a trained down-sampling network makes the LR, its
-discriminator the domain-distance map (:func:`srkit.stages.domain_distance.domain_distance_map`).
+discriminator the domain-distance map (:func:`.domain_distance.domain_distance_map`).
 
 torch is imported when a DSN is loaded or run, never on import of this module, so the other
 kinds run without it. The DSN is deterministic: it draws nothing from the generator.
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from srkit.models.dsn import LoadedDsn
+    from srkit.io.dsn_checkpoints import LoadedDsn
 
 
 def dsn_degrade(hr_image: np.ndarray, dsn: nn.Module, *, tile: int = 0) -> np.ndarray:
@@ -89,8 +89,8 @@ def degrade_with_dsn(hr_image: np.ndarray, generator: nn.Module, discriminator: 
                      freq: str, *, tile: int = 0, bit_depth: int = 8) -> DsnOutput:
     """:func:`dsn_degrade`, then :func:`domain_distance_map` of the LR image as it will be
     stored (rounded to ``bit_depth`` 8 or 16 bits; ``lr`` is returned rounded too)."""
+    from srkit.degradations.domain_distance import domain_distance_map
     from srkit.io.images import to_uint
-    from srkit.stages.domain_distance import domain_distance_map
 
     lr = dsn_degrade(hr_image, generator, tile=tile)
     peak = 255.0 if bit_depth == 8 else 65535.0
@@ -126,8 +126,8 @@ class DsnDegradation(Degradation):
             raise SrkitError("dsn mode needs a DSN file (--dsn DSN.safetensors, made by srkit "
                              "train-dsn)")
         from srkit.device import resolve_device
+        from srkit.io.dsn_checkpoints import load_dsn
         from srkit.io.hashing import file_sha256
-        from srkit.models.dsn import load_dsn
 
         target = str(resolve_device(options.device))
         loaded = load_dsn(dsn, target)
@@ -143,7 +143,7 @@ class DsnDegradation(Degradation):
     def start_worker(self) -> None:
         import torch
 
-        from srkit.models.dsn import load_dsn
+        from srkit.io.dsn_checkpoints import load_dsn
 
         torch.set_num_threads(1)  # one process per core: the workers share the machine
         self.loaded = load_dsn(self.path, self.device)

@@ -26,6 +26,7 @@ import json
 import math
 import pickle
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,6 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
     ``metadata`` adds string entries (the four ``srkit_*`` keys are reserved).
     DataParallel/DDP wrappers are unwrapped. Returns the path written.
     """
-    from srkit import __version__
     from srkit.models import ARCHITECTURES, build_model
 
     if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
@@ -101,20 +101,36 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
     bad = [k for k, v in extra.items() if not isinstance(k, str) or not isinstance(v, str)]
     if bad:
         raise SrkitError(f"metadata values must be strings (bad keys: {', '.join(map(str, bad))})")
+    meta = {**extra, **architecture_metadata(arch, arch_args, scale)}
+    tensors = model.state_dict()
+    with torch.device("meta"):
+        reference = build_model(arch, **arch_args)
+    _check_shapes(reference.state_dict(), tensors, f"{arch} with {meta['srkit_arch_args']}")
+    return write_safetensors(path, tensors, meta)
+
+
+def architecture_metadata(arch: str, arch_args: dict[str, Any], scale: int) -> dict[str, str]:
+    """The :data:`RESERVED_KEYS` entries of a file holding ``arch`` built with
+    ``arch_args``; SrkitError when ``arch_args`` is not JSON-serialisable."""
+    from srkit import __version__
+
     try:
         args_json = json.dumps(arch_args, sort_keys=True)
     except TypeError as error:
         raise SrkitError(f"arch_args must be JSON-serialisable ({error})") from None
-    tensors = {k: v.detach().to("cpu").contiguous().clone()
-               for k, v in model.state_dict().items()}
-    with torch.device("meta"):
-        reference = build_model(arch, **arch_args)
-    _check_shapes(reference.state_dict(), tensors, f"{arch} with {args_json}")
-    meta = {**extra, "srkit_arch": arch, "srkit_arch_args": args_json,
-            "srkit_scale": str(int(scale)), "srkit_version": __version__}
+    return {"srkit_arch": arch, "srkit_arch_args": args_json, "srkit_scale": str(int(scale)),
+            "srkit_version": __version__}
+
+
+def write_safetensors(path: str | Path, tensors: Mapping[str, torch.Tensor],
+                      metadata: dict[str, str]) -> Path:
+    """Write ``tensors`` (copied to the CPU, contiguous) with string ``metadata`` as one
+    safetensors file, atomically and byte for byte the same for the same input (see
+    :func:`safetensors_bytes`); returns the path."""
+    plain = {k: v.detach().to("cpu").contiguous().clone() for k, v in tensors.items()}
     path = Path(path)
     with atomic_path(path) as tmp:
-        tmp.write_bytes(safetensors_bytes(tensors, meta))
+        tmp.write_bytes(safetensors_bytes(plain, metadata))
     return path
 
 

@@ -18,30 +18,18 @@ wavelet separation and 3 otherwise.
 
 State-dict key names follow the reference code (``block_input``, ``res_blocks.N``,
 ``down_sample``, ``block_output``; ``net.net.K`` for the discriminator) so that its released
-checkpoints can be loaded by renaming nothing.
-
-The DSN file format (written by ``srkit train-dsn``, read by :func:`load_dsn`): one
-safetensors file with the generator's tensors under ``generator.`` and the discriminator's
-under ``discriminator.``, and string metadata ``srkit_arch="dsn"``, ``srkit_arch_args``
-(JSON), ``srkit_scale`` (the down-scaling factor), ``srkit_version``,
-``srkit_discriminator_arch`` / ``srkit_discriminator_args`` and ``srkit_freq`` (the
-frequency separation the discriminator was trained on), plus training details.
+checkpoints can be loaded by renaming nothing. The DSN file, both networks in one
+safetensors file, is read and written by :mod:`srkit.io.dsn_checkpoints`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import torch
 from torch import nn
 
 from srkit.errors import SrkitError
-
-DSN_ARCH = "dsn"
 
 
 class ResidualBlock(nn.Module):
@@ -147,90 +135,3 @@ def build_discriminator(arch: str, in_channels: int, num_feat: int = 64) -> nn.M
         return PatchDiscriminator(in_channels=in_channels, num_feat=num_feat, num_layers=2,
                                   norm="instance")
     raise SrkitError(f"unknown discriminator {arch!r} (use fsd or patch)")
-
-
-# --- file format ---------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class LoadedDsn:
-    """A trained DSN and its discriminator, in eval mode.
-
-    Attributes:
-        generator: the :class:`DownSamplingNetwork`.
-        discriminator: scores high-frequency bands (``freq``) of LR images.
-        freq: frequency separation the discriminator sees (wavelet, gaussian, rgb).
-        scale: down-scaling factor.
-        metadata: the file's safetensors metadata.
-    """
-
-    generator: DownSamplingNetwork
-    discriminator: nn.Module
-    freq: str
-    scale: int
-    metadata: dict[str, str] = field(default_factory=dict)
-
-
-def dsn_metadata(generator: DownSamplingNetwork, arch_args: dict[str, Any], d_arch: str,
-                 d_args: dict[str, Any], freq: str, extra: dict[str, str] | None = None
-                 ) -> dict[str, str]:
-    """The metadata block of a DSN file (see the module docstring)."""
-    from srkit import __version__
-
-    return {**(extra or {}), "srkit_arch": DSN_ARCH,
-            "srkit_arch_args": json.dumps(arch_args, sort_keys=True),
-            "srkit_scale": str(generator.scale), "srkit_version": __version__,
-            "srkit_discriminator_arch": d_arch,
-            "srkit_discriminator_args": json.dumps(d_args, sort_keys=True),
-            "srkit_freq": freq}
-
-
-def save_dsn(path: str | Path, generator: DownSamplingNetwork, discriminator: nn.Module,
-             metadata: dict[str, str]) -> Path:
-    """Write both networks into one safetensors file, atomically."""
-    from safetensors.torch import save_file
-
-    from srkit.io.atomic import atomic_path
-
-    tensors = {f"generator.{k}": v.detach().cpu().contiguous().clone()
-               for k, v in generator.state_dict().items()}
-    tensors.update({f"discriminator.{k}": v.detach().cpu().contiguous().clone()
-                    for k, v in discriminator.state_dict().items()})
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=metadata)
-    return path
-
-
-def load_dsn(path: str | Path, device: str | torch.device = "cpu") -> LoadedDsn:
-    """Read a DSN file written by ``srkit train-dsn``; errors name the file."""
-    from srkit.device import resolve_device
-    from srkit.io.checkpoints import read_safetensors
-
-    path = Path(path)
-    if not path.is_file():
-        raise SrkitError(f"{path}: no such DSN file")
-    tensors, metadata = read_safetensors(path)
-    if metadata.get("srkit_arch") != DSN_ARCH:
-        found = metadata.get("srkit_arch", "no srkit_arch metadata")
-        raise SrkitError(f"{path}: not a DSN file (architecture: {found}); "
-                         "make one with srkit train-dsn")
-    try:
-        arch_args = json.loads(metadata["srkit_arch_args"])
-        d_arch = metadata.get("srkit_discriminator_arch", "fsd")
-        d_args = json.loads(metadata.get("srkit_discriminator_args", "{}"))
-        freq = metadata.get("srkit_freq", "wavelet")
-        generator = DownSamplingNetwork(**arch_args)
-        discriminator = build_discriminator(d_arch, **d_args)
-    except (KeyError, TypeError, ValueError) as error:
-        raise SrkitError(f"{path}: bad DSN metadata ({error})") from None
-    for prefix, net in (("generator.", generator), ("discriminator.", discriminator)):
-        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as error:
-            first = str(error).strip().splitlines()[0]
-            raise SrkitError(f"{path}: {prefix.rstrip('.')} weights do not match ({first})"
-                             ) from None
-    target = resolve_device(device)
-    return LoadedDsn(generator.eval().to(target), discriminator.eval().to(target), freq,
-                     generator.scale, metadata)

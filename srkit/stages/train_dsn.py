@@ -2,15 +2,18 @@
 
 Each iteration takes ``batch_size`` random HR crops (``patch_size``) from ``hr_dir`` and as
 many random crops of ``patch_size / scale`` from the real LR photos in ``real_lr_dir`` (no
-pairing), and makes one :class:`~srkit.training.dasr.DsnTrainer` step. The crops of
-iteration ``i`` come from ``numpy.random.default_rng([seed, i])`` alone, so a resumed run
-sees the same batches as an uninterrupted one.
+pairing), and makes one :class:`~srkit.training.dasr.DsnTrainer` step, in the shared loop
+(:mod:`srkit.training.loop`: logs, saves, Ctrl-C, resume). The crops of iteration ``i`` come
+from ``numpy.random.default_rng([seed, i])`` alone, so a resumed run sees the same batches
+as an uninterrupted one.
 
 Files (beside ``output``, ``dsn.safetensors`` here):
 
-* ``dsn.safetensors`` — generator + discriminator with metadata (:mod:`srkit.models.dsn`),
-  written every ``save_every`` iterations and at the end;
-* ``dsn.resume.pt`` — networks, optimisers, schedules and iteration for ``resume``;
+* ``dsn.safetensors`` — generator + discriminator with metadata
+  (:mod:`srkit.io.dsn_checkpoints`), written every ``save_every`` iterations, at the end and
+  when stopped by Ctrl-C;
+* ``dsn.resume.pt`` — networks, optimisers, schedules, random states and iteration for
+  ``resume``;
 * ``dsn.train.csv`` — losses per ``log_every`` iterations;
 * ``dsn.curves.png`` — those losses drawn, at every save;
 * ``dsn.samples/iter_NNNNNNN.png`` — every ``sample_every`` iterations: DSN output,
@@ -19,9 +22,8 @@ Files (beside ``output``, ``dsn.safetensors`` here):
 
 from __future__ import annotations
 
-import csv
 import json
-import time
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,7 +32,8 @@ import torch
 
 from srkit.errors import SrkitError
 from srkit.ops.wavelets import FREQ_KINDS, high_channels
-from srkit.training.dasr import DsnWeights
+from srkit.training.dasr import DsnTrainer, DsnWeights
+from srkit.training.loop import LoopHooks, LoopPlan, restore, run_loop
 
 LOG_COLUMNS = ("iteration", "loss_total", "loss_content", "loss_adversarial",
                "loss_perceptual", "loss_discriminator", "d_real", "d_fake", "learning_rate",
@@ -48,14 +51,6 @@ class TrainDsnResult:
     log: Path
     samples: Path | None
     history: list[dict[str, float]] = field(default_factory=list)
-
-
-def _state_path(output: Path) -> Path:
-    return output.with_name(f"{output.stem}.resume.pt")
-
-
-def _log_path(output: Path) -> Path:
-    return output.with_name(f"{output.stem}.train.csv")
 
 
 def _samples_dir(output: Path) -> Path:
@@ -99,28 +94,12 @@ def _crops(images: list[np.ndarray], size: int, count: int, rng: np.random.Gener
     return torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255.0
 
 
-def _write_log(path: Path, rows: list[dict], resume_from: int | None) -> None:
-    kept: list[dict] = []
-    if resume_from is not None and path.exists():
-        with open(path, newline="") as handle:
-            kept = [r for r in csv.DictReader(handle)
-                    if r.get("iteration", "").isdigit() and int(r["iteration"]) <= resume_from]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, LOG_COLUMNS, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(kept + rows)
-
-
-def _append_log(path: Path, row: dict) -> None:
-    with open(path, "a", newline="") as handle:
-        csv.DictWriter(handle, LOG_COLUMNS, extrasaction="ignore").writerow(
-            {k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-
-
-def _write_samples(path: Path, generator, trainer, hr: torch.Tensor, real_lr: torch.Tensor
+def _write_samples(path: Path, trainer: DsnTrainer, hr: torch.Tensor, real_lr: torch.Tensor
                    ) -> None:
+    """DSN output, bicubic downscaling (both of ``hr``) and ``real_lr``, side by side."""
     from srkit.io.images import write_image
 
+    generator = trainer.generator
     generator.eval()
     with torch.no_grad():
         fake = generator(hr).clamp(0, 1)
@@ -163,9 +142,8 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
     """
     from srkit import console
     from srkit.device import resolve_device
-    from srkit.models.dsn import DownSamplingNetwork, build_discriminator, dsn_metadata, save_dsn
-    from srkit.training.dasr import DsnTrainer
-    from srkit.training.state import load_state, save_state
+    from srkit.training.log import log_path
+    from srkit.training.state import resume_path
 
     output = Path(output)
     if output.suffix != ".safetensors":
@@ -184,7 +162,7 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
             raise SrkitError(f"{name} must be at least 1, got {value}")
     if resume and overwrite:
         raise SrkitError("--resume and --overwrite contradict each other; pick one")
-    state_file, log_file = _state_path(output), _log_path(output)
+    state_file, log_file = resume_path(output), log_path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     if not resume and not overwrite and (output.exists() or state_file.exists()):
         raise SrkitError(f"{output}: already exists (continue it with --resume, or replace "
@@ -200,82 +178,84 @@ def train_dsn(hr_dir: str | Path, real_lr_dir: str | Path, output: str | Path = 
         lr_images = _load_folder(real_lr_dir, patch_size // scale, "real LR")
         arch_args = {"scale": scale, "num_feat": num_feat, "num_block": num_block}
         d_args = {"in_channels": high_channels(freq), "num_feat": discriminator_feat}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            generator = DownSamplingNetwork(**arch_args).to(torch_device)
-            disc = build_discriminator(discriminator, **d_args).to(torch_device)
-        perceptual = None
-        if vgg_weights is not None and weights.perceptual > 0:
-            from srkit.losses import PerceptualLoss
-
-            perceptual = PerceptualLoss(vgg_weights).to(torch_device)
-        trainer = DsnTrainer(generator, disc, freq=freq, iters=iters, weights=weights,
-                             perceptual=perceptual, learning_rate=learning_rate)
+        trainer = _build_trainer(arch_args, discriminator, d_args, freq, iters, weights,
+                                 vgg_weights, learning_rate, seed, torch_device)
         settings = {"scale": scale, "freq": freq, "discriminator": discriminator,
                     "arch_args": arch_args, "patch_size": patch_size, "batch_size": batch_size,
                     "seed": seed}
-        start = 0
-        if resume:
-            state = load_state(state_file)
-            if state.get("settings") != settings:
-                raise SrkitError(f"{state_file}: was started with different settings "
-                                 f"({state.get('settings')}); use --overwrite to start anew")
-            trainer.load_state_dict(state["trainer"])
-            start = int(state["iteration"])
-        _write_log(log_file, [], start if resume else None)
-        from srkit.stages.curves import update_curves
-
+        start = _restore(state_file, trainer, settings) if resume else 0
         metadata_extra = {"srkit_recipe": "dasr-dsn", "srkit_seed": str(seed),
                           "srkit_weights": json.dumps(asdict(weights), sort_keys=True)}
 
         def save(iteration: int) -> None:
-            meta = dsn_metadata(generator, arch_args, discriminator, d_args, freq,
+            from srkit.io.dsn_checkpoints import dsn_metadata, save_dsn
+            from srkit.stages.curves import update_curves
+
+            meta = dsn_metadata(trainer.generator, arch_args, discriminator, d_args, freq,
                                 {**metadata_extra, "srkit_iterations": str(iteration)})
-            save_dsn(output, generator, disc, meta)
-            save_state(state_file, {"settings": settings, "iteration": iteration,
-                                    "trainer": trainer.state_dict()})
+            save_dsn(output, trainer.generator, trainer.discriminator, meta)
             update_curves(log_file)  # dsn.curves.png; warns instead of failing
+
+        def batches(first: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for iteration in range(first, iters):
+                rng = np.random.default_rng([seed, iteration])
+                hr = _crops(hr_images, patch_size, batch_size, rng).to(torch_device)
+                real = _crops(lr_images, patch_size // scale, batch_size, rng).to(torch_device)
+                yield hr, real
 
         sample_rng = np.random.default_rng([seed, 2**31])
         sample_hr = _crops(hr_images, patch_size, 4, sample_rng).to(torch_device)
         sample_lr = _crops(lr_images, patch_size // scale, 4, sample_rng).to(torch_device)
         samples = _samples_dir(output) if sample_every > 0 else None
-        history: list[dict[str, float]] = []
-        sums: dict[str, float] = {}
-        count = 0
-        began = time.perf_counter()
-        with console.progress("it") as bar:
-            task = bar.add_task(f"training DSN ×{scale}", total=iters, completed=start,
-                                status="")
-            for iteration in range(start, iters):
-                rng = np.random.default_rng([seed, iteration])
-                hr = _crops(hr_images, patch_size, batch_size, rng).to(torch_device)
-                real = _crops(lr_images, patch_size // scale, batch_size, rng).to(torch_device)
-                logs = trainer.step(hr, real)
-                for key, value in logs.items():
-                    sums[key] = sums.get(key, 0.0) + value
-                count += 1
-                done = iteration + 1
-                if done % log_every == 0 or done == iters:
-                    row = {f"loss_{k}" if k not in ("d_real", "d_fake") else k: v / count
-                           for k, v in sums.items()}
-                    row.update(iteration=done, learning_rate=trainer.learning_rate,
-                               elapsed_s=time.perf_counter() - began)
-                    _append_log(log_file, row)
-                    history.append(row)
-                    bar.update(task, status=f"content {row['loss_content']:.4f} "
-                               f"D(real) {row['d_real']:.2f} D(fake) {row['d_fake']:.2f}")
-                    sums, count = {}, 0
-                if samples is not None and (done % sample_every == 0 or done == iters):
-                    _write_samples(samples / f"iter_{done:07d}.png", generator, trainer,
-                                   sample_hr, sample_lr)
-                if done % save_every == 0 or done == iters:
-                    save(done)
-                bar.update(task, completed=done)
-        if start >= iters:
-            save(iters)
+
+        def sample(iteration: int) -> None:
+            assert samples is not None
+            _write_samples(samples / f"iter_{iteration:07d}.png", trainer, sample_hr,
+                           sample_lr)
+
+        plan = LoopPlan(iters, state_file, log_file, LOG_COLUMNS, save_every=save_every,
+                        log_every=log_every, sample_every=sample_every,
+                        title=f"training DSN ×{scale}", run_info={"settings": settings},
+                        device=torch_device)
+        done = run_loop(trainer, batches, plan, LoopHooks(save, sample=sample, status=_status),
+                        start)
     finally:
         console.set_quiet(was_quiet)
+    history = [{k: v for k, v in row.items() if k in LOG_COLUMNS} for row in done.history]
     last = {k: float(v) for k, v in (history[-1] if history else {}).items()}
-    return TrainDsnResult(output, iters, time.perf_counter() - began, last, log_file, samples,
-                          history)
+    return TrainDsnResult(output, iters, done.seconds, last, log_file, samples, history)
+
+
+def _build_trainer(arch_args: dict, discriminator: str, d_args: dict, freq: str, iters: int,
+                   weights: DsnWeights, vgg_weights: str | Path | None, learning_rate: float,
+                   seed: int, device: torch.device) -> DsnTrainer:
+    """The DSN and its discriminator, initialised from ``seed`` alone, and their trainer."""
+    from srkit.models.dsn import DownSamplingNetwork, build_discriminator
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        generator = DownSamplingNetwork(**arch_args).to(device)
+        disc = build_discriminator(discriminator, **d_args).to(device)
+    perceptual = None
+    if vgg_weights is not None and weights.perceptual > 0:
+        from srkit.losses import PerceptualLoss
+
+        perceptual = PerceptualLoss(vgg_weights).to(device)
+    return DsnTrainer(generator, disc, freq=freq, iters=iters, weights=weights,
+                      perceptual=perceptual, learning_rate=learning_rate)
+
+
+def _restore(state_file: Path, trainer: DsnTrainer, settings: dict) -> int:
+    """Load the resume state into ``trainer``; returns the iteration to continue from."""
+    from srkit.training.state import load_state
+
+    state = load_state(state_file)
+    if state.get("settings") != settings:
+        raise SrkitError(f"{state_file}: was started with different settings "
+                         f"({state.get('settings')}); use --overwrite to start anew")
+    return restore(state, trainer)
+
+
+def _status(row: Mapping[str, float]) -> str:
+    return (f"content {row['loss_content']:.4f} D(real) {row['d_real']:.2f} "
+            f"D(fake) {row['d_fake']:.2f}")

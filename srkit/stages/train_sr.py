@@ -2,11 +2,12 @@
 
 With the ``dasr`` recipe the pair folder comes from ``srkit degrade --dsn`` (with its
 domain-distance maps) and ``real_lr`` names the target camera's photos: each iteration then
-trains on generated pairs and real LR together (:class:`~srkit.training.trainer.DasrTrainer`).
+trains on generated pairs and real LR together (:class:`~srkit.training.dasr.DasrTrainer`).
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
-:class:`~srkit.training.trainer.SRTrainer` and writes, beside ``OUTPUT``:
+:class:`~srkit.training.trainer.SRTrainer` in the shared loop (:mod:`srkit.training.loop`:
+logs, saves, Ctrl-C, resume) and writes, beside ``OUTPUT``:
 
 * ``OUTPUT`` — the model (EMA weights unless disabled) as safetensors with srkit metadata,
   rewritten at every save so a stopped run still leaves a usable model;
@@ -23,11 +24,7 @@ from __future__ import annotations
 import json
 import os
 import random
-import signal
-import threading
-import time
 from collections.abc import Callable, Mapping
-from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,7 +140,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool_share=pool_share, val=val, real_lr=real_lr, rank=context.rank,
             world_size=context.world_size)
         generator, init_metadata = _build_generator(arch, arch_args, init)
-        from srkit.training.trainer import DasrTrainer, SRTrainer, resolve_amp
+        from srkit.training.dasr import DasrTrainer
+        from srkit.training.trainer import SRTrainer, resolve_amp
 
         trainer_class = DasrTrainer if run_recipe.is_dasr else SRTrainer
         trainer = trainer_class(generator, run_recipe, torch_device, context=context,
@@ -159,9 +157,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         if context.is_main:
             info(f"training {arch} ×{scale} with the {run_recipe.name} recipe on "
                  f"{data.description}; {context.world_size} process(es) on {torch_device}")
-        run = _Run(trainer, data, output, state_file, csv_file, fixed, run_recipe, context,
-                   val_every, save_every, log_every, channels_last, callback)
-        result = run.loop(start, _workers(workers), torch_device)
+        result = _run(trainer, data, output, state_file, csv_file, fixed, run_recipe, context,
+                      start, _workers(workers), torch_device,
+                      (val_every, save_every, log_every), channels_last, callback)
         barrier(context)
         return result
     finally:
@@ -311,7 +309,8 @@ def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
              world_size: int) -> int:
     """Load the resume state into ``trainer``; returns the iteration to continue from."""
     from srkit.console import warn
-    from srkit.training.state import load_state, restore_rng
+    from srkit.training.loop import restore
+    from srkit.training.state import load_state
 
     state = load_state(state_file)
     changed = []
@@ -331,166 +330,75 @@ def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
     if state["world_size"] != world_size:
         warn(f"resuming a {state['world_size']}-process run with {world_size} process(es): "
              "the sample order changes")
-    trainer.load_state_dict(state["trainer"])
-    restore_rng(state["rng"])
-    return int(state["iteration"])
+    return restore(state, trainer)
 
 
-@contextmanager
-def _stop_on_interrupt(enabled: bool):
-    """Turn Ctrl-C into a flag checked between iterations (so the state saved is whole)."""
-    flag = {"stop": False}
-    if not enabled or threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
+def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: dict[str, Any],
+         recipe: Recipe, context, start: int, workers: int, device: torch.device,
+         intervals: tuple[int, int, int], channels_last: bool,
+         callback: Callable[[int], None] | None) -> TrainResult:
+    """This process's part of the run (:func:`~srkit.training.loop.run_loop`) and its result;
+    ``intervals``: validation, save and log intervals."""
+    from srkit.data import make_loader
+    from srkit.training.loop import LoopHooks, LoopPlan, run_loop
+    from srkit.training.validation import bicubic_psnr, validate
 
-    def handler(signum, frame):  # noqa: ARG001
-        if flag["stop"]:
-            raise KeyboardInterrupt
-        flag["stop"] = True
+    validation, scale = data.validation, fixed["scale"]
+    bicubic = bicubic_psnr(validation, scale) if validation and context.is_main else None
+    val_every, save_every, log_every = intervals
 
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    def batches(first: int):  # (lq, gt), or the five tensors of a dasr sample
+        return make_loader(data.dataset, recipe.batch_size, first, max(0, recipe.iters - first),
+                           workers, pin_memory=device.type == "cuda")
 
-
-class _Run:
-    """The training loop of one process: batches, steps, logs, validation and saves."""
-
-    def __init__(self, trainer, data, output, state_file, csv_file, fixed, recipe, context,
-                 val_every, save_every, log_every, channels_last, callback) -> None:
-        self.trainer, self.data, self.output = trainer, data, output
-        self.state_file, self.csv_file, self.fixed = state_file, csv_file, fixed
-        self.recipe, self.context = recipe, context
-        self.val_every, self.save_every, self.log_every = val_every, save_every, log_every
-        self.channels_last, self.callback = channels_last, callback
-        self.history: list[dict[str, float]] = []
-
-    def loop(self, start: int, workers: int, device: torch.device) -> TrainResult:
-        from srkit.console import progress
-        from srkit.data import make_loader
-        from srkit.training.log import CsvLog, LossMeter
-        from srkit.training.validation import bicubic_psnr
-
-        recipe, main = self.recipe, self.context.is_main
-        total = recipe.iters
-        validation = self.data.validation
-        bicubic = bicubic_psnr(validation, self.fixed["scale"]) if validation and main else None
-        csv_log = CsvLog(self.csv_file, resume_from=start if start else None) if main else None
-        loader = make_loader(self.data.dataset, recipe.batch_size, start, max(0, total - start),
-                             workers, pin_memory=device.type == "cuda")
-        meter, val_psnr = LossMeter(), None
-        wait_total = step_total = interval_wait = interval_step = 0.0
-        began = time.perf_counter()
-        iteration = start
-        bar_context = progress("it") if main else nullcontext(None)
-        with bar_context as bar, _stop_on_interrupt(not self.context.enabled) as interrupt:
-            task = (bar.add_task("train-sr", total=total, completed=start, status="")
-                    if bar is not None else None)
-            batches = iter(loader)
-            while iteration < total:
-                tick = time.perf_counter()
-                batch = next(batches)  # (lq, gt), or the five tensors of a dasr sample
-                tock = time.perf_counter()
-                meter.add(self.trainer.train_step(*batch))
-                if device.type == "cuda" and (iteration + 1) % self.log_every == 0:
-                    torch.cuda.synchronize(device)  # so step_s holds the queued GPU work
-                done = time.perf_counter()
-                interval_wait += tock - tick
-                interval_step += done - tock
-                iteration += 1
-                at_end = iteration == total
-                if validation and main and (iteration % self.val_every == 0 or at_end):
-                    val_psnr = self._validate(device)
-                if iteration % self.log_every == 0 or at_end:
-                    row = self._log_row(iteration, meter, val_psnr, interval_wait,
-                                        interval_step, time.perf_counter() - began)
-                    if csv_log is not None:
-                        csv_log.write(row)
-                    if bar is not None:
-                        bar.update(task, status=_status(row, bicubic))
-                    wait_total += interval_wait
-                    step_total += interval_step
-                    interval_wait = interval_step = 0.0
-                    meter.reset()
-                    val_psnr = None
-                if self.callback is not None:
-                    self.callback(iteration)
-                if main and (iteration % self.save_every == 0 or at_end or interrupt["stop"]):
-                    self._save(iteration)
-                if bar is not None:
-                    bar.update(task, completed=iteration)
-                if interrupt["stop"]:
-                    from srkit.console import warn
-
-                    warn(f"stopped at iteration {iteration}; the state is saved in "
-                         f"{self.state_file}, continue with --resume")
-                    raise KeyboardInterrupt(f"stopped at iteration {iteration}; "
-                                            "continue with --resume")
-        seconds = time.perf_counter() - began
-        done_iters = iteration - start
-        final_psnr = next((r["val_psnr_y"] for r in reversed(self.history)
-                           if r.get("val_psnr_y") is not None), None)
-        return TrainResult(
-            output=self.output, resume_state=self.state_file, log=self.csv_file,
-            arch=self.fixed["arch"], arch_args=self.fixed["arch_args"],
-            scale=self.fixed["scale"], recipe=recipe, start_iteration=start,
-            iterations=iteration, seconds=seconds,
-            iterations_per_second=done_iters / max(wait_total + step_total, 1e-12),
-            data_wait_fraction=wait_total / max(wait_total + step_total, 1e-12),
-            val_psnr_y=final_psnr, bicubic_psnr_y=bicubic,
-            world_size=self.context.world_size, rank=self.context.rank,
-            data=self.data.description,
-            history=self.history)
-
-    def _validate(self, device: torch.device) -> float:
-        from srkit.training.validation import validate
-
-        return validate(self.trainer.eval_model, self.data.validation, device,
-                        self.channels_last)
-
-    def _log_row(self, iteration, meter, val_psnr, wait, step, elapsed) -> dict[str, Any]:
-        means = meter.means()
-        row = {"iteration": iteration, "learning_rate": self.trainer.learning_rate,
-               "val_psnr_y": val_psnr, "data_wait_s": wait, "step_s": step,
-               "elapsed_s": elapsed,
-               **{_column(name): value for name, value in means.items()}}
-        self.history.append(row)
-        return row
-
-    def _save(self, iteration: int) -> None:
-        from srkit.io.checkpoints import save_model
-        from srkit.training.state import capture_rng, save_state
-
-        save_state(self.state_file, {
-            "iteration": iteration, "iters": self.recipe.iters,
-            "world_size": self.context.world_size, "settings": self.fixed,
-            "trainer": self.trainer.state_dict(), "rng": capture_rng()})
-        model = self.trainer.eval_model
-        metadata = {"recipe": self.recipe.name, "iterations": str(iteration),
-                    "seed": str(self.fixed["seed"]),
-                    "weights": "ema" if self.trainer.ema is not None else "raw",
-                    "training_data": self.data.description,
-                    "recipe_settings": json.dumps(self.recipe.to_dict(), sort_keys=True)}
-        if self.fixed.get("description"):
-            metadata["description"] = self.fixed["description"]
-        if self.fixed.get("init"):
-            init = dict(self.fixed["init"])
-            metadata["total_iterations"] = str(init.pop("init_total_iterations") + iteration)
-            metadata.update(init)
-        save_model(self.output, model, self.fixed["arch"], self.fixed["arch_args"],
-                   self.fixed["scale"], metadata)
+    def save(iteration: int) -> None:
+        _save_model(output, trainer, fixed, recipe, data.description, iteration)
         from srkit.stages.curves import update_curves
 
-        update_curves(self.csv_file)  # OUTPUT.curves.png; warns instead of failing
+        update_curves(csv_file)  # OUTPUT.curves.png; warns instead of failing
+
+    plan = LoopPlan(recipe.iters, state_file, csv_file, save_every=save_every,
+                    log_every=log_every, val_every=val_every, metric_names=("val_psnr_y",),
+                    title="train-sr", device=device, is_main=context.is_main,
+                    interruptible=not context.enabled,
+                    run_info={"iters": recipe.iters, "world_size": context.world_size,
+                              "settings": fixed})
+    hooks = LoopHooks(
+        save=save, status=lambda row: _status(row, bicubic), after_step=callback,
+        validate=(lambda: {"val_psnr_y": validate(trainer.eval_model, validation, device,
+                                                  channels_last)}) if validation else None)
+    done = run_loop(trainer, batches, plan, hooks, start)
+    busy = max(done.wait_seconds + done.step_seconds, 1e-12)
+    final_psnr = next((r["val_psnr_y"] for r in reversed(done.history)
+                       if r.get("val_psnr_y") is not None), None)
+    return TrainResult(
+        output=output, resume_state=state_file, log=csv_file, arch=fixed["arch"],
+        arch_args=fixed["arch_args"], scale=scale, recipe=recipe, start_iteration=start,
+        iterations=done.iteration, seconds=done.seconds,
+        iterations_per_second=(done.iteration - start) / busy,
+        data_wait_fraction=done.wait_seconds / busy, val_psnr_y=final_psnr,
+        bicubic_psnr_y=bicubic, world_size=context.world_size, rank=context.rank,
+        data=data.description, history=done.history)
 
 
-def _column(name: str) -> str:
-    """CSV column of a logged term: ``loss_NAME``, except the discriminator's mean
-    probabilities ``d_real`` / ``d_fake``."""
-    return name if name.startswith("d_") else f"loss_{name}"
+def _save_model(output: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
+                training_data: str, iteration: int) -> None:
+    """Write the model (EMA weights unless disabled) with srkit's metadata."""
+    from srkit.io.checkpoints import save_model
+
+    metadata = {"recipe": recipe.name, "iterations": str(iteration),
+                "seed": str(fixed["seed"]),
+                "weights": "ema" if trainer.ema is not None else "raw",
+                "training_data": training_data,
+                "recipe_settings": json.dumps(recipe.to_dict(), sort_keys=True)}
+    if fixed.get("description"):
+        metadata["description"] = fixed["description"]
+    if fixed.get("init"):
+        init = dict(fixed["init"])
+        metadata["total_iterations"] = str(init.pop("init_total_iterations") + iteration)
+        metadata.update(init)
+    save_model(output, trainer.eval_model, fixed["arch"], fixed["arch_args"], fixed["scale"],
+               metadata)
 
 
 def _status(row: dict[str, Any], bicubic: float | None) -> str:

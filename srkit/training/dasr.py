@@ -19,13 +19,17 @@ map, and an *unsupervised* half, real LR photos with unrelated HR crops:
 * unsupervised: ``gan_weight ·`` GAN loss of a patch discriminator on the high-frequency bands
   of SR(real LR), which learns to tell them from those of real HR crops.
 
-The reference AIM 2019 set-up (``train_DASR_auto_reproduce_aim2019.json``) is in
+:class:`DasrTrainer` — the ``dasr`` recipe's step in ``train-sr``: the SR network runs on
+both halves together, the objective gives its loss and trains the discriminator. The
+reference AIM 2019 set-up (``train_DASR_auto_reproduce_aim2019.json``) is in
 :data:`DASR_SR_DEFAULTS`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,6 +38,9 @@ from torch import nn
 
 from srkit.ops.resize_torch import bicubic_resize
 from srkit.ops.wavelets import high_channels, high_frequency, low_frequency
+from srkit.training.distributed import DistContext
+from srkit.training.recipes import Recipe
+from srkit.training.trainer import SRTrainer
 
 # Reference SR settings (AIM 2019 reproduction): wavelet separation, 9-channel 2-layer
 # PatchGAN with BatchNorm, L1 ×1 (weighted by the distance map), low-band L1 ×1, LPIPS ×1,
@@ -114,11 +121,13 @@ class DsnTrainer:
         """MATLAB bicubic ``hr`` ↓ scale, clipped to [0, 1] (the reference's target)."""
         return bicubic_resize(hr, 1 / self.scale).clamp(0, 1)
 
-    def step(self, hr: torch.Tensor, real_lr: torch.Tensor) -> dict[str, float]:
-        """One iteration on HR crops ``(B, 3, p, p)`` and real LR crops ``(B', 3, p/s, p/s)``
-        in [0, 1]: a discriminator update, then a generator update. Returns the loss terms
-        (``total``, ``content``, ``adversarial``, ``perceptual``, ``discriminator``) and the
-        discriminator's mean probabilities ``d_real``, ``d_fake``."""
+    def step(self, batch: Sequence[torch.Tensor]) -> dict[str, float]:
+        """One iteration on a batch ``(hr, real_lr)``: HR crops ``(B, 3, p, p)`` and real LR
+        crops ``(B', 3, p/s, p/s)`` in [0, 1], on the networks' device: a discriminator
+        update, then a generator update. Returns the loss terms (``total``, ``content``,
+        ``adversarial``, ``perceptual``, ``discriminator``) and the discriminator's mean
+        probabilities ``d_real``, ``d_fake``."""
+        hr, real_lr = batch
         self.generator.train()
         self.discriminator.train()
         fake = self.generator(hr)
@@ -304,3 +313,90 @@ class DasrObjective:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.discriminator.load_state_dict(state["discriminator"])
         self.optimizer.load_state_dict(state["optimizer"])
+
+
+class DasrTrainer(SRTrainer):
+    """The ``dasr`` recipe: :class:`~srkit.training.trainer.SRTrainer`'s generator, EMA,
+    optimiser, schedule and perceptual loss, with a :class:`DasrObjective` for the losses and
+    its discriminator (a PatchGAN with BatchNorm on ``high_channels(freq)`` bands, Adam at
+    the recipe's discriminator rate, on the same multi-step schedule as the generator).
+
+    Under DDP the discriminator's gradients are averaged across processes by hooks (the
+    objective steps it itself). fp16 AMP is not supported: the objective's discriminator step
+    has no gradient scaler.
+    """
+
+    def __init__(self, generator: nn.Module, recipe: Recipe, device: torch.device, *,
+                 context: DistContext | None = None, patch_size: int = 128,
+                 vgg_weights: str | Path | None = None, amp: str = "none",
+                 channels_last: bool = False) -> None:
+        from srkit.models.discriminators import PatchDiscriminator
+        from srkit.training.distributed import average_gradients
+
+        if amp == "fp16":
+            raise ValueError("DasrTrainer: fp16 AMP is not supported (use bf16)")
+        super().__init__(generator, recipe, device, context=context, patch_size=patch_size,
+                         vgg_weights=vgg_weights, amp=amp, channels_last=channels_last)
+        discriminator = PatchDiscriminator(high_channels(recipe.freq),
+                                           recipe.discriminator_num_feat,
+                                           recipe.discriminator_num_layers, norm="batch")
+        discriminator.to(device, memory_format=self.memory_format).train()
+        average_gradients(discriminator, self.context)
+        self.objective = DasrObjective(
+            recipe.freq, discriminator=discriminator, pixel_weight=recipe.pixel_weight,
+            low_weight=recipe.low_weight, perceptual=self.perceptual_loss,
+            perceptual_weight=1.0,  # the PerceptualLoss module carries the recipe's weight
+            gan_weight=recipe.gan_weight, gan_kind=recipe.gan_kind,
+            learning_rate=recipe.discriminator_learning_rate,
+            betas=(recipe.adam_beta1, recipe.adam_beta2), device=device)
+        self.dasr_scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            self.objective.optimizer, recipe.milestone_iterations(), recipe.lr_gamma)
+
+    def step(self, batch: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One iteration on a batch ``(lq, gt, dist, real_lq, gt_unpaired)``: generated LR
+        ``lq`` ``(B, 3, h, w)`` with HR ``gt`` and distance maps ``dist`` ``(B, 1, h, w)``,
+        real LR ``real_lq`` ``(B', 3, h, w)`` and unrelated HR crops ``gt_unpaired``
+        ``(B', 3, sh, sw)``, all in [0, 1]. ``sr = G(cat[lq, real_lq])``
+        is split into the two halves; the generator steps on the objective's loss, then the
+        discriminator on ``sr_real.detach()`` against ``gt_unpaired``. Returns the detached
+        loss terms (``total``, ``pixel``, ``low``, ``perceptual``, ``gan``,
+        ``discriminator``) and the discriminator's mean probabilities ``d_real``, ``d_fake``.
+        """
+        lq, gt, dist, real_lq, gt_unpaired = batch
+
+        def move(tensor: torch.Tensor) -> torch.Tensor:
+            return tensor.to(self.device, non_blocking=True).contiguous(
+                memory_format=self.memory_format)
+
+        lq, gt, real_lq, gt_unpaired = map(move, (lq, gt, real_lq, gt_unpaired))
+        dist = dist.to(self.device, non_blocking=True)
+        generated = lq.shape[0]
+        self.g_optimizer.zero_grad(set_to_none=True)
+        with self._autocast():
+            sr = self.g_model(torch.cat([lq, real_lq])).float()
+            sr_generated, sr_real = sr[:generated], sr[generated:]
+            total, logs = self.objective.generator_loss(sr_generated, gt, dist, sr_real,
+                                                        gt_unpaired)
+        total.backward()
+        self.g_optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.generator)
+        if self.recipe.gan_weight > 0 and sr_real.shape[0] > 0:
+            with self._autocast():
+                logs.update(self.objective.discriminator_step(sr_real.detach(), gt_unpaired))
+            self.dasr_scheduler.step()
+        self.g_scheduler.step()
+        out = {name: torch.tensor(float(value)) for name, value in logs.items()}
+        out["total"] = total.detach().float()
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["dasr"] = {**self.objective.state_dict(),
+                         "scheduler": self.dasr_scheduler.state_dict()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.objective.load_state_dict(state["dasr"])
+        self.dasr_scheduler.load_state_dict(state["dasr"]["scheduler"])

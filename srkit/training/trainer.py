@@ -7,14 +7,13 @@ generator is updated with the discriminator frozen (pixel + perceptual + adversa
 losses), then the discriminator on the detached output. For the relativistic average GAN
 the generator sees ``D(real).detach()``, the discriminator ``D(fake.detach())``.
 
-:class:`DasrTrainer` is the ``dasr`` recipe's step (Wei et al. 2021, §3.2): the generator
-runs on generated and real LR together, :class:`~srkit.training.dasr.DasrObjective` gives
-its loss and trains the frequency discriminator.
+The ``dasr`` recipe's step is :class:`~srkit.training.dasr.DasrTrainer`, a subclass.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,9 @@ from srkit.training.recipes import Recipe
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
-def build_discriminator(recipe: Recipe, patch_size: int) -> nn.Module | None:
-    """The recipe's discriminator for HR patches of ``patch_size`` (None without a GAN, and
-    for the dasr recipe, whose discriminator belongs to its objective)."""
+def recipe_discriminator(recipe: Recipe, patch_size: int) -> nn.Module | None:
+    """The recipe's image discriminator for HR patches of ``patch_size`` (None without a
+    GAN, and for the dasr recipe, whose band discriminator belongs to its objective)."""
     if not recipe.uses_gan or recipe.is_dasr:
         return None
     from srkit.models.discriminators import (
@@ -89,7 +88,7 @@ class SRTrainer:
         self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
         self.generator = generator.to(device, memory_format=self.memory_format).train()
         self.ema = ModelEMA(self.generator, recipe.ema_decay) if recipe.ema_decay > 0 else None
-        self.discriminator = build_discriminator(recipe, patch_size)
+        self.discriminator = recipe_discriminator(recipe, patch_size)
         if self.discriminator is not None:
             self.discriminator.to(device, memory_format=self.memory_format).train()
         self.pixel_loss = PixelLoss(recipe.pixel_loss, recipe.pixel_weight).to(device)
@@ -140,10 +139,11 @@ class SRTrainer:
     def learning_rate(self) -> float:
         return float(self.g_optimizer.param_groups[0]["lr"])
 
-    def train_step(self, lq: torch.Tensor, gt: torch.Tensor) -> dict[str, torch.Tensor]:
-        """One iteration on a batch ``lq`` ``(B, 3, h, w)``, ``gt`` ``(B, 3, sh, sw)`` in
-        [0, 1]; returns the detached loss terms (``total``, ``pixel``, ``perceptual``,
-        ``gan``, ``discriminator``)."""
+    def step(self, batch: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One iteration on a batch ``(lq, gt)``: ``lq`` ``(B, 3, h, w)``, ``gt``
+        ``(B, 3, sh, sw)`` in [0, 1]; returns the detached loss terms (``total``, ``pixel``,
+        ``perceptual``, ``gan``, ``discriminator``)."""
+        lq, gt = batch
         lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         gt = gt.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         logs: dict[str, torch.Tensor] = {}
@@ -236,91 +236,3 @@ class SRTrainer:
             self.discriminator.load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["d_optimizer"])
             self.d_scheduler.load_state_dict(state["d_scheduler"])
-
-
-class DasrTrainer(SRTrainer):
-    """The ``dasr`` recipe: :class:`SRTrainer`'s generator, EMA, optimiser, schedule and
-    perceptual loss, with a :class:`~srkit.training.dasr.DasrObjective` for the losses and
-    its discriminator (a PatchGAN with BatchNorm on ``high_channels(freq)`` bands, Adam at
-    the recipe's discriminator rate, on the same multi-step schedule as the generator).
-
-    Under DDP the discriminator's gradients are averaged across processes by hooks (the
-    objective steps it itself). fp16 AMP is not supported: the objective's discriminator step
-    has no gradient scaler.
-    """
-
-    def __init__(self, generator: nn.Module, recipe: Recipe, device: torch.device, *,
-                 context: DistContext | None = None, patch_size: int = 128,
-                 vgg_weights: str | Path | None = None, amp: str = "none",
-                 channels_last: bool = False) -> None:
-        from srkit.models.discriminators import PatchDiscriminator
-        from srkit.ops.wavelets import high_channels
-        from srkit.training.dasr import DasrObjective
-        from srkit.training.distributed import average_gradients
-
-        if amp == "fp16":
-            raise ValueError("DasrTrainer: fp16 AMP is not supported (use bf16)")
-        super().__init__(generator, recipe, device, context=context, patch_size=patch_size,
-                         vgg_weights=vgg_weights, amp=amp, channels_last=channels_last)
-        discriminator = PatchDiscriminator(high_channels(recipe.freq),
-                                           recipe.discriminator_num_feat,
-                                           recipe.discriminator_num_layers, norm="batch")
-        discriminator.to(device, memory_format=self.memory_format).train()
-        average_gradients(discriminator, self.context)
-        self.objective = DasrObjective(
-            recipe.freq, discriminator=discriminator, pixel_weight=recipe.pixel_weight,
-            low_weight=recipe.low_weight, perceptual=self.perceptual_loss,
-            perceptual_weight=1.0,  # the PerceptualLoss module carries the recipe's weight
-            gan_weight=recipe.gan_weight, gan_kind=recipe.gan_kind,
-            learning_rate=recipe.discriminator_learning_rate,
-            betas=(recipe.adam_beta1, recipe.adam_beta2), device=device)
-        self.dasr_scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            self.objective.optimizer, recipe.milestone_iterations(), recipe.lr_gamma)
-
-    def train_step(self, lq: torch.Tensor, gt: torch.Tensor, dist: torch.Tensor,
-                   real_lq: torch.Tensor, gt_unpaired: torch.Tensor
-                   ) -> dict[str, torch.Tensor]:
-        """One iteration: generated LR ``lq`` ``(B, 3, h, w)`` with HR ``gt`` and distance
-        maps ``dist`` ``(B, 1, h, w)``, real LR ``real_lq`` ``(B', 3, h, w)`` and unrelated HR
-        crops ``gt_unpaired`` ``(B', 3, sh, sw)``, all in [0, 1]. ``sr = G(cat[lq, real_lq])``
-        is split into the two halves; the generator steps on the objective's loss, then the
-        discriminator on ``sr_real.detach()`` against ``gt_unpaired``. Returns the detached
-        loss terms (``total``, ``pixel``, ``low``, ``perceptual``, ``gan``,
-        ``discriminator``) and the discriminator's mean probabilities ``d_real``, ``d_fake``.
-        """
-        def move(tensor: torch.Tensor) -> torch.Tensor:
-            return tensor.to(self.device, non_blocking=True).contiguous(
-                memory_format=self.memory_format)
-
-        lq, gt, real_lq, gt_unpaired = map(move, (lq, gt, real_lq, gt_unpaired))
-        dist = dist.to(self.device, non_blocking=True)
-        generated = lq.shape[0]
-        self.g_optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
-            sr = self.g_model(torch.cat([lq, real_lq])).float()
-            sr_generated, sr_real = sr[:generated], sr[generated:]
-            total, logs = self.objective.generator_loss(sr_generated, gt, dist, sr_real,
-                                                        gt_unpaired)
-        total.backward()
-        self.g_optimizer.step()
-        if self.ema is not None:
-            self.ema.update(self.generator)
-        if self.recipe.gan_weight > 0 and sr_real.shape[0] > 0:
-            with self._autocast():
-                logs.update(self.objective.discriminator_step(sr_real.detach(), gt_unpaired))
-            self.dasr_scheduler.step()
-        self.g_scheduler.step()
-        out = {name: torch.tensor(float(value)) for name, value in logs.items()}
-        out["total"] = total.detach().float()
-        return out
-
-    def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        state["dasr"] = {**self.objective.state_dict(),
-                         "scheduler": self.dasr_scheduler.state_dict()}
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.objective.load_state_dict(state["dasr"])
-        self.dasr_scheduler.load_state_dict(state["dasr"]["scheduler"])

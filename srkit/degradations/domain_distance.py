@@ -25,8 +25,6 @@ import numpy as np
 import torch
 from torch import nn
 
-# dsn_degrade and degrade_with_dsn live with the DSN degradation; imported from here too
-from srkit.degradations.dsn import degrade_with_dsn, dsn_degrade  # noqa: F401
 from srkit.ops.wavelets import high_frequency, separation_geometry
 
 Layer = tuple[int, int, int, int]  # kernel, stride, padding, dilation
