@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from srkit.ops.jpeg import jpeg_compress
+from srkit.ops.kernels import shaped_kernel, sinc_kernel
 from srkit.ops.noise import gaussian_noise, inject_noise_patch, noise_field, poisson_noise
 from srkit.ops.synthetic import (
     BlurSettings,
@@ -22,8 +23,6 @@ from srkit.ops.synthetic import (
     random_blur_kernel,
     random_degradation,
     resize_like_torch,
-    shaped_kernel,
-    sinc_kernel,
 )
 
 # ----------------------------------------------------------------------------- noise

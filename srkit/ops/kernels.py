@@ -14,8 +14,10 @@ Conventions (docs/conventions.md):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
-from scipy import ndimage, signal
+from scipy import ndimage, signal, special
 
 
 def normalise(kernel: np.ndarray) -> np.ndarray:
@@ -162,3 +164,53 @@ def blur_downsample(image: np.ndarray, kernel: np.ndarray, scale: int,
                 out += weight * padded[i:i + height:scale, j:j + width:scale]
     out = out.astype(np.float32)
     return out[..., 0] if image.ndim == 2 else out
+
+
+# --- the shaped kernels of Real-ESRGAN's random pipeline (srkit.ops.synthetic) -----------
+
+
+def _quadratic_form(kernel_size: int, sigma_x: float, sigma_y: float, theta: float
+                    ) -> np.ndarray:
+    """``pᵀ Σ⁻¹ p`` on the centred grid, Σ = R(θ) diag(σx², σy²) R(θ)ᵀ in (x=col, y=row)."""
+    half = (kernel_size - 1) / 2
+    ax = np.arange(kernel_size, dtype=np.float64) - half
+    xx, yy = np.meshgrid(ax, ax)
+    rotation = np.array([[math.cos(theta), -math.sin(theta)],
+                         [math.sin(theta), math.cos(theta)]])
+    inverse = np.linalg.inv(rotation @ np.diag([sigma_x**2, sigma_y**2]) @ rotation.T)
+    return inverse[0, 0] * xx**2 + (inverse[0, 1] + inverse[1, 0]) * xx * yy \
+        + inverse[1, 1] * yy**2
+
+
+def shaped_kernel(kernel_size: int, sigma_x: float, sigma_y: float, theta: float,
+                  shape: str = "gaussian", beta: float = 1.0) -> np.ndarray:
+    """A centred ``(k, k)`` kernel summing to 1 from the quadratic form ``q = pᵀ Σ⁻¹ p``.
+
+    ``gaussian``: ``exp(-q / 2)``; ``generalized``: ``exp(-q^β / 2)`` (Pascal et al. 2013);
+    ``plateau``: ``1 / (1 + q^β)``. ``theta`` in radians.
+    """
+    q = _quadratic_form(kernel_size, sigma_x, sigma_y, theta)
+    if shape == "gaussian":
+        kernel = np.exp(-0.5 * q)
+    elif shape == "generalized":
+        kernel = np.exp(-0.5 * np.power(q, beta))
+    elif shape == "plateau":
+        kernel = 1.0 / (np.power(q, beta) + 1.0)
+    else:
+        raise ValueError(f"unknown kernel shape {shape!r}")
+    return normalise(kernel)
+
+
+def sinc_kernel(kernel_size: int, cutoff: float) -> np.ndarray:
+    """Circular low-pass (2-D sinc) ``(k, k)`` kernel with cut-off ``cutoff`` rad/pixel, sum 1.
+
+    ``h(r) = ω J1(ω r) / (2π r)``, the ideal disc low-pass truncated to ``k × k``; its centre
+    value is the limit ``ω² / (4π)``. Produces ringing and overshoot artefacts.
+    """
+    half = (kernel_size - 1) / 2
+    ax = np.arange(kernel_size, dtype=np.float64) - half
+    radius = np.hypot(*np.meshgrid(ax, ax))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kernel = cutoff * special.j1(cutoff * radius) / (2 * np.pi * radius)
+    kernel[radius == 0] = cutoff**2 / (4 * np.pi)
+    return normalise(kernel)
