@@ -74,7 +74,9 @@ def test_variance_is_measured_on_grey_levels(tmp_path: Path, rng) -> None:
     stricter = collect_noise([tmp_path / "noisy.png"], tmp_path / "b.h5", max_variance=12.0,
                              rule="realsr")
     assert stricter.added == 0 and stricter.photos[0].rejected_variance == 6
-    assert not (tmp_path / "b.h5").exists()  # nothing kept: no empty pool made
+    # nothing kept: the pool records the photo (its compression) and no patch
+    empty = read_pool(tmp_path / "b.h5")
+    assert empty.noise_count == 0 and [p.source for p in empty.photos] == ["noisy.png"]
 
 
 def test_dark_windows_fall_below_min_mean(tmp_path: Path, rng) -> None:

@@ -61,7 +61,7 @@ def test_round_trip(tmp_path: Path) -> None:
     written_n = noise(4)
     assert append_kernels(path, written_k) == 3 and append_noise(path, written_n) == 4
     pool = read_pool(path)
-    assert pool.schema_version == 1 and pool.creator.startswith("srkit ")
+    assert pool.schema_version == 2 and pool.creator.startswith("srkit ")
     kset = pool.kernels(2)
     np.testing.assert_array_equal(kset.kernels, np.stack([e.kernel for e in written_k]))
     assert kset.source == ["p0.png", "p1.png", "p2.png"]
@@ -84,7 +84,7 @@ def test_other_tools_read_it_with_plain_h5py(tmp_path: Path) -> None:
     append_kernels(path, kernels(2))
     append_noise(path, noise(2))
     with h5py.File(path, "r") as f:
-        assert f.attrs["format"] == "srkit-pool" and f.attrs["schema_version"] == 1
+        assert f.attrs["format"] == "srkit-pool" and f.attrs["schema_version"] == 2
         k = f["kernels/x2/kernel"][...]
         sources = f["kernels/x2/source"].asstr()[...]
         patches = f["noise/patch"][...]
@@ -151,7 +151,7 @@ def test_writer_that_writes_nothing_touches_nothing(tmp_path: Path) -> None:
     assert path.stat().st_mtime_ns == before
 
 
-@pytest.mark.parametrize("case", ["text", "plain-hdf5", "schema-2", "missing-dataset",
+@pytest.mark.parametrize("case", ["text", "plain-hdf5", "schema-3", "missing-dataset",
                                   "missing-file", "folder"])
 def test_validation_explains_in_one_line(tmp_path: Path, case: str) -> None:
     path = tmp_path / "pool.h5"
@@ -162,11 +162,11 @@ def test_validation_explains_in_one_line(tmp_path: Path, case: str) -> None:
         with h5py.File(path, "w") as f:
             f["data"] = np.zeros(3)
         expected = "not an srkit pool"
-    elif case == "schema-2":
+    elif case == "schema-3":
         append_noise(path, noise(1))
         with h5py.File(path, "a") as f:
-            f.attrs["schema_version"] = 2
-        expected = "schema version 2, but this srkit reads version 1"
+            f.attrs["schema_version"] = 3
+        expected = "schema version 3, but this srkit reads versions 1, 2"
     elif case == "missing-dataset":
         append_noise(path, noise(1))
         with h5py.File(path, "a") as f:
@@ -355,3 +355,29 @@ def test_cli_show_refuses_to_replace_a_file_without_overwrite(tmp_path: Path) ->
     replaced = runner.invoke(app, ["pool", "show", str(pool), "-o", str(existing), "-q",
                                    "--overwrite"])
     assert replaced.exit_code == 0 and Image.open(existing).format == "PNG"
+
+
+def test_photos_record_compression_and_version_1_pools_still_read(tmp_path: Path) -> None:
+    from srkit.io.pools import PhotoEntry
+
+    old = tmp_path / "old.h5"
+    append_noise(old, noise(2))
+    with h5py.File(old, "a") as f:  # a pool as srkit wrote them before /photos existed
+        f.attrs["schema_version"] = 1
+    legacy = read_pool(old)
+    assert legacy.schema_version == 1 and legacy.photos == [] and legacy.jpeg_qualities() == []
+    with pool_writer(old) as writer:
+        writer.append_photos([PhotoEntry("a.jpg", "aa", 85, "tables"),
+                              PhotoEntry("b.png", "bb", None, "none")])
+    with pool_writer(old) as writer:  # the same photo again: the newer entry wins
+        writer.append_photos([PhotoEntry("a.jpg", "aa", 80, "ghost")])
+    upgraded = read_pool(old)
+    assert upgraded.schema_version == 2 and upgraded.noise_count == 2
+    assert upgraded.jpeg_qualities() == [80]
+    assert {p.source: p.jpeg_method for p in upgraded.photos} == {"a.jpg": "ghost", "b.png": "none"}
+    other = tmp_path / "other.h5"
+    with pool_writer(other) as writer:
+        writer.append_photos([PhotoEntry("c.jpg", "cc", 90, "tables"),
+                              PhotoEntry("a.jpg", "aa", 70, "tables")])
+    merged = merge_pools([old, other], tmp_path / "merged.h5")
+    assert sorted(read_pool(merged.output).jpeg_qualities()) == [80, 90]  # first pool's a.jpg

@@ -122,6 +122,11 @@ def merge_pools(inputs: Sequence[str | Path], output: str | Path, *,
                             {"source": [pool.noise_source[i] for i in block],
                              "source_sha256": [pool.noise_source_sha256[i] for i in block],
                              "settings": [settings[i] for i in block]})
+            photos = {}  # one entry per photo: the first pool's, as for kernels and noise
+            for pool in pools:
+                for photo in pool.photos:
+                    photos.setdefault(photo.source_sha256, photo)
+            writer.append_photos(list(photos.values()))
     written = read_pool(output)
     return MergeResult(output, {s: len(k) for s, k in sorted(written.kernel_sets.items())},
                        written.noise_count, duplicate_kernels, duplicate_noise)

@@ -1,8 +1,8 @@
 """Degradation pools: blur kernels and noise patches estimated from a camera's photos (HDF5).
 
-Schema version 1 (documented in docs/pool-format.md)::
+Schema version 2 (documented in docs/pool-format.md)::
 
-    /                       attrs: format="srkit-pool", schema_version=1, creator="srkit X.Y"
+    /                       attrs: format="srkit-pool", schema_version=2, creator="srkit X.Y"
     /kernels/x{S}/kernel    (N, k, k) float32   each sums to 1, centre of mass at the centre
     /kernels/x{S}/source    (N,) str            source photo file name
     /kernels/x{S}/source_sha256  (N,) str       content hash (re-runs skip known photos)
@@ -12,6 +12,11 @@ Schema version 1 (documented in docs/pool-format.md)::
     /noise/patch            (N, p, p, 3) float32  zero mean per channel, on the [0, 1] scale
     /noise/source, /noise/source_sha256, /noise/settings  (N,) str
     /noise/position         (N, 2) int32        (row, col) of the window in the source photo
+    /photos/source, /photos/source_sha256, /photos/jpeg_method  (P,) str   one per photo seen
+    /photos/jpeg_quality    (P,) int16          estimated JPEG quality, -1 = not a JPEG
+
+Version 1 (no ``/photos``) is still read: its pools simply have no compression data. The
+first write to a version-1 pool makes it version 2.
 
 Every write (:func:`pool_writer`, and :func:`append_kernels`, :func:`append_noise`,
 :func:`remove_noise` and :func:`srkit.io.pool_merge.merge_pools` built on it) goes to a
@@ -35,10 +40,12 @@ from srkit.errors import SrkitError
 from srkit.io.atomic import atomic_path
 
 FORMAT = "srkit-pool"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _STR = h5py.string_dtype("utf-8")
 _KERNEL_META = ("source", "source_sha256", "method", "flag", "settings")
 _NOISE_META = ("source", "source_sha256", "settings")
+_PHOTO_META = ("source", "source_sha256", "jpeg_method")
 
 
 @dataclass
@@ -63,6 +70,16 @@ class NoiseEntry:
     source_sha256: str
     position: tuple[int, int]
     settings: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhotoEntry:
+    """What a pool knows about one source photo as a whole: its JPEG compression."""
+
+    source: str
+    source_sha256: str
+    jpeg_quality: int | None  # None: no sign of JPEG compression
+    jpeg_method: str  # "tables", "ghost" or "none" (srkit.ops.jpeg_quality)
 
 
 @dataclass
@@ -95,6 +112,21 @@ class Pool:
     noise_source_sha256: list[str]
     noise_settings: list[dict]
     noise_position: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int32))
+    photos: list[PhotoEntry] = field(default_factory=list)  # the last entry per photo
+
+    def jpeg_qualities(self) -> list[int]:
+        """The JPEG quality of every photo that was JPEG-compressed (one per photo)."""
+        return [p.jpeg_quality for p in self.photos if p.jpeg_quality is not None]
+
+    def noise_grey_stats(self) -> tuple[np.ndarray, np.ndarray]:
+        """Grey mean and variance (0–255 scale) of the window of every noise patch, from
+        its settings (NaN where collect-noise did not record them)."""
+        def value(settings: dict, key: str) -> float:
+            number = settings.get(key)
+            return float(number) if isinstance(number, (int, float)) else np.nan
+
+        return (np.array([value(s, "grey_mean") for s in self.noise_settings]),
+                np.array([value(s, "grey_variance") for s in self.noise_settings]))
 
     def kernels(self, scale: int) -> KernelSet:
         """The kernels for ``scale``; a clear error when the pool has none at that scale."""
@@ -179,9 +211,9 @@ def read_pool(path: str | Path) -> Pool:
             version = int(handle.attrs.get("schema_version", -1))
         except (TypeError, ValueError):
             version = -1
-        if version != SCHEMA_VERSION:
+        if version not in READABLE_VERSIONS:
             raise SrkitError(f"{path}: pool schema version {version}, but this srkit reads "
-                             f"version {SCHEMA_VERSION}")
+                             f"versions {', '.join(map(str, READABLE_VERSIONS))}")
         kernel_sets = {}
         kernels_group = handle.get("kernels")
         if kernels_group is not None and not isinstance(kernels_group, h5py.Group):
@@ -223,7 +255,25 @@ def read_pool(path: str | Path) -> Pool:
                 raise SrkitError(f"{path}: /noise datasets differ in length")
         return Pool(path, version, _attr_str(handle.attrs.get("creator", "")), kernel_sets,
                     noise_count, patch_size, meta["source"], meta["source_sha256"],
-                    _json_list(meta["settings"], "/noise/settings", path), position)
+                    _json_list(meta["settings"], "/noise/settings", path), position,
+                    _read_photos(handle, path))
+
+
+def _read_photos(handle: h5py.File, path: Path) -> list[PhotoEntry]:
+    group = handle.get("photos")
+    if group is None:
+        return []
+    if not isinstance(group, h5py.Group):
+        raise SrkitError(f"{path}: /photos should be a group")
+    meta = {key: _strings(_dataset(group, key, path)) for key in _PHOTO_META}
+    quality = np.asarray(_dataset(group, "jpeg_quality", path)[...]).astype(int)
+    if any(len(v) != len(quality) for v in meta.values()):
+        raise SrkitError(f"{path}: /photos datasets differ in length")
+    latest = {}  # a re-collected photo's newest entry wins
+    for source, sha, method, q in zip(meta["source"], meta["source_sha256"],
+                                      meta["jpeg_method"], quality.tolist(), strict=True):
+        latest[sha] = PhotoEntry(source, sha, None if q < 1 else int(q), method)
+    return list(latest.values())
 
 
 def stamp_new_pool(handle: h5py.File) -> None:
@@ -274,6 +324,7 @@ class PoolWriter:
         self.removed = removed  # noise patches dropped when the writer was opened
         self.added_kernels = 0
         self.added_noise = 0
+        self.added_photos = 0
 
     @property
     def noise_patch_size(self) -> int:
@@ -314,6 +365,20 @@ class PoolWriter:
             {"source": [e.source for e in entries],
              "source_sha256": [e.source_sha256 for e in entries],
              "settings": [json.dumps(e.settings, sort_keys=True) for e in entries]})
+        return len(entries)
+
+    def append_photos(self, entries: Sequence[PhotoEntry]) -> int:
+        """Record photos' compression (a later entry of the same photo replaces it)."""
+        if not entries:
+            return 0
+        group = self.handle.require_group("photos")
+        for key in _PHOTO_META:
+            _append(group, key, _str_array([getattr(e, key) for e in entries]))
+        _append(group, "jpeg_quality", np.array([-1 if e.jpeg_quality is None
+                                                 else int(e.jpeg_quality) for e in entries],
+                                                dtype=np.int16))
+        self.handle.attrs["schema_version"] = SCHEMA_VERSION  # a version-1 pool upgrades
+        self.added_photos += len(entries)
         return len(entries)
 
     def append_kernel_arrays(self, scale: int, kernels: np.ndarray,
@@ -402,7 +467,8 @@ def pool_writer(path: str | Path, *, drop_noise_sha256: Iterable[str] = ()
                     stamp_new_pool(handle)
                 writer = PoolWriter(handle, path, 0 if keep is None else int((~keep).sum()))
                 yield writer
-                if not (writer.added_kernels or writer.added_noise or writer.removed):
+                if not (writer.added_kernels or writer.added_noise or writer.added_photos
+                        or writer.removed):
                     raise _Unchanged
     except _Unchanged:
         pass

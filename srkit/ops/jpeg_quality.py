@@ -127,9 +127,15 @@ def ghost_curve(grey: np.ndarray, qualities: tuple[int, ...] = GHOST_QUALITIES
                      for q in qualities])
 
 
-def quality_from_pixels(rgb: np.ndarray) -> JpegEstimate:
-    """Estimate the JPEG quality a decoded photo ``(H, W, 3)`` in [0, 1] was compressed at."""
+def quality_from_pixels(rgb: np.ndarray, max_side: int = 512) -> JpegEstimate:
+    """Estimate the JPEG quality a decoded photo ``(H, W, 3)`` in [0, 1] was compressed at.
+
+    A larger photo is measured on its central ``max_side``² crop, cut on the 8×8 grid.
+    """
     grey = luma(rgb)
+    top = max((grey.shape[0] - max_side) // 2 // 8 * 8, 0)
+    left = max((grey.shape[1] - max_side) // 2 // 8 * 8, 0)
+    grey = grey[top:top + max_side, left:left + max_side]
     block = blockiness(grey)
     dips = ghost_dips(ghost_curve(grey))
     best = int(np.argmin(dips))

@@ -17,7 +17,10 @@ hold noise alone are kept, with no transparent pixel and a grey-level mean above
   quieter than σ ≈ 4.5 levels. The window minus its per-channel mean is the noise patch.
 
 Patches are stored as ``(p, p, 3)`` float32 on the [0, 1] scale with the window's position,
-its grey mean and variance, and the settings. Each photo's patches reach the pool as soon as
+its grey mean and variance, and the settings. Each photo's JPEG quality is estimated too
+(:mod:`srkit.ops.jpeg_quality`: from its quantisation tables, or from its pixels when it was
+decoded and saved again) and kept in the pool's ``/photos``, so that ``degrade --pool``
+compresses like the camera. Each photo's patches reach the pool as soon as
 it is done (an interrupted run keeps them, and a re-run goes on). Photos already in the pool
 (by content hash) are skipped, or replaced with ``redo``.
 """
@@ -33,7 +36,8 @@ import numpy as np
 from srkit.errors import SrkitError
 from srkit.io.hashing import file_sha256
 from srkit.io.images import LoadedImage, SkipLog, list_images, read_image
-from srkit.io.pools import NoiseEntry, pool_writer, read_pool
+from srkit.io.pools import NoiseEntry, PhotoEntry, pool_writer, read_pool
+from srkit.ops.jpeg_quality import estimate_jpeg_quality
 from srkit.ops.noise_level import (
     NOISE_QUANTILE,
     NOISE_RATIO,
@@ -79,6 +83,8 @@ class PhotoNoise:
     rejected_mean: int = 0
     rejected_alpha: int = 0
     reason: str = ""
+    jpeg_quality: int | None = None  # estimated (srkit.ops.jpeg_quality); None: not a JPEG
+    jpeg_method: str = ""  # how: "tables", "ghost" or "none" ("" when not looked at)
 
 
 @dataclass
@@ -210,7 +216,9 @@ def collect_noise(
     pool = Path(pool)
     paths = list_images(inputs, recursive=recursive)
     existing = read_pool(pool) if pool.exists() else None
-    known = set(existing.noise_source_sha256) if existing else set()
+    # photos seen before: with patches, or recorded without any (none was flat)
+    known = (set(existing.noise_source_sha256) | {p.source_sha256 for p in existing.photos}
+             if existing else set())
     if rule == "realsr":
         settings = {"method": METHOD, "window": window, "stride": stride,
                     "max_variance": float(max_variance), "min_mean": float(min_mean)}
@@ -316,10 +324,15 @@ def _collect_photo(item: PhotoNoise, pool: Path, skip_log: SkipLog,
         message = skip_log.skipped[-1]
         item.status, item.reason = "unreadable", message.removeprefix(f"{item.path}: ")
         return
+    jpeg = estimate_jpeg_quality(item.path, image.rgb)
+    item.jpeg_quality, item.jpeg_method = jpeg.quality, jpeg.method
+    photo = PhotoEntry(item.path.name, item.sha256, jpeg.quality, jpeg.method)
     if image.height < window or image.width < window:
         item.status = "too-small"
         item.reason = (f"{image.width}×{image.height} is smaller than the "
                        f"{window}×{window} window")
+        with pool_writer(pool) as writer:
+            writer.append_photos([photo])
         return
     level = result.noise_level
     found = find_flat_windows(image, window=window, stride=stride, max_variance=max_variance,
@@ -332,6 +345,7 @@ def _collect_photo(item: PhotoNoise, pool: Path, skip_log: SkipLog,
     rows = list(zip(found.positions.tolist(), found.grey_mean, found.grey_variance,
                     strict=True))
     with pool_writer(pool, drop_noise_sha256={item.sha256} if drop else ()) as writer:
+        writer.append_photos([photo])
         for start in range(0, len(rows), 64):  # bounded memory: 64 patches at a time
             writer.append_noise([
                 NoiseEntry(patch(image.rgb[r:r + window, c:c + window]),
