@@ -406,9 +406,9 @@ def test_distance_maps_steer_a_dasr_model_to_the_camera_pairs(tmp_path):
     distance maps that trust the camera pairs (1) and not the bicubic ones (0), as a DSN's
     discriminator would, the dasr model must score higher on a held-out photo's camera LR
     than the same run with the maps swapped (which learns from the bicubic pairs: it sharpens
-    the camera's noise). Measured with seeds 0–2 (data and training): +0.45 to +0.69 dB (seed 0:
-    +0.66). A trainer that ignored the
-    maps, or did not learn, gives the two runs the same score."""
+    the camera's noise). Measured with seeds 0–2 (data and training): +0.45 to +0.69 dB
+    (seed 0: +0.66). A trainer that ignored the maps, or did not learn, gives the two runs
+    the same score."""
     from srkit.io.checkpoints import load_model
     from srkit.metrics import psnr
     from srkit.ops.resize import imresize
