@@ -154,10 +154,11 @@ def run_dsn_experiment(root: Path, *, iters: int, seed: int = 0, device: str = "
                        adversarial: float = 0.5) -> DsnResult:
     """A DSN learns the camera from the right halves of three photos (the camera's LR of their
     left halves is the real LR); its LR of the right halves against bicubic downscaling."""
+    from srkit.stages.domain_distance import dsn_degrade
+
     from srkit.io.images import write_image
     from srkit.models.dsn import load_dsn
     from srkit.ops.resize import imresize
-    from srkit.stages.domain_distance import dsn_degrade
 
     began = time.perf_counter()
     right_halves = write_camera_photos(root, DSN_PHOTOS, np.random.default_rng(seed))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -313,7 +315,6 @@ def test_ctrl_c_stops_train_dsn_whole_and_resuming_continues_bit_for_bit(
     states) and says how to go on; resumed from another random state, it ends with the
     weights, log and random states of a run that was never stopped."""
     import random
-    import signal
 
     from safetensors.torch import load_file
 
