@@ -25,7 +25,6 @@ from srkit.patches import (
     MixedPatches,
     PairPatches,
     PatchDataset,
-    PoolPatches,
     SyntheticPatches,
     dihedral,
 )
@@ -178,14 +177,16 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         _check_sizes(train_images, [paths[i].name for i in keep], patch_size, "the photo")
         parts, descriptions = [], []
         if pool is not None:
+            from srkit.degradations import PoolDegradation
             from srkit.io.pools import read_pool
 
             pool_data = read_pool(pool)
-            kernels = pool_data.kernels(scale).kernels
-            noise = pool_data.noise_patches() if pool_data.noise_count else None
-            parts.append(PoolPatches(train_images, kernels, noise, scale, patch_size, **common))
-            descriptions.append(f"{len(kernels)} kernels and {pool_data.noise_count} noise "
-                                f"patches from {pool}")
+            camera = PoolDegradation.from_pool(pool_data, scale,
+                                               use_noise=bool(pool_data.noise_count),
+                                               in_memory=True)
+            parts.append(DegradedPatches(train_images, camera, patch_size, **common))
+            descriptions.append(f"{len(camera.kernels)} kernels and {pool_data.noise_count} "
+                                f"noise patches from {pool}" + camera.camera_summary())
         if synthetic:
             parts.append(SyntheticPatches(train_images, scale, patch_size,
                                           settings=synthetic_settings, **common))

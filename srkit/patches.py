@@ -202,7 +202,7 @@ class MixedPatches(PatchDataset):
     is as reproducible as its parts.
     """
 
-    def __init__(self, pool_part: PoolPatches, synthetic_part: SyntheticPatches,
+    def __init__(self, pool_part: DegradedPatches, synthetic_part: SyntheticPatches,
                  pool_share: float) -> None:
         if not 0.0 <= pool_share <= 1.0:
             raise SrkitError(f"--pool-share {pool_share} is not between 0 and 1")

@@ -62,6 +62,11 @@ def degrade_cmd(
     kernels: Annotated[bool, typer.Option(
         "--kernels/--no-kernels",
         help="Blur with pool kernels; --no-kernels downscales with bicubic (pool mode).")] = True,
+    camera: Annotated[bool, typer.Option(
+        "--camera/--no-camera",
+        help="Pool mode: the camera's noise matched to brightness and its JPEG, where the pool "
+        "has them (collect-noise's adaptive rule); --no-camera: RealSR's plain patches, no "
+        "JPEG.")] = True,
     clean_up: Annotated[Optional[float], typer.Option(  # noqa: UP045
         "--clean-up", help="RealSR clean-up: downscale sources ×F (bicubic) to make clean HR.",
         show_default=False)] = None,
@@ -105,10 +110,14 @@ def degrade_cmd(
 
     result = degrade(inputs, output, scale, mode=mode, pool=pool, use_kernels=kernels,
                      use_noise=noise, clean_up=clean_up, crop=crop, seed=seed, workers=workers,
-                     shard=shard_pair, strict=strict, jpeg_quality=jpeg_quality,
+                     shard=shard_pair, strict=strict, jpeg_quality=jpeg_quality, camera=camera,
                      overwrite=overwrite, recursive=recursive, dsn=dsn, tile=tile,
                      device=device, synthetic=random_settings)
     shard_note = f" (shard {shard_pair[0]}/{shard_pair[1]})" if shard_pair else ""
     info(f"{mode} x{scale}{shard_note}: wrote {result.written} pairs, "
          f"{result.already_done} already done, {len(result.skipped)} skipped, "
          f"in {result.seconds:.1f} s → {result.output_dir}")
+    if result.skipped and len(result.skipped) == result.total:
+        from srkit.io.images import nothing_readable
+
+        raise nothing_readable(result.skipped)

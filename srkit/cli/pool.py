@@ -65,19 +65,40 @@ def _print_info(info) -> None:
         names = {"p0": "min", "p50": "median", "p100": "max"}
         levels = "  ".join(f"{names.get(k, k)} {v:.2f}" for k, v in noise.std.items())
         stdout.print(f"  per-patch std in grey levels (0-255):\n    {levels}", highlight=False)
+        if noise.by_brightness:
+            bands = "  ".join(f"{band}: {v['median_std']:.1f} ({v['count']})"
+                              for band, v in noise.by_brightness.items())
+            stdout.print(f"  median std by brightness (patches):\n    {bands}",
+                         highlight=False)
+        if noise.noise_level:
+            level = noise.noise_level
+            stdout.print(f"  camera noise level (degrade injects it): grey variance "
+                         f"{level['a']:.2f} + {level['b']:.4f}·brightness", highlight=False)
         for settings in noise.settings:
             shown = ", ".join(f"{k}={v}" for k, v in settings.items() if k != "method")
             stdout.print(f"  settings: {shown}", highlight=False)
     else:
         stdout.print("noise: none")
+    compression = info.compression
+    if compression is not None and compression.photos:
+        quality = (f"quality {_fmt(compression.quality, ('min', 'median', 'max'), 0)} "
+                   "(min/median/max)" if compression.jpeg else "none")
+        stdout.print(f"compression: {compression.jpeg} of {compression.photos} photos JPEG, "
+                     f"{quality} ({_counts(compression.methods)})", highlight=False)
+    elif compression is not None:
+        stdout.print("compression: no photo recorded", highlight=False)
+    for note in info.notes:
+        stdout.print(f"note: {note}", style="yellow", highlight=False)
     if info.sources:
         table = Table(title=f"sources ({len(info.sources)} photos)", title_justify="left")
-        for name in ("photo", "kernels", "noise patches", "sha256"):
+        for name in ("photo", "kernels", "noise patches", "JPEG", "sha256"):
             table.add_column(name)
         limit = 30
         for source in info.sources[:limit]:
             kernels = ", ".join(f"x{s}: {n}" for s, n in sorted(source.kernels.items()))
-            table.add_row(source.name, kernels or "-", str(source.noise), source.sha256[:12])
+            jpeg = "-" if source.jpeg_quality is None else str(source.jpeg_quality)
+            table.add_row(source.name, kernels or "-", str(source.noise), jpeg,
+                          source.sha256[:12])
         stdout.print(table)
         if len(info.sources) > limit:
             stdout.print(f"... and {len(info.sources) - limit} more (all of them with --json)")

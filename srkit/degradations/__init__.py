@@ -55,6 +55,7 @@ class Options:
     use_kernels: bool = True            # pool: blur with pool kernels (else bicubic)
     use_noise: bool = True              # pool: add pool noise
     jpeg_quality: int | None = None     # pool, bicubic: JPEG-compress the LR
+    camera: bool = True                 # pool: its brightness-matched noise and its JPEG
     synthetic: SyntheticSettings | None = None  # random: the pipeline's settings
     dsn: str | Path | None = None       # dsn: the DSN file
     device: str = "auto"                # dsn: where the DSN runs

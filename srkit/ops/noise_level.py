@@ -34,6 +34,7 @@ import numpy as np
 
 # Windows with more clipped pixels than this fraction are not used (their noise is cut off).
 MAX_CLIPPED = 0.01
+ADAPTIVE_METHOD = "noise-level-windows"  # the method name collect-noise records for this rule
 NOISE_QUANTILE = 0.05  # the share of windows taken to hold noise alone, at the least
 NOISE_RATIO = 1.5  # a kept window's variance is at most this × the noise variance
 
@@ -142,3 +143,31 @@ def detrended_patch(rgb_window: np.ndarray) -> np.ndarray:
     slope_x = np.einsum("j,ijc->c", ramp_x, centred) / (rows * (ramp_x ** 2).sum())
     plane = ramp_y[:, None, None] * slope_y + ramp_x[None, :, None] * slope_x
     return (centred - plane).astype(np.float32)
+
+
+def fit_patch_noise_level(mean: np.ndarray, variance: np.ndarray, *, bands: int = 8,
+                          min_patches: int = 3) -> NoiseLevel | None:
+    """The noise level ``a + b·μ`` (a, b ≥ 0) of patches known to hold noise alone.
+
+    Unlike :func:`fit_noise_level` (the lower edge of all windows, to find the noise), this is
+    the typical level of the kept patches: the median variance of each brightness band with
+    ``min_patches`` or more, fitted by least squares weighted by the patches per band. None
+    when fewer than three bands have enough patches (too narrow to tell how the noise grows).
+    """
+    mean, variance = np.asarray(mean, np.float64), np.asarray(variance, np.float64)
+    usable = np.isfinite(mean) & np.isfinite(variance)
+    mean, variance = mean[usable], variance[usable]
+    edges = np.linspace(0, 255, bands + 1)
+    points = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        inside = (mean >= low) & (mean < high if high < 255 else mean <= high)
+        if inside.sum() >= min_patches:
+            points.append((float(np.median(mean[inside])), float(np.median(variance[inside])),
+                           float(np.sqrt(inside.sum()))))
+    if len(points) < 3:
+        return None
+    mu, v, weight = np.array(points).T
+    from scipy.optimize import nnls
+
+    (a, b), _ = nnls(np.stack([np.ones_like(mu), mu / 255], 1) * weight[:, None], v * weight)
+    return NoiseLevel(float(a), float(b / 255), int(usable.sum()))

@@ -39,6 +39,7 @@ from srkit.io.images import LoadedImage, SkipLog, list_images, read_image
 from srkit.io.pools import NoiseEntry, PhotoEntry, pool_writer, read_pool
 from srkit.ops.jpeg_quality import estimate_jpeg_quality
 from srkit.ops.noise_level import (
+    ADAPTIVE_METHOD,
     NOISE_QUANTILE,
     NOISE_RATIO,
     NoiseLevel,
@@ -56,7 +57,6 @@ from srkit.ops.noise_stats import (
 )
 
 METHOD = "realsr-flat-windows"
-ADAPTIVE_METHOD = "noise-level-windows"
 RULES = ("adaptive", "realsr")
 # window and stride of each rule when not given
 RULE_WINDOWS = {"adaptive": (32, 16), "realsr": (256, 256)}

@@ -183,7 +183,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
             *, mode: str = "pool", pool: str | Path | None = None, use_kernels: bool = True,
             use_noise: bool = True, clean_up: float | None = None, crop: int | None = None,
             seed: int = 0, workers: int = 1, shard: tuple[int, int] | None = None,
-            strict: bool = False, jpeg_quality: int | None = None, overwrite: bool = False,
+            strict: bool = False, jpeg_quality: int | None = None, camera: bool = True,
+            overwrite: bool = False,
             recursive: bool = False, synthetic: SyntheticSettings | None = None,
             dsn: str | Path | None = None, tile: int = 512, device: str = "auto"
             ) -> DegradeResult:
@@ -224,6 +225,7 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
     shard_index, shard_count = _resolve_shard(shard)
     degradation = degradations.build(mode, scale, degradations.Options(
         pool=pool, use_kernels=use_kernels, use_noise=use_noise, jpeg_quality=jpeg_quality,
+        camera=camera,
         synthetic=synthetic, dsn=dsn, device=device, tile=tile))
     if workers > 1 and degradation.device != "cpu":
         warn(f"{mode} mode on {degradation.device}: one process (--workers {workers} ignored)")

@@ -57,6 +57,20 @@ class NoiseInfo:
     sources: int
     methods: dict[str, int]
     settings: list[dict]  # distinct collection settings
+    # per brightness band of 32 grey levels ("0-31", …): patches and their median std
+    by_brightness: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the camera's grey-level noise variance a + b·μ that degrade injects (adaptive rule)
+    noise_level: dict[str, float] | None = None
+
+
+@dataclass
+class CompressionInfo:
+    """The photos' JPEG compression (``/photos``, schema 2)."""
+
+    photos: int  # photos recorded
+    jpeg: int  # of them JPEG-compressed
+    quality: dict[str, float]  # min / median / max quality of those
+    methods: dict[str, int]  # how the qualities were found
 
 
 @dataclass
@@ -67,6 +81,7 @@ class SourceInfo:
     sha256: str
     kernels: dict[int, int] = field(default_factory=dict)  # scale -> count
     noise: int = 0
+    jpeg_quality: int | None = None
 
 
 @dataclass
@@ -80,6 +95,8 @@ class PoolInfo:
     kernels: list[KernelScaleInfo]
     noise: NoiseInfo
     sources: list[SourceInfo]
+    compression: CompressionInfo | None = None  # None: a schema-1 pool, no data
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         """Plain JSON-ready dict (scales as string keys)."""
@@ -120,15 +137,40 @@ def pool_info(path: str | Path) -> PoolInfo:
         plain = {k: v for k, v in entry.items() if k not in ("grey_mean", "grey_variance")}
         if plain not in settings:
             settings.append(plain)
+    means, _ = pool.noise_grey_stats()
+    by_brightness = {}
+    for band in range(8):
+        inside = (means >= 32 * band) & (means < 32 * (band + 1))
+        if inside.any():
+            by_brightness[f"{32 * band}-{32 * band + 31}"] = {
+                "count": int(inside.sum()), "median_std": float(np.median(stds[inside]))}
+    from srkit.degradations.pool import camera_noise_level
+
+    level, _ = camera_noise_level(pool)
     noise = NoiseInfo(
         count=pool.noise_count, patch_size=pool.noise_patch_size,
         std={f"p{q}": float(np.percentile(stds, q)) for q in PERCENTILES} if len(stds) else {},
         sources=len(set(pool.noise_source_sha256)),
         methods=dict(Counter(str(s.get("method", "?")) for s in pool.noise_settings)),
-        settings=settings)
+        settings=settings, by_brightness=by_brightness,
+        noise_level=None if level is None else level.to_dict())
+    compression, notes = None, []
+    if pool.schema_version >= 2:
+        qualities = pool.jpeg_qualities()
+        compression = CompressionInfo(
+            photos=len(pool.photos), jpeg=len(qualities),
+            quality=({"min": float(min(qualities)), "median": float(np.median(qualities)),
+                      "max": float(max(qualities))} if qualities else {}),
+            methods=dict(Counter(p.jpeg_method for p in pool.photos)))
+        for photo in pool.photos:
+            sources.setdefault(photo.source_sha256, SourceInfo(
+                photo.source, photo.source_sha256)).jpeg_quality = photo.jpeg_quality
+    else:
+        notes.append("schema 1 (an older srkit): no compression data; srkit collect-noise "
+                     "PHOTOS --pool POOL --redo records it")
     return PoolInfo(str(pool.path), pool.schema_version, pool.creator,
                     Path(path).stat().st_size, kernels, noise,
-                    sorted(sources.values(), key=lambda s: s.name))
+                    sorted(sources.values(), key=lambda s: s.name), compression, notes)
 
 
 # --- contact sheet -----------------------------------------------------------------------
@@ -233,6 +275,12 @@ def render_sheet(pool: Pool, *, max_items: int = 32, cell: int = 96, columns: in
         patches = pool.noise_patches(chosen.tolist())
         parts.append(_grid([noise_tile(patch, cell, noise_gain) for patch in patches],
                            cell, columns, width))
+    if parts and pool.photos:
+        qualities = pool.jpeg_qualities()
+        text = (f"JPEG: {len(qualities)} of {len(pool.photos)} photos, quality "
+                f"{min(qualities)}-{max(qualities)} (median {np.median(qualities):g})"
+                if qualities else f"JPEG: none of {len(pool.photos)} photos")
+        parts.append(_label(text, width))
     if not parts:
         raise SrkitError(f"{pool.path}: the pool is empty, nothing to draw")
     return np.concatenate(parts, axis=0).astype(np.float32), drawn, len(chosen)
