@@ -148,14 +148,11 @@ def camera_covariances(stats: Sequence[PhotoStats], scale: int,
     spread_v, spread_a = settings.scene_spread[scale]
     scene_var = np.array([spread_v, spread_a, spread_a]) ** 2
     prior_var = np.array([settings.prior_spread[0], *[settings.prior_spread[1]] * 2]) ** 2
-    if not used:
-        camera = prior
-        info = {"photos": len(stats), "measured": 0}
-        shrink: list[float | None] = [None] * len(stats)
-        covariances = [_from_parts(camera, settings.variance_range)] * len(stats)
-        return CameraEstimate(covariances[0] if covariances else
-                              _from_parts(camera, settings.variance_range),
-                              covariances, shrink, info)
+    if not used:   # no photo had enough edges: the prior for all
+        covariance = _from_parts(prior, settings.variance_range)
+        return CameraEstimate(covariance, [covariance] * len(stats), [None] * len(stats),
+                              {"photos": len(stats), "measured": 0,
+                               "camera_covariance_x2": covariance.round(4).tolist()})
     values = np.array([parts[i] for i in used])
     edges = np.array([stats[i].edges for i in used], dtype=np.float64)
     weights = edges / (edges + settings.reference_edges)
