@@ -1,4 +1,6 @@
-"""edge-gauss (the default estimator), the estimate-kernels stage and its CLI."""
+"""edge-gauss (the per-photo estimator), the estimate-kernels stage and its CLI.
+
+camera-gauss, the default, has its own tests in tests/test_camera_gauss.py."""
 
 from __future__ import annotations
 
@@ -110,7 +112,7 @@ def test_edge_gauss_recovers_a_known_kernel_from_a_photo(request, scale, photo, 
     kernel_x2 = gaussian_from_covariance(11, TRUE_COVARIANCE)
     truth = kernel_x2 if scale == 2 else centre_kernel(compose_x2(kernel_x2))
     lr = blur_downsample(image, truth, scale)
-    estimate = estimate_kernel(lr, scale, rng=np.random.default_rng(0))
+    estimate = estimate_kernel(lr, scale, "edge-gauss", rng=np.random.default_rng(0))
     kernel = estimate.kernels[scale]
     assert kernel.shape == ((13, 13) if scale == 2 else (25, 25))
     assert estimate.flag == FLAG_OK
@@ -127,12 +129,13 @@ def test_edge_gauss_recovers_a_known_kernel_from_a_photo(request, scale, photo, 
 
 def test_flat_and_small_images_are_flagged():
     flat = np.full((200, 200, 3), 0.4, dtype=np.float32)
-    estimate = estimate_kernel(flat, 2, rng=np.random.default_rng(0))
+    estimate = estimate_kernel(flat, 2, "edge-gauss", rng=np.random.default_rng(0))
     assert estimate.flag == FLAG_FLAT
     c = 6
     np.testing.assert_allclose(centre_of_mass(estimate.kernels[2]), (c, c), atol=1e-3)
     small = blur_downsample(sharp_shapes(200, 30), gaussian_kernel(11, 1.5), 2)
-    assert estimate_kernel(small, 2, rng=np.random.default_rng(0)).flag == FLAG_SMALL
+    assert estimate_kernel(small, 2, "edge-gauss", rng=np.random.default_rng(0)).flag == FLAG_SMALL
+    assert estimate_kernel(small, 2, rng=np.random.default_rng(0)).flag == FLAG_SMALL  # default
 
 
 # --------------------------------------------------------------------------- stage and CLI
@@ -152,7 +155,7 @@ def lr_dir(tmp_path, astronaut, chelsea, coffee):
 def test_stage_writes_pool_skips_known_and_redoes(lr_dir, tmp_path):
     pool = tmp_path / "pool.h5"
     saved = tmp_path / "kernels"
-    result = estimate_kernels(lr_dir, pool, 2, save_kernels=saved)
+    result = estimate_kernels(lr_dir, pool, 2, method="edge-gauss", save_kernels=saved)
     assert [p.source for p in result.estimated] == ["astronaut.png", "chelsea.png",
                                                      "coffee.png"]
     kernels = read_pool(pool).kernels(2)
@@ -163,11 +166,15 @@ def test_stage_writes_pool_skips_known_and_redoes(lr_dir, tmp_path):
         "diagnostics"]
     assert np.load(saved / "coffee_x2_edge-gauss.npy").shape == (13, 13)
     assert (saved / "coffee_x2_edge-gauss.png").exists()
-    again = estimate_kernels(lr_dir, pool, 2)
+    again = estimate_kernels(lr_dir, pool, 2, method="edge-gauss")
     assert again.estimated == [] and len(again.already_in_pool) == 3
-    redone = estimate_kernels(lr_dir / "coffee.png", pool, 2, redo=True)
+    redone = estimate_kernels(lr_dir / "coffee.png", pool, 2, method="edge-gauss", redo=True)
     assert len(redone.estimated) == 1 and len(read_pool(pool).kernels(2)) == 4
-    x4 = estimate_kernels(lr_dir / "coffee.png", pool, 4)
+    # the default (camera-gauss) is another method: all three again, then redo adds three
+    assert len(estimate_kernels(lr_dir, pool, 2).estimated) == 3
+    assert len(estimate_kernels(lr_dir, pool, 2, redo=True).estimated) == 3
+    assert len(read_pool(pool).kernels(2)) == 10
+    x4 = estimate_kernels(lr_dir / "coffee.png", pool, 4, method="edge-gauss")
     assert len(x4.estimated) == 1 and read_pool(pool).kernels(4).kernels.shape == (1, 25, 25)
 
 
@@ -206,7 +213,8 @@ def test_cli_writes_pool_then_skips(lr_dir, tmp_path):
                                 str(pool), "-x", "2", "--json", "-q"])
     assert first.exit_code == 0, first.output
     report = json.loads(first.stdout)
-    assert report["estimated"][0]["source"] == "coffee.png" and report["method"] == "edge-gauss"
+    assert report["estimated"][0]["source"] == "coffee.png"
+    assert report["method"] == "camera-gauss"
     assert read_pool(pool).kernels(2).kernels.shape == (1, 13, 13)
     second = runner.invoke(app, ["estimate-kernels", str(lr_dir), "--pool", str(pool), "--json",
                                  "-q"])

@@ -22,7 +22,8 @@ from srkit.cli.app import (
 )
 from srkit.errors import SrkitError
 
-METHOD_NAMES = ("edge-gauss", "kernelgan")  # srkit.kernels_est.METHODS, without importing it
+# srkit.kernels_est.METHODS, without importing it
+METHOD_NAMES = ("camera-gauss", "edge-gauss", "kernelgan")
 
 
 @app.command("estimate-kernels")
@@ -31,8 +32,9 @@ def estimate_kernels_cmd(
     pool: PoolOpt,
     scale: ScaleOpt = 2,
     method: Annotated[str, typer.Option(
-        "--method", help="edge-gauss (fast, default) or kernelgan (KernelGAN as published, "
-        "minutes per photo).")] = "edge-gauss",
+        "--method", help="camera-gauss (default: the SRC photos are one camera's; their shared "
+        "blur, shrunk back to each photo), edge-gauss (each photo alone) or kernelgan "
+        "(KernelGAN as published, minutes per photo).")] = "camera-gauss",
     iters: Annotated[Optional[int], typer.Option(  # noqa: UP045 (Typer needs Optional)
         "--iters", help="KernelGAN iterations (default 3000, the paper's).",
         show_default=False)] = None,
@@ -53,15 +55,16 @@ def estimate_kernels_cmd(
 ) -> None:
     """Estimate the blur kernel of each LR photo and add it to POOL.
 
-    One kernel per photo: 13×13 for -x 2, 25×25 for -x 4 (derived from the ×2 one). Each is
-    written as soon as it is done, with its source, method, settings and a quality flag;
-    photos already in the pool are skipped, so an interrupted run can simply be restarted.
+    One kernel per photo: 13×13 for -x 2, 25×25 for -x 4 (derived from the ×2 one), with its
+    source, method, settings and a quality flag. The default treats the inputs as one camera's
+    photos and uses the whole set for every kernel. Photos already in the pool are skipped,
+    so an interrupted run can simply be restarted.
     """
     setup(quiet=quiet, max_pixels=max_pixels, seed=seed)
     if scale not in (2, 4):
         raise SrkitError(f"-x/--scale must be 2 or 4 for kernel estimation, got {scale}")
     if method not in METHOD_NAMES:
-        raise SrkitError(f"--method {method!r}: choose {' or '.join(METHOD_NAMES)}")
+        raise SrkitError(f"--method {method!r}: choose {', '.join(METHOD_NAMES)}")
 
     from srkit.console import info, stdout, warn
     from srkit.stages.estimate_kernels import estimate_kernels

@@ -1,8 +1,11 @@
 """``estimate-kernels``: each photo's blur kernel into the degradation pool (RealSR, KernelGAN).
 
-One kernel per photo and scale, written to the pool as soon as it is estimated, so an
-interrupted run keeps every finished kernel; photos already in the pool for this scale and
-method (by content hash) are skipped unless ``redo``.
+One kernel per photo and scale; photos already in the pool for this scale and method (by
+content hash) are skipped unless ``redo``. Per-photo methods write each kernel as soon as it is
+estimated, so an interrupted run keeps every finished kernel. The camera-level default
+(``camera-gauss``) needs the statistics of the whole set: it measures every input photo (about
+a second each; photos it already wrote take theirs from the pool), pools them, and then writes
+the kernels of the new photos, each recording the camera estimate it was shrunk towards.
 """
 
 from __future__ import annotations
@@ -80,7 +83,8 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
         inputs: image files, folders or glob patterns (the LR photos of one camera).
         pool: HDF5 pool, created when missing.
         scale: 2 or 4; ×4 kernels (25×25) are derived from the ×2 one (13×13).
-        method: a name in :data:`srkit.kernels_est.METHODS` (default: the fast method).
+        method: a name in :data:`srkit.kernels_est.METHODS` (default: ``camera-gauss``, which
+            treats ``inputs`` as the photos of one camera).
         iters: iterations for iterative methods (KernelGAN: 3000).
         device: ``auto``/``cpu``/``cuda[:N]``/``mps`` (used by KernelGAN).
         seed: run seed; each photo's randomness comes from it and the photo's hash.
@@ -94,7 +98,13 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
     from srkit.io.hashing import file_sha256
     from srkit.io.images import SkipLog, list_images
     from srkit.io.pools import KernelEntry, append_kernels, known_kernel_sources
-    from srkit.kernels_est import DEFAULT_METHOD, METHODS, estimate_kernel, method_settings
+    from srkit.kernels_est import (
+        DEFAULT_METHOD,
+        METHODS,
+        SET_METHODS,
+        estimate_kernel,
+        method_settings,
+    )
 
     method = method or DEFAULT_METHOD
     if method not in METHODS:
@@ -111,6 +121,12 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
     result = EstimateKernelsResult(pool, scale, method)
     skip_log = SkipLog(strict=strict)
     start = time.perf_counter()
+    if method in SET_METHODS:
+        _estimate_set(paths, pool, scale, method, settings, seed, known, redo, skip_log,
+                      result, save_kernels)
+        result.skipped = list(skip_log.skipped or [])
+        result.seconds = time.perf_counter() - start
+        return result
     with progress("img") as bar:
         photos = bar.add_task(f"kernels x{scale} ({method})", total=len(paths), status="")
         steps = bar.add_task("", total=1, status="", visible=False)
@@ -157,6 +173,80 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
     result.skipped = list(skip_log.skipped or [])
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _pool_stats(pool: Path, scale: int, method: str) -> dict[str, dict]:
+    """Per-photo statistics that earlier runs of ``method`` stored in the pool, by hash."""
+    from srkit.io.pools import read_pool
+
+    if not pool.exists():
+        return {}
+    kernel_sets = read_pool(pool).kernel_sets
+    if scale not in kernel_sets:
+        return {}
+    found = {}
+    entries = kernel_sets[scale]
+    for sha, entry_method, entry_settings in zip(entries.source_sha256, entries.method,
+                                                 entries.settings, strict=True):
+        diagnostics = entry_settings.get("diagnostics", {})
+        if entry_method == method and "edges" in diagnostics and "short_side" in diagnostics:
+            found[sha] = diagnostics
+    return found
+
+
+def _estimate_set(paths: list[Path], pool: Path, scale: int, method: str, settings: dict,
+                  seed: int, known: set[str], redo: bool, skip_log,
+                  result: EstimateKernelsResult, save_kernels: str | Path | None) -> None:
+    """camera-gauss: statistics of every photo, one pooled estimate, kernels for new photos."""
+    from srkit.console import progress, warn
+    from srkit.io.hashing import file_sha256
+    from srkit.io.pools import KernelEntry, append_kernels
+    from srkit.kernels_est.camera_gauss import PhotoStats, estimate_camera_gauss, photo_stats
+
+    stored = _pool_stats(pool, scale, method)
+    photos: list[tuple[Path, str, PhotoStats, float]] = []
+    seen: set[str] = set()
+    with progress("img") as bar:
+        task = bar.add_task(f"photo statistics x{scale} ({method})", total=len(paths),
+                            status="")
+        for path in paths:
+            bar.advance(task)
+            sha = file_sha256(path)
+            if sha in seen:   # the same photo twice counts once
+                continue
+            if sha in stored and not redo:
+                photos.append((path, sha, PhotoStats.from_dict(stored[sha]), 0.0))
+                seen.add(sha)
+                continue
+            image = skip_log.read(path)
+            if image is None:
+                continue
+            t0 = time.perf_counter()
+            try:
+                stats = photo_stats(image.rgb)
+            except SrkitError as error:
+                if skip_log.strict:
+                    raise SrkitError(f"{path}: {error}") from None
+                warn(f"skipped {path.name}: {error}")
+                skip_log.skipped.append(f"{path}: {error}")
+                continue
+            photos.append((path, sha, stats, time.perf_counter() - t0))
+            seen.add(sha)
+    estimates = estimate_camera_gauss([p[2] for p in photos], scale)
+    entries = []
+    for (path, sha, _, seconds), estimate in zip(photos, estimates, strict=True):
+        if sha in known:
+            result.already_in_pool.append(path.name)
+            continue
+        entry_settings = {**settings, "seed": seed, "diagnostics": estimate.info}
+        entries.append(KernelEntry(estimate.kernels[scale], scale, path.name, sha, method,
+                                   entry_settings, estimate.flag))
+        if save_kernels is not None:
+            save_kernel_files(Path(save_kernels), path.stem, estimate.kernels, method)
+        result.estimated.append(PhotoKernel(path.name, estimate.flag, seconds,
+                                            estimate.info["covariance_x2"]))
+    if entries:
+        append_kernels(pool, entries)
 
 
 def _device_name(device: str, method: str) -> str:
