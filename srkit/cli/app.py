@@ -10,9 +10,48 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup
+
+# What Ctrl-C leaves behind, and how to go on, per command (printed with exit status 130).
+INTERRUPTED = {
+    "estimate-kernels": "kernels estimated so far are in the pool; run the same command again "
+                        "to go on",
+    "collect-noise": "noise patches of finished photos are in the pool; run the same command "
+                     "again to go on",
+    "degrade": "pairs made so far are kept; run the same command again to go on",
+    "train-dsn": "the last saved state is kept; add --resume to the same command to go on",
+    "train-sr": "the last saved state is kept; add --resume to the same command to go on",
+    "upscale": "finished images are kept; run the same command with --overwrite to redo "
+               "them all, or on the images not done yet",
+    "evaluate": "nothing was written",
+}
+_INTERRUPTED_DEFAULT = "nothing was changed"
+
+
+class _Group(TyperGroup):
+    """Says on Ctrl-C which command stopped, what it kept and how to go on (exit status 130).
+
+    Typer turns a KeyboardInterrupt into a silent exit 130 before :func:`srkit.cli.main`
+    could see it, so the sub-command's invocation is wrapped here.
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            names, level = [ctx.invoked_subcommand or ""], ctx
+            while level.parent is not None:  # "pool compare": the groups below srkit itself
+                names.insert(0, level.info_name or "")
+                level = level.parent
+            command = " ".join(n for n in names if n)
+            note = INTERRUPTED.get(command, _INTERRUPTED_DEFAULT)
+            typer.echo(f"interrupted: srkit {command}: {note}", err=True)
+            raise typer.Exit(130) from None
+
 
 app = typer.Typer(
     name="srkit",
+    cls=_Group,
     help="Real-world image super-resolution: learn your camera's degradation from its photos, "
     "make matching training pairs, train SR models and upscale photos.",
     no_args_is_help=True,
@@ -39,7 +78,7 @@ def _main_options(
 
 
 pool_app = typer.Typer(help="Inspect, merge and draw degradation pools (HDF5).",
-                       no_args_is_help=True)
+                       no_args_is_help=True, cls=_Group)
 app.add_typer(pool_app, name="pool")
 
 Inputs = Annotated[list[str], typer.Argument(help="Image files, folders or glob patterns.",
