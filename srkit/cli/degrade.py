@@ -8,17 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from srkit.cli.app import (
+    MAX_SCALE,
     DeviceOpt,
     Inputs,
     MaxPixelsOpt,
     OutputOpt,
     QuietOpt,
-    ScaleOpt,
     SeedOpt,
     StrictOpt,
     SyntheticSetOpt,
     WorkersOpt,
     app,
+    must,
+    one_of,
     setup,
     synthetic_settings,
 )
@@ -42,7 +44,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def degrade_cmd(
     inputs: Inputs,
     output: OutputOpt,
-    scale: ScaleOpt,
+    scale: Annotated[int, typer.Option("-x", "--scale", callback=one_of(2, 3, 4),
+                                       help="Upscaling factor.")],
     mode: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
         "--mode", help="pool (RealSR: pool kernels + noise), bicubic (MATLAB imresize), "
         "random (Real-ESRGAN pipeline) or dsn (DASR down-sampling network). Default: pool "
@@ -63,13 +66,15 @@ def degrade_cmd(
         "--kernels/--no-kernels",
         help="Blur with pool kernels; --no-kernels downscales with bicubic (pool mode).")] = True,
     clean_up: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--clean-up", help="RealSR clean-up: downscale sources ×F (bicubic) to make clean HR.",
+        "--clean-up", callback=must(lambda f: 1 < f <= MAX_SCALE, "must lie in (1, 16]"),
+        help="RealSR clean-up: downscale sources ×F (bicubic) to make clean HR.",
         show_default=False)] = None,
     crop: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--crop", help="One random N×N HR crop per image (N a multiple of the scale).",
+        "--crop", min=1, help="One random N×N HR crop per image (N a multiple of the scale).",
         show_default=False)] = None,
     jpeg_quality: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--jpeg-quality", help="JPEG-compress the LR at this quality (pool/bicubic modes).",
+        "--jpeg-quality", min=1, max=100,
+        help="JPEG-compress the LR at this quality (pool/bicubic modes).",
         show_default=False)] = None,
     synthetic_set: SyntheticSetOpt = None,
     seed: SeedOpt = 0,
@@ -91,8 +96,6 @@ def degrade_cmd(
     finished pairs.
     """
     setup(quiet=quiet, max_pixels=max_pixels, seed=seed)
-    if scale not in (2, 3, 4):
-        raise SrkitError(f"-x/--scale must be 2, 3 or 4, got {scale}")
     from srkit.degradations import choose_mode
 
     mode = choose_mode(mode, pool_given=pool is not None, dsn_given=dsn is not None,

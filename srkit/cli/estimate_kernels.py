@@ -14,10 +14,10 @@ from srkit.cli.app import (
     MaxPixelsOpt,
     PoolOpt,
     QuietOpt,
-    ScaleOpt,
     SeedOpt,
     StrictOpt,
     app,
+    one_of,
     setup,
 )
 from srkit.errors import SrkitError
@@ -29,12 +29,13 @@ METHOD_NAMES = ("edge-gauss", "kernelgan")  # srkit.kernels_est.METHODS, without
 def estimate_kernels_cmd(
     inputs: Inputs,
     pool: PoolOpt,
-    scale: ScaleOpt = 2,
+    scale: Annotated[int, typer.Option("-x", "--scale", callback=one_of(2, 4),
+                                       help="Upscaling factor.")] = 2,
     method: Annotated[str, typer.Option(
         "--method", help="edge-gauss (fast, default) or kernelgan (KernelGAN as published, "
         "minutes per photo).")] = "edge-gauss",
     iters: Annotated[Optional[int], typer.Option(  # noqa: UP045 (Typer needs Optional)
-        "--iters", help="KernelGAN iterations (default 3000, the paper's).",
+        "--iters", min=1, help="KernelGAN iterations (default 3000, the paper's).",
         show_default=False)] = None,
     device: DeviceOpt = "auto",
     save_kernels: Annotated[Optional[Path], typer.Option(  # noqa: UP045

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from srkit.cli.app import (
+    MAX_SCALE,
     CsvOpt,
     DeviceOpt,
     Inputs,
@@ -23,8 +24,9 @@ RefOpt = Annotated[Path | None, typer.Option(
     "--ref", help="Folder (or file) of reference HR images, matched to SR images by file "
     "stem. Without it only no-reference metrics (NIQE) are computed.", show_default=False)]
 EvalScaleOpt = Annotated[int | None, typer.Option(
-    "-x", "--scale", min=1, help="SR factor: crops that many border pixels (unless --border) "
-    "and lets SR and reference sizes differ by less than it.", show_default=False)]
+    "-x", "--scale", min=1, max=MAX_SCALE,
+    help="SR factor: crops that many border pixels (unless --border) and lets SR and "
+    "reference sizes differ by less than it.", show_default=False)]
 BorderOpt = Annotated[int | None, typer.Option(
     "--border", min=0, help="Pixels removed on each side before every metric "
     "(default: the scale, else 0).", show_default=False)]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from srkit.cli.app import JsonOpt, OutputOpt, QuietOpt, pool_app, setup
+from srkit.cli.app import JsonOpt, OutputOpt, QuietOpt, pool_app, positive, setup
 
 PoolArg = Annotated[Path, typer.Argument(help="Degradation pool (HDF5).", show_default=False)]
 PoolsArg = Annotated[list[Path], typer.Argument(help="Pools to merge, in order of precedence.",
@@ -115,12 +115,15 @@ def merge_cmd(
 def show_cmd(
     pool: PoolArg,
     output: OutputOpt,
-    max_items: Annotated[int, typer.Option("--max", help="At most this many kernels per scale "
-                                           "and noise patches (evenly chosen).")] = 32,
-    cell: Annotated[int, typer.Option("--cell", help="Tile size in pixels.")] = 96,
-    columns: Annotated[int, typer.Option("--columns", help="Tiles per row.")] = 8,
-    gain: Annotated[float, typer.Option("--gain", help="Noise shown as 0.5 + GAIN × noise.")
-                    ] = 4.0,
+    max_items: Annotated[int, typer.Option(
+        "--max", min=1, help="At most this many kernels per scale and noise patches (evenly "
+        "chosen).")] = 32,
+    cell: Annotated[int, typer.Option("--cell", min=8, max=1024,
+                                            help="Tile size in pixels.")] = 96,
+    columns: Annotated[int, typer.Option("--columns", min=1, max=256,
+                                               help="Tiles per row.")] = 8,
+    gain: Annotated[float, typer.Option("--gain", callback=positive,
+                                        help="Noise shown as 0.5 + GAIN × noise.")] = 4.0,
     overwrite: Annotated[bool, typer.Option("--overwrite",
                                             help="Replace an existing output file.")] = False,
     quiet: QuietOpt = False,
