@@ -103,7 +103,7 @@ def degrade_cmd(
     random_settings = synthetic_settings(synthetic_set)
     shard_pair = parse_shard(shard)
 
-    from srkit.console import info
+    from srkit.console import info, plural
     from srkit.stages.degrade import degrade
 
     result = degrade(inputs, output, scale, mode=mode, pool=pool, use_kernels=kernels,
@@ -112,6 +112,6 @@ def degrade_cmd(
                      overwrite=overwrite, recursive=recursive, dsn=dsn, tile=tile,
                      device=device, synthetic=random_settings)
     shard_note = f" (shard {shard_pair[0]}/{shard_pair[1]})" if shard_pair else ""
-    info(f"{mode} x{scale}{shard_note}: wrote {result.written} pairs, "
+    info(f"{mode} x{scale}{shard_note}: wrote {plural(result.written, 'pair')}, "
          f"{result.already_done} already done, {len(result.skipped)} skipped, "
          f"in {result.seconds:.1f} s → {result.output_dir}")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from srkit.cli.app import JsonOpt, OutputOpt, QuietOpt, pool_app, positive, setup
+from srkit.console import plural
 
 PoolArg = Annotated[Path, typer.Argument(help="Degradation pool (HDF5).", show_default=False)]
 PoolsArg = Annotated[list[Path], typer.Argument(help="Pools to merge, in order of precedence.",
@@ -106,9 +107,10 @@ def merge_cmd(
 
     result = merge_pools(pools, output, overwrite=overwrite)
     kernels = ", ".join(f"x{s}: {n}" for s, n in result.kernels.items()) or "none"
-    _report(f"wrote {result.output}: kernels {kernels}; {result.noise} noise patches "
-         f"(left out duplicates: {result.duplicate_kernels} kernels, "
-         f"{result.duplicate_noise} noise patches)")
+    _report(f"wrote {result.output}: kernels {kernels}; "
+            f"{plural(result.noise, 'noise patch', 'noise patches')} (left out duplicates: "
+            f"{plural(result.duplicate_kernels, 'kernel')}, "
+            f"{plural(result.duplicate_noise, 'noise patch', 'noise patches')})")
 
 
 @pool_app.command("show")
@@ -135,5 +137,6 @@ def show_cmd(
     result = pool_sheet(pool, output, max_items=max_items, cell=cell, columns=columns,
                         noise_gain=gain, overwrite=overwrite)
     kernels = sum(result.kernels.values())
-    _report(f"wrote {result.output} ({result.width}×{result.height}): {kernels} kernels, "
-         f"{result.noise} noise patches")
+    _report(f"wrote {result.output} ({result.width}×{result.height}): "
+            f"{plural(kernels, 'kernel')}, "
+            f"{plural(result.noise, 'noise patch', 'noise patches')}")

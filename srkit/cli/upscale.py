@@ -105,7 +105,7 @@ def upscale_cmd(
                      tile_overlap=tile_overlap, outscale=outscale,
                      fmt=fmt.value if fmt is not None else None, suffix=suffix, half=half,
                      device=device, strict=strict, overwrite=overwrite)
-    from srkit.console import info, stdout
+    from srkit.console import info, plural, stdout
 
     if json_out:
         import json
@@ -122,6 +122,6 @@ def upscale_cmd(
             stdout.print(str(path), highlight=False, soft_wrap=True)
     how = result.method if result.arch is None else f"{result.arch} ({result.model})"
     rate = result.output_megapixels / result.seconds if result.seconds > 0 else 0.0
-    info(f"{len(result.outputs)} image(s) ×{result.scale:g} with {how} in "
+    info(f"{plural(len(result.outputs), 'image')} ×{result.scale:g} with {how} in "
          f"{result.seconds:.1f} s ({rate:.2f} output MP/s)"
          + (f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""))
