@@ -112,6 +112,7 @@ def file_lock(path: str | Path, timeout: float | None = None,
     timeout = _timeout() if timeout is None else timeout
     sidecar = lock_path(path)
     try:
+        sidecar.parent.mkdir(parents=True, exist_ok=True)  # as writing the pool would
         fd = os.open(sidecar, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as error:
         raise SrkitError(f"{sidecar}: cannot create the lock file "

@@ -278,7 +278,7 @@ class PoolWriter:
         # set by pool_writer: what another process already wrote (see _skip_keys)
         self.skip_noise_sha256: set[str] = set()
         self.skip_kernel_keys: set[str] = set()
-        self.kernel_keys: list[str] = []  # of the kernels added, for the lock's journal
+        self.added_keys: set[str] = set()  # what was added, for the lock's journal
 
     @property
     def noise_patch_size(self) -> int:
@@ -306,12 +306,12 @@ class PoolWriter:
                  "method": [e.method for e in group_entries],
                  "flag": [e.flag for e in group_entries],
                  "settings": [json.dumps(e.settings, sort_keys=True) for e in group_entries]})
-        self.kernel_keys += [_kernel_key(e.scale, e.method, e.source_sha256) for e in entries]
+        self.added_keys.update(_kernel_key(e.scale, e.method, e.source_sha256) for e in entries)
         return len(entries)
 
     def append_noise(self, entries: Sequence[NoiseEntry]) -> int:
-        """Append noise patches ``(p, p, 3)``, leaving out photos whose patches the pool
-        already holds (another process collected them meanwhile). Returns how many."""
+        """Append noise patches ``(p, p, 3)``, leaving out photos whose patches another
+        process has added since this one started. Returns how many were added."""
         entries = [e for e in entries if e.source_sha256 not in self.skip_noise_sha256]
         if not entries:
             return 0
@@ -325,6 +325,7 @@ class PoolWriter:
             {"source": [e.source for e in entries],
              "source_sha256": [e.source_sha256 for e in entries],
              "settings": [json.dumps(e.settings, sort_keys=True) for e in entries]})
+        self.added_keys.update(_noise_key(e.source_sha256) for e in entries)
         return len(entries)
 
     def append_kernel_arrays(self, scale: int, kernels: np.ndarray,
@@ -392,10 +393,10 @@ def pool_writer(path: str | Path, *, drop_noise_sha256: Iterable[str] = ()
 
     Writers take turns: the whole read-copy-append-rename holds the pool's lock
     (:mod:`srkit.io.locks`), and the pool is read afresh under it, so what another process
-    wrote meanwhile is kept. Entries that process already added are not added twice: noise
-    patches of a photo the pool holds (after the drops), and kernels of a photo, scale and
-    method another process added since this one started (a photo this process found
-    already in the pool and estimates again, ``--redo``, gets its new kernel beside the old).
+    wrote meanwhile is kept. What another process added since this one started is not
+    added twice: noise patches of the same photo (unless dropped here), kernels of the same
+    photo, scale and method. Entries that were there before, or that this process wrote,
+    are no reason to skip (``--redo`` adds a new kernel beside the old one).
     """
     path = Path(path)
     with file_lock(path) as lock:
@@ -425,7 +426,7 @@ def pool_writer(path: str | Path, *, drop_noise_sha256: Iterable[str] = ()
                     yield writer
                     if not (writer.added_kernels or writer.added_noise or writer.removed):
                         raise _Unchanged
-            lock.added = writer.kernel_keys
+            lock.added = sorted(writer.added_keys)
         except _Unchanged:
             pass
 
@@ -434,16 +435,20 @@ def _kernel_key(scale: int, method: str, sha256: str) -> str:
     return f"kernel x{int(scale)} {method} {sha256}"
 
 
+def _noise_key(sha256: str) -> str:
+    return f"noise {sha256}"
+
+
 def _skip_keys(old: Pool | None, drop: set[str], lock) -> tuple[set[str], set[str]]:
-    """What another writer already added: noise sources in the pool (less those dropped),
-    and kernel keys present in the pool that another process journalled since this one
-    started."""
+    """What another process added since this one started and the pool still holds: noise
+    source hashes (less those dropped here), and kernel keys."""
     if old is None:
         return set(), set()
-    noise = set(old.noise_source_sha256) - drop
+    theirs = lock.added_by_others_since()
+    noise = {sha for sha in set(old.noise_source_sha256) - drop if _noise_key(sha) in theirs}
     present = {_kernel_key(scale, m, sha) for scale, kernel_set in old.kernel_sets.items()
                for m, sha in zip(kernel_set.method, kernel_set.source_sha256, strict=True)}
-    return noise, present & lock.added_by_others_since()
+    return noise, present & theirs
 
 
 def append_kernels(path: str | Path, entries: Sequence[KernelEntry]) -> int:
