@@ -260,12 +260,10 @@ def test_bit_depth_and_grey_are_kept(tmp_path: Path, astronaut) -> None:
 @pytest.mark.parametrize("args", [
     ["missing_folder", "-x", "2", "--mode", "bicubic"],
     ["{src}", "-x", "2"],                                   # neither --pool nor --mode
-    ["{src}", "-x", "5", "--mode", "bicubic"],
     ["{src}", "-x", "2", "--mode", "nearest"],
     ["{src}", "-x", "2", "--mode", "bicubic", "--shard", "3/2"],
     ["{src}", "-x", "2", "--mode", "bicubic", "--shard", "half"],
     ["{src}", "-x", "2", "--mode", "bicubic", "--crop", "33"],
-    ["{src}", "-x", "2", "--mode", "bicubic", "--clean-up", "0.5"],
     ["{src}", "-x", "2", "--mode", "random", "--jpeg-quality", "50"],
     ["{src}", "-x", "2", "--mode", "bicubic", "--synthetic-set", "classical_prob=1"],
     ["{src}", "-x", "2", "--mode", "random", "--synthetic-set", "first.bogus=1"],

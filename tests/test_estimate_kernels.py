@@ -224,7 +224,6 @@ def test_cli_writes_pool_then_skips(lr_dir, tmp_path):
 
 @pytest.mark.parametrize("args, message", [
     (["missing.png"], "no such file"),
-    (["{lr}", "-x", "3"], "must be 2 or 4"),
     (["{lr}", "--method", "deep"], "--method"),
     (["{lr}", "--device", "tpu"], "unknown device"),
 ])

@@ -14,6 +14,8 @@ from srkit.cli.app import (
     QuietOpt,
     StrictOpt,
     app,
+    must,
+    positive,
     setup,
 )
 
@@ -21,19 +23,21 @@ RuleOpt = Annotated[str, typer.Option("--rule", help="adaptive: flat against the
                                       "fitted noise level; realsr: RealSR's fixed variance "
                                       "threshold (--max-variance).")]
 WindowOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045 (Typer needs Optional)
-    "--window", show_default=False, help="Patch side in pixels [adaptive: 32, realsr: 256]. "
-    "One pool holds one patch size.")]
+    "--window", min=2, show_default=False,
+    help="Patch side in pixels [adaptive: 32, realsr: 256]. One pool holds one patch size.")]
 StrideOpt = Annotated[Optional[int], typer.Option(  # noqa: UP045
-    "--stride", show_default=False, help="Step between windows in pixels [adaptive: 16, "
-    "realsr: 256].")]
-MaxVarOpt = Annotated[float, typer.Option("--max-variance", help="realsr rule: keep windows "
-                                          "whose grey-level variance (0-255 scale) is below "
-                                          "this.")]
-RatioOpt = Annotated[float, typer.Option("--ratio", help="adaptive rule: keep windows whose "
-                                         "variance is at most this x the camera's noise "
-                                         "variance at their brightness.")]
-MinMeanOpt = Annotated[float, typer.Option("--min-mean", help="...and whose grey-level mean "
-                                           "(0-255) is above this; 50 suits dark phone photos.")]
+    "--stride", min=1, show_default=False,
+    help="Step between windows in pixels [adaptive: 16, realsr: 256].")]
+MaxVarOpt = Annotated[float, typer.Option(
+    "--max-variance", callback=positive,
+    help="realsr rule: keep windows whose grey-level variance (0-255 scale) is below this.")]
+RatioOpt = Annotated[float, typer.Option(
+    "--ratio", callback=must(lambda r: 1 <= r < float("inf"), "must be at least 1"),
+    help="adaptive rule: keep windows whose variance is at most this x the camera's noise "
+    "variance at their brightness.")]
+MinMeanOpt = Annotated[float, typer.Option(
+    "--min-mean", callback=must(lambda m: 0 <= m < 255, "must lie in [0, 255) (grey levels)"),
+    help="...and whose grey-level mean (0-255) is above this; 50 suits dark phone photos.")]
 RedoOpt = Annotated[bool, typer.Option("--redo", help="Re-collect photos already in the pool, "
                                        "replacing their old patches.")]
 RecursiveOpt = Annotated[bool, typer.Option("-r", "--recursive",

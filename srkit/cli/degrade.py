@@ -8,17 +8,19 @@ from typing import Annotated, Optional
 import typer
 
 from srkit.cli.app import (
+    MAX_SCALE,
     DeviceOpt,
     Inputs,
     MaxPixelsOpt,
     OutputOpt,
     QuietOpt,
-    ScaleOpt,
     SeedOpt,
     StrictOpt,
     SyntheticSetOpt,
     WorkersOpt,
     app,
+    must,
+    one_of,
     setup,
     synthetic_settings,
 )
@@ -42,7 +44,8 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 def degrade_cmd(
     inputs: Inputs,
     output: OutputOpt,
-    scale: ScaleOpt,
+    scale: Annotated[int, typer.Option("-x", "--scale", callback=one_of(2, 3, 4),
+                                       help="Upscaling factor.")],
     mode: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
         "--mode", help="pool (RealSR: pool kernels + noise), bicubic (MATLAB imresize), "
         "random (Real-ESRGAN pipeline) or dsn (DASR down-sampling network). Default: pool "
@@ -68,13 +71,15 @@ def degrade_cmd(
         "has them (collect-noise's adaptive rule); --no-camera: RealSR's plain patches, no "
         "JPEG.")] = True,
     clean_up: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--clean-up", help="RealSR clean-up: downscale sources ×F (bicubic) to make clean HR.",
+        "--clean-up", callback=must(lambda f: 1 < f <= MAX_SCALE, "must lie in (1, 16]"),
+        help="RealSR clean-up: downscale sources ×F (bicubic) to make clean HR.",
         show_default=False)] = None,
     crop: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--crop", help="One random N×N HR crop per image (N a multiple of the scale).",
+        "--crop", min=1, help="One random N×N HR crop per image (N a multiple of the scale).",
         show_default=False)] = None,
     jpeg_quality: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--jpeg-quality", help="JPEG-compress the LR at this quality (pool/bicubic modes).",
+        "--jpeg-quality", min=1, max=100,
+        help="JPEG-compress the LR at this quality (pool/bicubic modes).",
         show_default=False)] = None,
     synthetic_set: SyntheticSetOpt = None,
     seed: SeedOpt = 0,
@@ -96,8 +101,6 @@ def degrade_cmd(
     finished pairs.
     """
     setup(quiet=quiet, max_pixels=max_pixels, seed=seed)
-    if scale not in (2, 3, 4):
-        raise SrkitError(f"-x/--scale must be 2, 3 or 4, got {scale}")
     from srkit.degradations import choose_mode
 
     mode = choose_mode(mode, pool_given=pool is not None, dsn_given=dsn is not None,
@@ -105,7 +108,7 @@ def degrade_cmd(
     random_settings = synthetic_settings(synthetic_set)
     shard_pair = parse_shard(shard)
 
-    from srkit.console import info
+    from srkit.console import info, plural
     from srkit.stages.degrade import degrade
 
     result = degrade(inputs, output, scale, mode=mode, pool=pool, use_kernels=kernels,
@@ -114,7 +117,7 @@ def degrade_cmd(
                      overwrite=overwrite, recursive=recursive, dsn=dsn, tile=tile,
                      device=device, synthetic=random_settings)
     shard_note = f" (shard {shard_pair[0]}/{shard_pair[1]})" if shard_pair else ""
-    info(f"{mode} x{scale}{shard_note}: wrote {result.written} pairs, "
+    info(f"{mode} x{scale}{shard_note}: wrote {plural(result.written, 'pair')}, "
          f"{result.already_done} already done, {len(result.skipped)} skipped, "
          f"in {result.seconds:.1f} s → {result.output_dir}")
     if result.skipped and len(result.skipped) == result.total:

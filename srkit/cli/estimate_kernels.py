@@ -14,10 +14,10 @@ from srkit.cli.app import (
     MaxPixelsOpt,
     PoolOpt,
     QuietOpt,
-    ScaleOpt,
     SeedOpt,
     StrictOpt,
     app,
+    one_of,
     setup,
 )
 from srkit.errors import SrkitError
@@ -30,13 +30,14 @@ METHOD_NAMES = ("camera-gauss", "edge-gauss", "kernelgan")
 def estimate_kernels_cmd(
     inputs: Inputs,
     pool: PoolOpt,
-    scale: ScaleOpt = 2,
+    scale: Annotated[int, typer.Option("-x", "--scale", callback=one_of(2, 4),
+                                       help="Upscaling factor.")] = 2,
     method: Annotated[str, typer.Option(
         "--method", help="camera-gauss (default: the SRC photos are one camera's; their shared "
         "blur, shrunk back to each photo), edge-gauss (each photo alone) or kernelgan "
         "(KernelGAN as published, minutes per photo).")] = "camera-gauss",
     iters: Annotated[Optional[int], typer.Option(  # noqa: UP045 (Typer needs Optional)
-        "--iters", help="KernelGAN iterations (default 3000, the paper's).",
+        "--iters", min=1, help="KernelGAN iterations (default 3000, the paper's).",
         show_default=False)] = None,
     device: DeviceOpt = "auto",
     save_kernels: Annotated[Optional[Path], typer.Option(  # noqa: UP045

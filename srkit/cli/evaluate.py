@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from srkit.cli.app import (
+    MAX_SCALE,
     CsvOpt,
     DeviceOpt,
     Inputs,
@@ -23,8 +24,9 @@ RefOpt = Annotated[Path | None, typer.Option(
     "--ref", help="Folder (or file) of reference HR images, matched to SR images by file "
     "stem. Without it only no-reference metrics (NIQE) are computed.", show_default=False)]
 EvalScaleOpt = Annotated[int | None, typer.Option(
-    "-x", "--scale", min=1, help="SR factor: crops that many border pixels (unless --border) "
-    "and lets SR and reference sizes differ by less than it.", show_default=False)]
+    "-x", "--scale", min=1, max=MAX_SCALE,
+    help="SR factor: crops that many border pixels (unless --border) and lets SR and "
+    "reference sizes differ by less than it.", show_default=False)]
 BorderOpt = Annotated[int | None, typer.Option(
     "--border", min=0, help="Pixels removed on each side before every metric "
     "(default: the scale, else 0).", show_default=False)]
@@ -142,7 +144,7 @@ def evaluate_cmd(
 
 def _write_report(result, report, grid, lr_images, scale, crop_size, crops, max_images, attach,
                   training_logs) -> None:
-    from srkit.console import info
+    from srkit.console import info, plural
     from srkit.stages.report import write_report
 
     written = write_report(result, report, grid, lr_images=lr_images, scale=scale,
@@ -150,9 +152,9 @@ def _write_report(result, report, grid, lr_images, scale, crop_size, crops, max_
                            attach=attach, training_logs=training_logs)
     total = written.total_images
     if written.html is not None:
-        info(f"wrote {written.html}: {len(written.html_images)} of {total} image(s)")
+        info(f"wrote {written.html}: {len(written.html_images)} of {plural(total, 'image')}")
     if written.grid is not None:
-        info(f"wrote {written.grid}: {len(written.grid_images)} of {total} image(s)")
+        info(f"wrote {written.grid}: {len(written.grid_images)} of {plural(total, 'image')}")
 
 
 def _fmt(metric: str, value: float | None) -> str:
@@ -208,7 +210,7 @@ def _print_table(result) -> None:
 
 
 def _print_notes(result) -> None:
-    from srkit.console import info
+    from srkit.console import info, plural
 
     for method in result.methods:
         cropped = sum(row.cropped_to is not None for row in method.images)
@@ -216,10 +218,11 @@ def _print_notes(result) -> None:
         if method.unmatched:
             notes.append(f"{len(method.unmatched)} without reference (left out)")
         if method.missing:
-            notes.append(f"{len(method.missing)} reference image(s) without SR image")
+            notes.append(f"{plural(len(method.missing), 'reference image')} without SR "
+                         "image")
         if cropped:
             notes.append(f"{cropped} cropped to the common size of SR and reference")
         if notes:
             info(f"{method.label}: " + "; ".join(notes))
     if result.skipped:
-        info(f"skipped {len(result.skipped)} unreadable file(s)")
+        info(f"skipped {plural(len(result.skipped), 'unreadable file')}")

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from srkit.cli.app import JsonOpt, OutputOpt, QuietOpt, pool_app, setup
+from srkit.cli.app import JsonOpt, OutputOpt, QuietOpt, pool_app, positive, setup
+from srkit.console import plural
 
 PoolArg = Annotated[Path, typer.Argument(help="Degradation pool (HDF5).", show_default=False)]
 PoolsArg = Annotated[list[Path], typer.Argument(help="Pools to merge, in order of precedence.",
@@ -127,21 +128,25 @@ def merge_cmd(
 
     result = merge_pools(pools, output, overwrite=overwrite)
     kernels = ", ".join(f"x{s}: {n}" for s, n in result.kernels.items()) or "none"
-    _report(f"wrote {result.output}: kernels {kernels}; {result.noise} noise patches "
-         f"(left out duplicates: {result.duplicate_kernels} kernels, "
-         f"{result.duplicate_noise} noise patches)")
+    _report(f"wrote {result.output}: kernels {kernels}; "
+            f"{plural(result.noise, 'noise patch', 'noise patches')} (left out duplicates: "
+            f"{plural(result.duplicate_kernels, 'kernel')}, "
+            f"{plural(result.duplicate_noise, 'noise patch', 'noise patches')})")
 
 
 @pool_app.command("show")
 def show_cmd(
     pool: PoolArg,
     output: OutputOpt,
-    max_items: Annotated[int, typer.Option("--max", help="At most this many kernels per scale "
-                                           "and noise patches (evenly chosen).")] = 32,
-    cell: Annotated[int, typer.Option("--cell", help="Tile size in pixels.")] = 96,
-    columns: Annotated[int, typer.Option("--columns", help="Tiles per row.")] = 8,
-    gain: Annotated[float, typer.Option("--gain", help="Noise shown as 0.5 + GAIN × noise.")
-                    ] = 4.0,
+    max_items: Annotated[int, typer.Option(
+        "--max", min=1, help="At most this many kernels per scale and noise patches (evenly "
+        "chosen).")] = 32,
+    cell: Annotated[int, typer.Option("--cell", min=8, max=1024,
+                                            help="Tile size in pixels.")] = 96,
+    columns: Annotated[int, typer.Option("--columns", min=1, max=256,
+                                               help="Tiles per row.")] = 8,
+    gain: Annotated[float, typer.Option("--gain", callback=positive,
+                                        help="Noise shown as 0.5 + GAIN × noise.")] = 4.0,
     overwrite: Annotated[bool, typer.Option("--overwrite",
                                             help="Replace an existing output file.")] = False,
     quiet: QuietOpt = False,
@@ -153,5 +158,6 @@ def show_cmd(
     result = pool_sheet(pool, output, max_items=max_items, cell=cell, columns=columns,
                         noise_gain=gain, overwrite=overwrite)
     kernels = sum(result.kernels.values())
-    _report(f"wrote {result.output} ({result.width}×{result.height}): {kernels} kernels, "
-         f"{result.noise} noise patches")
+    _report(f"wrote {result.output} ({result.width}×{result.height}): "
+            f"{plural(kernels, 'kernel')}, "
+            f"{plural(result.noise, 'noise patch', 'noise patches')}")

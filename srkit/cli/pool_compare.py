@@ -20,7 +20,7 @@ def compare_cmd(
     output: Annotated[Optional[Path], typer.Option(  # noqa: UP045 (Typer needs Optional)
         "-o", "--output", help="Write a PNG report (spectra, noise vs brightness).",
         show_default=False)] = None,
-    max_images: Annotated[int, typer.Option("--max-images", help="Measure at most N images "
+    max_images: Annotated[int, typer.Option("--max-images", min=0, help="Measure at most N images "
                                             "per folder (random subset; 0 = all).")] = 200,
     seed: SeedOpt = 0,
     overwrite: Annotated[bool, typer.Option(

@@ -7,7 +7,17 @@ from typing import Annotated, Optional
 
 import typer
 
-from srkit.cli.app import DeviceOpt, JsonOpt, QuietOpt, SeedOpt, app, setup
+from srkit.cli.app import (
+    DeviceOpt,
+    JsonOpt,
+    QuietOpt,
+    SeedOpt,
+    app,
+    non_negative,
+    one_of,
+    positive,
+    setup,
+)
 
 _Path = Optional[Path]  # noqa: UP045 (Typer needs Optional)
 
@@ -20,31 +30,36 @@ def train_dsn_cmd(
                                                 show_default=False)],
     output: Annotated[Path, typer.Option("-o", "--output", help="DSN file (*.safetensors).")
                       ] = Path("dsn.safetensors"),
-    scale: Annotated[int, typer.Option("-x", "--scale", help="Down-scaling factor, 2 or 4.")
+    scale: Annotated[int, typer.Option("-x", "--scale", callback=one_of(2, 4),
+                                       help="Down-scaling factor, 2 or 4.")
                      ] = 4,
-    iters: Annotated[int, typer.Option("--iters", help="Training iterations.")] = 40_000,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Crops per iteration.")] = 8,
-    patch_size: Annotated[int, typer.Option("--patch-size", help="HR crop size (real LR crops "
-                                            "are patch-size / scale).")] = 256,
-    learning_rate: Annotated[float, typer.Option("--learning-rate",
+    iters: Annotated[int, typer.Option("--iters", min=1, help="Training iterations.")] = 40_000,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1,
+                                                help="Crops per iteration.")] = 8,
+    patch_size: Annotated[int, typer.Option(
+        "--patch-size", min=16, help="HR crop size (real LR crops are patch-size / scale).")
+    ] = 256,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", callback=positive,
                                                  help="Adam rate of both networks.")] = 1e-4,
     freq: Annotated[str, typer.Option("--freq", help="What the discriminator sees: wavelet "
                                       "(Haar LH/HL/HH), gaussian (blur residual) or rgb.")
                     ] = "wavelet",
     discriminator: Annotated[str, typer.Option("--discriminator",
                                                help="fsd (DASR default) or patch.")] = "fsd",
-    content_weight: Annotated[float, typer.Option("--content-weight",
+    content_weight: Annotated[float, typer.Option("--content-weight", callback=non_negative,
                                                   help="L1 on the low band vs bicubic.")] = 1.0,
     adversarial_weight: Annotated[float, typer.Option(
-        "--adversarial-weight", help="GAN loss on the high bands.")] = 0.005,
+        "--adversarial-weight", callback=non_negative, help="GAN loss on the high bands.")] = 0.005,
     perceptual_weight: Annotated[float, typer.Option(
-        "--perceptual-weight", help="VGG perceptual loss (needs --vgg-weights).")] = 0.01,
+        "--perceptual-weight", callback=non_negative,
+        help="VGG perceptual loss (needs --vgg-weights).")] = 0.01,
     vgg_weights: Annotated[_Path, typer.Option(
         "--vgg-weights", help="torchvision VGG19 weights file; switches the perceptual loss "
         "on.", show_default=False)] = None,
-    num_feat: Annotated[int, typer.Option("--num-feat", help="DSN width.")] = 64,
-    num_block: Annotated[int, typer.Option("--num-block", help="DSN residual blocks.")] = 8,
-    discriminator_feat: Annotated[int, typer.Option("--discriminator-feat",
+    num_feat: Annotated[int, typer.Option("--num-feat", min=1, help="DSN width.")] = 64,
+    num_block: Annotated[int, typer.Option("--num-block", min=1,
+                                                 help="DSN residual blocks.")] = 8,
+    discriminator_feat: Annotated[int, typer.Option("--discriminator-feat", min=1,
                                                     help="Discriminator width.")] = 64,
     seed: SeedOpt = 0,
     device: DeviceOpt = "auto",
@@ -52,11 +67,12 @@ def train_dsn_cmd(
                       ] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing run.")
                          ] = False,
-    sample_every: Annotated[int, typer.Option("--sample-every", help="Write sample images "
+    sample_every: Annotated[int, typer.Option("--sample-every", min=0, help="Write sample images "
                                               "every N iterations (0 = never).")] = 1000,
-    save_every: Annotated[int, typer.Option("--save-every", help="Save every N iterations.")
+    save_every: Annotated[int, typer.Option("--save-every", min=1,
+                                              help="Save every N iterations.")
                           ] = 1000,
-    log_every: Annotated[int, typer.Option("--log-every", help="CSV log row every N "
+    log_every: Annotated[int, typer.Option("--log-every", min=1, help="CSV log row every N "
                                            "iterations.")] = 10,
     json_out: JsonOpt = False,
     quiet: QuietOpt = False,

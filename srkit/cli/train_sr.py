@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from srkit.cli.app import (
+    MAX_SCALE,
     DeviceOpt,
     JsonOpt,
     OutputOpt,
@@ -15,7 +16,11 @@ from srkit.cli.app import (
     SeedOpt,
     SyntheticSetOpt,
     app,
+    fraction,
+    must,
+    non_negative,
     parse_assignments,
+    positive,
     setup,
     synthetic_settings,
 )
@@ -46,7 +51,8 @@ def train_sr_cmd(
     pairs: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
         help="Pair folder (PAIRS/hr, PAIRS/lr) made by srkit degrade. Leave out with --hr.",
         show_default=False)] = None,
-    scale: Annotated[int, typer.Option("-x", "--scale", help="Upscaling factor.")] = 4,
+    scale: Annotated[int, typer.Option("-x", "--scale", min=1, max=MAX_SCALE,
+                                       help="Upscaling factor.")] = 4,
     hr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--hr", help="Clean HR photos to degrade on the fly (with --pool, --synthetic or "
         "both).",
@@ -61,8 +67,9 @@ def train_sr_cmd(
         "--description", help="A line about the model, kept in its metadata (srkit models "
         "lists it).")] = "",
     pool_share: Annotated[float, typer.Option(
-        "--pool-share", help="With both --pool and --synthetic: the share of samples "
-        "degraded by the pool.")] = 0.5,
+        "--pool-share", callback=fraction,
+        help="With both --pool and --synthetic: the share of samples degraded by the pool.")
+    ] = 0.5,
     real_lr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
         "PAIRS_DIR comes from srkit degrade --dsn).", show_default=False)] = None,
@@ -72,13 +79,13 @@ def train_sr_cmd(
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
         show_default=False)] = None,
-    num_feat: Annotated[_Int, typer.Option("--num-feat", help="Network width.",
+    num_feat: Annotated[_Int, typer.Option("--num-feat", min=1, help="Network width.",
                                            show_default=False)] = None,
-    num_block: Annotated[_Int, typer.Option("--num-block", help="RRDB / residual blocks.",
+    num_block: Annotated[_Int, typer.Option("--num-block", min=1, help="RRDB / residual blocks.",
                                             show_default=False)] = None,
-    num_conv: Annotated[_Int, typer.Option("--num-conv", help="Convs of the compact net.",
+    num_conv: Annotated[_Int, typer.Option("--num-conv", min=1, help="Convs of the compact net.",
                                            show_default=False)] = None,
-    num_grow_ch: Annotated[_Int, typer.Option("--num-grow-ch", help="RRDB growth channels.",
+    num_grow_ch: Annotated[_Int, typer.Option("--num-grow-ch", min=1, help="RRDB growth channels.",
                                               show_default=False)] = None,
     init: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--init", help="Start from this model's weights (e.g. a psnr run before esrgan).",
@@ -92,27 +99,31 @@ def train_sr_cmd(
     set_values: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--set", help="Override any recipe setting KEY=VALUE, e.g. lr_gamma=0.5, repeatable.",
         show_default=False)] = None,
-    iters: Annotated[_Int, typer.Option("--iters", help="Iterations (default: the recipe's).",
-                                        show_default=False)] = None,
-    batch_size: Annotated[_Int, typer.Option("--batch-size", help="Patches per iteration "
+    iters: Annotated[_Int, typer.Option("--iters", min=1, show_default=False,
+                                        help="Iterations (default: the recipe's).")] = None,
+    batch_size: Annotated[_Int, typer.Option("--batch-size", min=1, help="Patches per iteration "
                                              "(per process).", show_default=False)] = None,
-    patch_size: Annotated[_Int, typer.Option("--patch-size", help="HR patch size in pixels.",
+    patch_size: Annotated[_Int, typer.Option("--patch-size", min=8,
+                                             help="HR patch size in pixels.",
                                              show_default=False)] = None,
     learning_rate: Annotated[_Float, typer.Option(
-        "--learning-rate", help="Generator learning rate.", show_default=False)] = None,
+        "--learning-rate", callback=positive, help="Generator learning rate.",
+        show_default=False)] = None,
     pixel_weight: Annotated[_Float, typer.Option("--pixel-weight", show_default=False,
+                                                 callback=non_negative,
                                                  help="Weight of the pixel loss.")] = None,
     perceptual_weight: Annotated[_Float, typer.Option(
-        "--perceptual-weight", help="Weight of the VGG loss (0 turns it off).",
-        show_default=False)] = None,
+        "--perceptual-weight", callback=non_negative,
+        help="Weight of the VGG loss (0 turns it off).", show_default=False)] = None,
     gan_weight: Annotated[_Float, typer.Option("--gan-weight", show_default=False,
+                                               callback=non_negative,
                                                help="Weight of the adversarial loss.")] = None,
     ema_decay: Annotated[_Float, typer.Option(
-        "--ema-decay", help="EMA of the weights (0 saves the raw weights).",
-        show_default=False)] = None,
+        "--ema-decay", callback=must(lambda d: 0 <= d < 1, "must lie in [0, 1)"),
+        help="EMA of the weights (0 saves the raw weights).", show_default=False)] = None,
     seed: SeedOpt = 0,
     workers: Annotated[_Int, typer.Option(
-        "--workers", min=0, help="Data loader processes (0: in the training process; "
+        "--workers", min=0, max=1024, help="Data loader processes (0: in the training process; "
         "default: up to 4).", show_default=False)] = None,
     device: DeviceOpt = "auto",
     resume: Annotated[bool, typer.Option(

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from srkit.cli.app import (
+    MAX_SCALE,
     DeviceOpt,
     Inputs,
     JsonOpt,
@@ -16,6 +17,7 @@ from srkit.cli.app import (
     QuietOpt,
     StrictOpt,
     app,
+    must,
     setup,
 )
 
@@ -34,7 +36,7 @@ class Format(str, Enum):
 
 
 ScaleOpt = Annotated[int | None, typer.Option(
-    "-x", "--scale", min=1, show_default=False,
+    "-x", "--scale", min=1, max=MAX_SCALE, show_default=False,
     help="Upscaling factor (default: the model's; needed for bicubic/lanczos).")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", show_default=False,
@@ -55,6 +57,7 @@ OverlapOpt = Annotated[int | None, typer.Option(
     "so tiled = untiled exactly; smaller is faster but may leave faint seams).")]
 OutscaleOpt = Annotated[float | None, typer.Option(
     "--outscale", show_default=False,
+    callback=must(lambda f: 0 < f <= MAX_SCALE, f"must lie in (0, {MAX_SCALE}]"),
     help="Final enlargement, may be non-integer: the result is resized to it (bicubic).")]
 FormatOpt = Annotated[Format | None, typer.Option(
     "--format", show_default=False, help="Output format (default: the input's).")]
@@ -102,7 +105,7 @@ def upscale_cmd(
                      tile_overlap=tile_overlap, outscale=outscale,
                      fmt=fmt.value if fmt is not None else None, suffix=suffix, half=half,
                      device=device, strict=strict, overwrite=overwrite)
-    from srkit.console import info, stdout
+    from srkit.console import info, plural, stdout
 
     if json_out:
         import json
@@ -119,6 +122,6 @@ def upscale_cmd(
             stdout.print(str(path), highlight=False, soft_wrap=True)
     how = result.method if result.arch is None else f"{result.arch} ({result.model})"
     rate = result.output_megapixels / result.seconds if result.seconds > 0 else 0.0
-    info(f"{len(result.outputs)} image(s) ×{result.scale:g} with {how} in "
+    info(f"{plural(len(result.outputs), 'image')} ×{result.scale:g} with {how} in "
          f"{result.seconds:.1f} s ({rate:.2f} output MP/s)"
          + (f"; skipped {len(result.skipped)} unreadable" if result.skipped else ""))

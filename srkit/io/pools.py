@@ -38,6 +38,7 @@ import numpy as np
 
 from srkit.errors import SrkitError
 from srkit.io.atomic import atomic_path
+from srkit.io.locks import file_lock
 
 FORMAT = "srkit-pool"
 SCHEMA_VERSION = 2
@@ -325,6 +326,10 @@ class PoolWriter:
         self.added_kernels = 0
         self.added_noise = 0
         self.added_photos = 0
+        # set by pool_writer: what another process already wrote (see _skip_keys)
+        self.skip_noise_sha256: set[str] = set()
+        self.skip_kernel_keys: set[str] = set()
+        self.added_keys: set[str] = set()  # what was added, for the lock's journal
 
     @property
     def noise_patch_size(self) -> int:
@@ -333,7 +338,10 @@ class PoolWriter:
         return int(data.shape[1]) if data is not None and data.shape[0] else 0
 
     def append_kernels(self, entries: Sequence[KernelEntry]) -> int:
-        """Append kernels (grouped by scale). Returns how many."""
+        """Append kernels (grouped by scale), leaving out those another process has added
+        since this one started. Returns how many were added."""
+        entries = [e for e in entries if _kernel_key(e.scale, e.method, e.source_sha256)
+                   not in self.skip_kernel_keys]
         by_scale: dict[int, list[KernelEntry]] = {}
         for entry in entries:
             kernel = np.asarray(entry.kernel, dtype=np.float32)
@@ -349,10 +357,13 @@ class PoolWriter:
                  "method": [e.method for e in group_entries],
                  "flag": [e.flag for e in group_entries],
                  "settings": [json.dumps(e.settings, sort_keys=True) for e in group_entries]})
+        self.added_keys.update(_kernel_key(e.scale, e.method, e.source_sha256) for e in entries)
         return len(entries)
 
     def append_noise(self, entries: Sequence[NoiseEntry]) -> int:
-        """Append noise patches ``(p, p, 3)``. Returns how many."""
+        """Append noise patches ``(p, p, 3)``, leaving out photos whose patches another
+        process has added since this one started. Returns how many were added."""
+        entries = [e for e in entries if e.source_sha256 not in self.skip_noise_sha256]
         if not entries:
             return 0
         patches = np.stack([np.asarray(e.patch, dtype=np.float32) for e in entries])
@@ -365,6 +376,7 @@ class PoolWriter:
             {"source": [e.source for e in entries],
              "source_sha256": [e.source_sha256 for e in entries],
              "settings": [json.dumps(e.settings, sort_keys=True) for e in entries]})
+        self.added_keys.update(_noise_key(e.source_sha256) for e in entries)
         return len(entries)
 
     def append_photos(self, entries: Sequence[PhotoEntry]) -> int:
@@ -443,35 +455,66 @@ def pool_writer(path: str | Path, *, drop_noise_sha256: Iterable[str] = ()
     is created when missing. Noise patches whose source hash is in ``drop_noise_sha256`` are
     left out of the copy (``--redo`` replaces a photo's patches this way). A block that
     neither adds nor drops anything leaves the file untouched.
+
+    Writers take turns: the whole read-copy-append-rename holds the pool's lock
+    (:mod:`srkit.io.locks`), and the pool is read afresh under it, so what another process
+    wrote meanwhile is kept. What another process added since this one started is not
+    added twice: noise patches of the same photo (unless dropped here), kernels of the same
+    photo, scale and method. Entries that were there before, or that this process wrote,
+    are no reason to skip (``--redo`` adds a new kernel beside the old one).
     """
     path = Path(path)
-    old = read_pool(path) if path.exists() else None  # refuse to touch a non-pool
-    drop = set(drop_noise_sha256)
-    keep = None
-    if old is not None and drop:
-        keep = np.array([sha not in drop for sha in old.noise_source_sha256], dtype=bool)
-        if keep.all():
-            keep = None
-    try:
-        with atomic_path(path) as tmp:
-            if old is None:
-                mode = "w"
-            elif keep is None:
-                shutil.copyfile(path, tmp)
-                mode = "a"
-            else:
-                _copy_pool(path, tmp, keep)
-                mode = "a"
-            with h5py.File(tmp, mode) as handle:
-                if mode == "w":
-                    stamp_new_pool(handle)
-                writer = PoolWriter(handle, path, 0 if keep is None else int((~keep).sum()))
-                yield writer
-                if not (writer.added_kernels or writer.added_noise or writer.added_photos
-                        or writer.removed):
-                    raise _Unchanged
-    except _Unchanged:
-        pass
+    with file_lock(path) as lock:
+        old = read_pool(path) if path.exists() else None  # refuse to touch a non-pool
+        drop = set(drop_noise_sha256)
+        keep = None
+        if old is not None and drop:
+            keep = np.array([sha not in drop for sha in old.noise_source_sha256], dtype=bool)
+            if keep.all():
+                keep = None
+        try:
+            with atomic_path(path) as tmp:
+                if old is None:
+                    mode = "w"
+                elif keep is None:
+                    shutil.copyfile(path, tmp)
+                    mode = "a"
+                else:
+                    _copy_pool(path, tmp, keep)
+                    mode = "a"
+                with h5py.File(tmp, mode) as handle:
+                    if mode == "w":
+                        stamp_new_pool(handle)
+                    writer = PoolWriter(handle, path, 0 if keep is None else int((~keep).sum()))
+                    writer.skip_noise_sha256, writer.skip_kernel_keys = _skip_keys(old, drop,
+                                                                                   lock)
+                    yield writer
+                    if not (writer.added_kernels or writer.added_noise or writer.added_photos
+                            or writer.removed):
+                        raise _Unchanged
+            lock.added = sorted(writer.added_keys)
+        except _Unchanged:
+            pass
+
+
+def _kernel_key(scale: int, method: str, sha256: str) -> str:
+    return f"kernel x{int(scale)} {method} {sha256}"
+
+
+def _noise_key(sha256: str) -> str:
+    return f"noise {sha256}"
+
+
+def _skip_keys(old: Pool | None, drop: set[str], lock) -> tuple[set[str], set[str]]:
+    """What another process added since this one started and the pool still holds: noise
+    source hashes (less those dropped here), and kernel keys."""
+    if old is None:
+        return set(), set()
+    theirs = lock.added_by_others_since()
+    noise = {sha for sha in set(old.noise_source_sha256) - drop if _noise_key(sha) in theirs}
+    present = {_kernel_key(scale, m, sha) for scale, kernel_set in old.kernel_sets.items()
+               for m, sha in zip(kernel_set.method, kernel_set.source_sha256, strict=True)}
+    return noise, present & theirs
 
 
 def append_kernels(path: str | Path, entries: Sequence[KernelEntry]) -> int:

@@ -359,7 +359,9 @@ def _pair(groups: list[tuple[str, list[Path]]], ref: str | Path | None, strict: 
         if method.unmatched:
             names = ", ".join(p.name for p in method.unmatched[:5])
             more = f" and {len(method.unmatched) - 5} more" if len(method.unmatched) > 5 else ""
-            message = (f"{label}: {len(method.unmatched)} SR image(s) without a reference of "
+            count = len(method.unmatched)
+            message = (f"{label}: {count} SR image{'' if count == 1 else 's'} without a "
+                       "reference of "
                        f"the same name in {ref}: {names}{more}")
             if strict:
                 raise SrkitError(message)

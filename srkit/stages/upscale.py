@@ -170,7 +170,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         overlap = loaded.receptive_radius if tile_overlap is None else tile_overlap
     with console.progress("img") as bar:
         images_task = bar.add_task("upscale", total=len(paths), status="")
-        tiles_task = bar.add_task("  tiles", total=None, status="", visible=loaded is not None)
+        tiles_task = bar.add_task("  tiles", total=None, status="", unit="tiles",
+                                  visible=loaded is not None)
         for path, target in zip(paths, targets, strict=True):
             bar.update(images_task, status=path.name)
             image = skip_log.read(path)
