@@ -34,7 +34,8 @@ def _make_inputs(root: Path, scale: int) -> tuple[Path, Path, Path]:
     from skimage import data
 
     from srkit.io.images import write_image
-    from srkit.io.pools import KernelEntry, NoiseEntry, append_kernels, append_noise
+    from srkit.io.pool_writer import append_kernels, append_noise
+    from srkit.io.pools import KernelEntry, NoiseEntry
     from srkit.ops.kernels import gaussian_kernel
     from srkit.stages.degrade import degrade
 

@@ -29,7 +29,8 @@ def camera_pool(tmp_path_factory) -> Path:
         Image.fromarray(pixels).save(root / f"{name}.jpg", quality=92)
     pool = root / "pool.h5"
     collect_noise([root / "a.jpg", root / "b.jpg"], pool)
-    from srkit.io.pools import KernelEntry, append_kernels
+    from srkit.io.pool_writer import append_kernels
+    from srkit.io.pools import KernelEntry
     from srkit.ops.kernels import gaussian_kernel
 
     append_kernels(pool, [KernelEntry(gaussian_kernel(13, 1.2, 1.0, 0.3), 2, "a.jpg", "aa",

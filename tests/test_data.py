@@ -193,7 +193,8 @@ def test_on_the_fly_validation_pairs_are_degraded_once_and_reproducibly(tmp_path
     photos = tmp_path / "photos"
     for index in range(3):
         write_image(photos / f"{index}.png", rng.random((40, 44, 3)).astype(np.float32))
-    from srkit.io.pools import KernelEntry, append_kernels
+    from srkit.io.pool_writer import append_kernels
+    from srkit.io.pools import KernelEntry
 
     pool = tmp_path / "pool.h5"
     append_kernels(pool, [KernelEntry(gaussian_kernel(13, 1.2), 2, "a", "0" * 64, "test")])
@@ -211,7 +212,8 @@ def test_pool_and_synthetic_mix_in_the_asked_share(tmp_path, rng):
     photos = tmp_path / "photos"
     for index in range(2):
         write_image(photos / f"{index}.png", rng.random((48, 48, 3)).astype(np.float32))
-    from srkit.io.pools import KernelEntry, append_kernels
+    from srkit.io.pool_writer import append_kernels
+    from srkit.io.pools import KernelEntry
 
     pool = tmp_path / "pool.h5"
     kernel = gaussian_kernel(13, 1.2)

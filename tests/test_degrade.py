@@ -19,13 +19,8 @@ from srkit.errors import SrkitError
 from srkit.io.hashing import file_sha256
 from srkit.io.images import read_image, to_uint, write_image
 from srkit.io.pairs import pair_names
-from srkit.io.pools import (
-    KernelEntry,
-    NoiseEntry,
-    append_kernels,
-    append_noise,
-    read_pool,
-)
+from srkit.io.pool_writer import append_kernels, append_noise
+from srkit.io.pools import KernelEntry, NoiseEntry, read_pool
 from srkit.ops.kernels import blur_downsample, gaussian_kernel, pad_kernel
 from srkit.ops.resize import imresize
 from srkit.stages.degrade import degrade, image_seed

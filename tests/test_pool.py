@@ -13,18 +13,15 @@ from typer.testing import CliRunner
 
 from srkit.cli import app
 from srkit.errors import SrkitError
-from srkit.io import pools
+from srkit.io import pool_writer as writing
 from srkit.io.pool_merge import merge_pools
+from srkit.io.pool_writer import append_kernels, append_noise, pool_writer, remove_noise
 from srkit.io.pools import (
     KernelEntry,
     NoiseEntry,
-    append_kernels,
-    append_noise,
     known_kernel_sources,
     known_noise_sources,
-    pool_writer,
     read_pool,
-    remove_noise,
 )
 from srkit.ops.kernels import gaussian_kernel
 from srkit.stages.pool_tools import kernel_sigma, pool_info, pool_sheet
@@ -117,14 +114,14 @@ def test_crash_mid_write_leaves_the_old_pool(tmp_path: Path, monkeypatch) -> Non
     path = tmp_path / "pool.h5"
     append_noise(path, noise(2))
     before = path.read_bytes()
-    real_append = pools._append
+    real_append = writing._append
 
     def crash_on_position(group, name, values):
         if name == "position":
             raise KeyboardInterrupt  # as if the user pressed Ctrl-C halfway through
         real_append(group, name, values)
 
-    monkeypatch.setattr(pools, "_append", crash_on_position)
+    monkeypatch.setattr(writing, "_append", crash_on_position)
     with pytest.raises(KeyboardInterrupt):
         append_noise(path, noise(3, source=1))
     assert path.read_bytes() == before and temp_files(tmp_path) == []

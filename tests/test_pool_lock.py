@@ -12,14 +12,8 @@ import pytest
 
 from srkit.errors import SrkitError
 from srkit.io.locks import file_lock, lock_path
-from srkit.io.pools import (
-    KernelEntry,
-    NoiseEntry,
-    append_kernels,
-    known_kernel_sources,
-    pool_writer,
-    read_pool,
-)
+from srkit.io.pool_writer import append_kernels, pool_writer
+from srkit.io.pools import KernelEntry, NoiseEntry, known_kernel_sources, read_pool
 
 PHOTOS = [f"{i:064x}" for i in range(6)]
 

@@ -107,7 +107,8 @@ def test_model_trained_on_bicubic_pairs_beats_bicubic(tmp_path, astronaut, chels
 
 @pytest.mark.slow
 def test_model_trained_on_pool_pairs_beats_bicubic(tmp_path, astronaut, chelsea, coffee):
-    from srkit.io.pools import KernelEntry, NoiseEntry, append_kernels, append_noise
+    from srkit.io.pool_writer import append_kernels, append_noise
+    from srkit.io.pools import KernelEntry, NoiseEntry
     from srkit.ops.kernels import gaussian_kernel
 
     pool = tmp_path / "pool.h5"
@@ -418,7 +419,8 @@ def test_ctrl_c_saves_a_whole_state_that_resumes_exactly(tmp_path, pairs):
 
 
 def test_trains_on_the_fly_from_a_pool_and_from_the_random_pipeline(tmp_path, astronaut):
-    from srkit.io.pools import KernelEntry, NoiseEntry, append_kernels, append_noise
+    from srkit.io.pool_writer import append_kernels, append_noise
+    from srkit.io.pools import KernelEntry, NoiseEntry
     from srkit.ops.kernels import gaussian_kernel
 
     write_image(tmp_path / "hr" / "a.png", astronaut[:96, :96])

@@ -13,7 +13,8 @@ import numpy as np
 
 from srkit.errors import SrkitError
 from srkit.io.atomic import atomic_path
-from srkit.io.pools import Pool, PoolWriter, read_pool, stamp_new_pool
+from srkit.io.pool_writer import PoolWriter, stamp_new_pool
+from srkit.io.pools import Pool, read_pool
 
 
 @dataclass

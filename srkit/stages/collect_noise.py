@@ -36,7 +36,8 @@ import numpy as np
 from srkit.errors import SrkitError
 from srkit.io.hashing import file_sha256
 from srkit.io.images import LoadedImage, SkipLog, list_images, read_image
-from srkit.io.pools import NoiseEntry, PhotoEntry, pool_writer, read_pool
+from srkit.io.pool_writer import pool_writer
+from srkit.io.pools import NoiseEntry, PhotoEntry, read_pool
 from srkit.ops.jpeg_quality import estimate_jpeg_quality
 from srkit.ops.noise_level import (
     ADAPTIVE_METHOD,

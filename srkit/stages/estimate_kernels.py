@@ -97,7 +97,8 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
     from srkit.console import progress, warn
     from srkit.io.hashing import file_sha256
     from srkit.io.images import SkipLog, list_images
-    from srkit.io.pools import KernelEntry, append_kernels, known_kernel_sources
+    from srkit.io.pool_writer import append_kernels
+    from srkit.io.pools import KernelEntry, known_kernel_sources
     from srkit.kernels_est import (
         DEFAULT_METHOD,
         METHODS,
@@ -200,7 +201,8 @@ def _estimate_set(paths: list[Path], pool: Path, scale: int, method: str, settin
     """camera-gauss: statistics of every photo, one pooled estimate, kernels for new photos."""
     from srkit.console import progress, warn
     from srkit.io.hashing import file_sha256
-    from srkit.io.pools import KernelEntry, append_kernels
+    from srkit.io.pool_writer import append_kernels
+    from srkit.io.pools import KernelEntry
     from srkit.kernels_est.camera_gauss import PhotoStats, estimate_camera_gauss, photo_stats
 
     stored = _pool_stats(pool, scale, method)
