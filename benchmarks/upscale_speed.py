@@ -32,21 +32,28 @@ MODELS = [  # name, arch, arguments, LR input side for the timing
     ("SRResNet (16 blocks, SRGAN)", "srresnet", {"upscale": 4}, 96),
     ("compact (16 convs, Real-ESRGAN)", "compact", {"num_conv": 16, "upscale": 4}, 128),
     ("compact (32 convs, general-x4v3)", "compact", {"num_conv": 32, "upscale": 4}, 128),
+    ("SAN (20 LSRAGs × 10 blocks)", "san", {"upscale": 4}, 48),
+    ("SRFBN (G=6, T=4)", "srfbn", {"upscale": 4}, 48),
+    ("Meta-RDN (16 RDBs × 8 convs, at ×4)", "metasr", {"scale": 4}, 48),
 ]
 
 
 def conv_flops(model: nn.Module, x: torch.Tensor) -> int:
-    """2 × multiply-adds of every Conv2d in one forward pass of ``x``."""
+    """2 × multiply-adds of every Conv2d and ConvTranspose2d in one forward pass of ``x``
+    (not SAN's attention and covariance products, nor Meta-SR's per-pixel filters)."""
     total = 0
 
-    def hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+    def hook(module: nn.Conv2d | nn.ConvTranspose2d, inputs, output: torch.Tensor) -> None:
         nonlocal total
         k_h, k_w = module.kernel_size
+        if isinstance(module, nn.ConvTranspose2d):  # each input value meets k·k·C_out weights
+            total += 2 * inputs[0].numel() * module.out_channels // module.groups * k_h * k_w
+            return
         per_output = module.in_channels // module.groups * k_h * k_w
         total += 2 * per_output * output.numel()
 
     handles = [m.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, nn.Conv2d)]
+               if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]
     with torch.inference_mode():
         model(x)
     for handle in handles:
@@ -152,11 +159,14 @@ def main() -> None:
             f"{row['radius']} | {row['overhead']:.2f}× |")
     lines += [
         "",
-        "FLOPs count convolutions only (2 × multiply-adds); activations, pixel shuffle, "
-        "interpolation and concatenation are memory-bound work on top. *Share of conv "
-        "throughput* = GFLOP/s reached / the reference convolution's GFLOP/s measured just "
-        "before, the fraction of what the CPU's convolution kernels deliver in the best case. "
-        "The last column is the input area "
+        "FLOPs count convolutions and deconvolutions only (2 × multiply-adds); activations, "
+        "pixel shuffle, interpolation and concatenation are memory-bound work on top, and "
+        "SAN's non-local attention and covariance square roots and Meta-SR's per-pixel "
+        "filters are matrix products not counted here. SAN's receptive radius is that of its "
+        "convolutions: its attention makes the field global, so its tiling is never exact. "
+        "*Share of conv throughput* = GFLOP/s reached / the reference convolution's GFLOP/s "
+        "measured just before, the fraction of what the CPU's convolution kernels deliver in "
+        "the best case. The last column is the input area "
         "processed when tiling exactly (each 512² tile with its receptive radius of context) "
         "relative to the image area: RRDBNet's 23 blocks reach 349 input pixels, so exact "
         "tiles cost nearly 3× the work; `--tile-overlap 32` brings that to about 1.1× at the "

@@ -4,6 +4,12 @@ Constructor argument names follow BasicSR / Real-ESRGAN so that the ``srkit_arch
 in a checkpoint mean the same thing there. Every generator has an int ``scale`` attribute,
 ``size_multiple`` (input H and W must be multiples of it) and ``receptive_radius`` (input
 pixels on each side that one output pixel depends on; exact tiling keeps that much context).
+
+Two optional attributes: ``exact_tiling = False`` where attention or pooling over the whole
+input make the field global (SAN: ``receptive_radius`` is then the convolutional part, used as
+the default overlap), and ``intermediate_outputs = True`` where ``forward(x, all_steps=True)``
+returns a list of outputs, the last the final one, for a loss over all of them (SRFBN).
+Meta-SR's ``forward(x, scale)`` also takes any real factor; its ``scale`` is the default.
 """
 
 from __future__ import annotations
@@ -15,18 +21,25 @@ from torch import nn
 
 from srkit.errors import SrkitError
 from srkit.models.compact import SRVGGNetCompact
+from srkit.models.metasr import MetaRDN
 from srkit.models.rrdbnet import RRDBNet
+from srkit.models.san import SAN
+from srkit.models.srfbn import SRFBN
 from srkit.models.srresnet import MSRResNet
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "rrdbnet": RRDBNet,
     "srresnet": MSRResNet,
     "compact": SRVGGNetCompact,
+    "san": SAN,
+    "srfbn": SRFBN,
+    "metasr": MetaRDN,
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
 SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
-                                  "compact": "upscale"}
+                                  "compact": "upscale", "san": "upscale", "srfbn": "upscale",
+                                  "metasr": "scale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -64,5 +77,5 @@ def _lookup(arch: str) -> type[nn.Module]:
     return ARCHITECTURES[arch]
 
 
-__all__ = ["ARCHITECTURES", "SCALE_ARGUMENT", "MSRResNet", "RRDBNet", "SRVGGNetCompact",
-           "arch_args_for_scale", "architecture_arguments", "build_model"]
+__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SRFBN", "MSRResNet", "MetaRDN", "RRDBNet",
+           "SRVGGNetCompact", "arch_args_for_scale", "architecture_arguments", "build_model"]

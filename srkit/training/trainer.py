@@ -7,6 +7,9 @@ generator is updated with the discriminator frozen (pixel + perceptual + adversa
 losses), then the discriminator on the detached output. For the relativistic average GAN
 the generator sees ``D(real).detach()``, the discriminator ``D(fake.detach())``.
 
+A generator with ``intermediate_outputs`` (SRFBN) returns every recurrent step's image from
+``forward(lq, all_steps=True)``; the pixel loss is their mean, the other terms use the last.
+
 The ``dasr`` recipe's step is :class:`~srkit.training.dasr.DasrTrainer`, a subclass.
 """
 
@@ -152,9 +155,11 @@ class SRTrainer:
             self.discriminator.requires_grad_(False)
         self.g_optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            sr = self.g_model(lq)
-            sr_float = sr.float()
-            total = logs["pixel"] = self.pixel_loss(sr_float, gt)
+            outputs = self._generate(lq)
+            sr = outputs[-1]
+            # Averaged over every output of a multi-output model (SRFBN §3.3), else the one.
+            total = logs["pixel"] = sum(self.pixel_loss(out.float(), gt)
+                                        for out in outputs) / len(outputs)
             if self.perceptual_loss is not None:
                 logs["perceptual"] = self.perceptual_loss(sr, gt)
                 total = total + logs["perceptual"]
@@ -181,6 +186,14 @@ class SRTrainer:
         if self.ema is not None:
             self.ema.update(self.generator)
         return {name: value.detach().float() for name, value in logs.items()}
+
+    def _generate(self, lq: torch.Tensor) -> list[torch.Tensor]:
+        """The generator's outputs for ``lq``: ``[sr]``, or for a model that declares
+        ``intermediate_outputs`` (SRFBN's recurrent steps) every one, the final one last.
+        Perceptual and adversarial losses see only the final one."""
+        if getattr(self.generator, "intermediate_outputs", False):
+            return list(self.g_model(lq, all_steps=True))
+        return [self.g_model(lq)]
 
     def _generator_gan_loss(self, sr: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
         """Adversarial term of the generator (weighted). The unwrapped discriminator is used:

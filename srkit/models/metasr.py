@@ -1,0 +1,183 @@
+"""Meta-SR: one network for any upscaling factor (Hu et al., CVPR 2019), as Meta-RDN.
+
+A residual dense network body (RDN, Zhang et al., CVPR 2018: two shallow convs, ``num_block``
+residual dense blocks of ``num_layer`` densely connected 3×3 convs with growth ``num_grow_ch``
+and 1×1 local fusion, global 1×1 + 3×3 fusion and a global skip) extracts LR features
+``F_LR`` ``(B, C, h, w)``; the *Meta-Upscale* module (§3.2) then maps them to any size:
+
+- location projection: output pixel ``(i, j)`` belongs to LR pixel ``(⌊i/r⌋, ⌊j/r⌋)``;
+- weight prediction: a small MLP (3 → 256 → ReLU → ``k·k·C·out``) maps
+  ``v_ij = (i/r − ⌊i/r⌋, j/r − ⌊j/r⌋, 1/r)`` to the weights of a ``k × k`` filter;
+- feature mapping: the output pixel is that filter applied to the ``k × k`` neighbourhood of
+  ``F_LR`` at the projected pixel (a per-pixel matrix product, no bias).
+
+The output is ``⌊h·r⌋ × ⌊w·r⌋`` (the authors' ``int(scale · h)``). Pixels with the same
+fractional offsets share weights, so the MLP runs once per distinct row offset × distinct
+column offset (``r²`` pairs for an integer ``r``), not once per output pixel.
+
+``forward(x)`` upscales by the default ``scale`` (an integer, what the model file records and
+``upscale``'s tiling uses); ``forward(x, scale=2.7)`` by any factor ≥ 1 (the paper trains
+and tests 1 < r ≤ 4).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from srkit.errors import SrkitError
+
+DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)  # subtracted from the input, added to the output
+MAX_SCALE = 16.0
+
+
+def output_size(size: int, scale: float) -> int:
+    """``⌊size · scale⌋``; the tiny tolerance keeps e.g. 10 · 2.3 = 22.999… at 23."""
+    return int(math.floor(size * scale + 1e-6))
+
+
+def projection(size: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each of the ``⌊size·scale⌋`` output positions along one axis: the LR position it
+    projects to, ``⌊i/r⌋`` (int64), and its offset ``i/r − ⌊i/r⌋`` in [0, 1) (float64)."""
+    coords = torch.arange(output_size(size, scale), dtype=torch.float64) / scale
+    source = torch.floor(coords)
+    return source.long().clamp_(0, size - 1), coords - source
+
+
+class ResidualDenseBlock(nn.Module):
+    """RDN's RDB: ``num_layer`` densely connected conv3×3–ReLU, 1×1 local fusion, skip."""
+
+    def __init__(self, num_feat: int = 64, num_grow_ch: int = 64, num_layer: int = 8) -> None:
+        super().__init__()
+        self.convs = nn.ModuleList([nn.Conv2d(num_feat + i * num_grow_ch, num_grow_ch, 3, 1, 1)
+                                    for i in range(num_layer)])
+        self.lff = nn.Conv2d(num_feat + num_layer * num_grow_ch, num_feat, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [x]
+        for conv in self.convs:
+            features.append(F.relu(conv(torch.cat(features, 1))))
+        return x + self.lff(torch.cat(features, 1))
+
+
+class MetaUpscale(nn.Module):
+    """Meta-Upscale: ``(B, C, h, w)`` LR features → ``(B, out_ch, ⌊h·r⌋, ⌊w·r⌋)``.
+
+    Args:
+        num_feat: feature channels ``C``.
+        num_out_ch: output channels.
+        kernel_size: the predicted filters' size ``k`` (3 in Meta-SR).
+        hidden: width of the weight-prediction MLP (256 in Meta-SR).
+    """
+
+    def __init__(self, num_feat: int = 64, num_out_ch: int = 3, kernel_size: int = 3,
+                 hidden: int = 256) -> None:
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.num_out_ch = num_out_ch
+        self.weight_predictor = nn.Sequential(
+            nn.Linear(3, hidden), nn.ReLU(inplace=True),
+            nn.Linear(hidden, kernel_size * kernel_size * num_feat * num_out_ch))
+
+    def predict_weights(self, offsets: torch.Tensor, scale: float) -> torch.Tensor:
+        """Filters for ``offsets`` ``(N, 2)`` (row, column offsets in [0, 1)) at ``scale``:
+        ``(N, C·k·k, out_ch)``, the MLP of ``(Δi, Δj, 1/r)``."""
+        inverse = torch.full_like(offsets[:, :1], 1.0 / scale)
+        weights = self.weight_predictor(torch.cat((offsets, inverse), 1))
+        return weights.view(offsets.shape[0], -1, self.num_out_ch)
+
+    def forward(self, feat: torch.Tensor, scale: float) -> torch.Tensor:
+        batch, _, height, width = feat.shape
+        rows, row_offsets = projection(height, scale)
+        cols, col_offsets = projection(width, scale)
+        # Distinct offsets along each axis; every output pixel is one (row, column) pair.
+        row_values, row_class = torch.unique(row_offsets.float(), return_inverse=True)
+        col_values, col_class = torch.unique(col_offsets.float(), return_inverse=True)
+        pad = self.kernel_size // 2
+        patches = F.unfold(feat, self.kernel_size, padding=pad).view(batch, -1, height, width)
+        device = feat.device
+        rows, cols = rows.to(device), cols.to(device)
+        row_class, col_class = row_class.to(device), col_class.to(device)
+        col_patches = patches[..., cols]  # (B, C·k·k, h, W_out)
+        pieces, order = [], []
+        for a in range(len(row_values)):
+            out_rows = torch.nonzero(row_class == a).flatten()
+            sub = col_patches[:, :, rows[out_rows]]          # (B, C·k·k, n_rows, W_out)
+            pairs = torch.stack((row_values[a].expand_as(col_values), col_values), 1)
+            # (W_out, C·k·k, out_ch): the filter of every output column in these rows
+            filters = self.predict_weights(pairs.to(device, feat.dtype), scale)[col_class]
+            pieces.append(torch.einsum("bkrj,jko->borj", sub, filters))
+            order.append(out_rows)
+        out = torch.cat(pieces, 2)
+        inverse = torch.empty_like(row_class)
+        inverse[torch.cat(order)] = torch.arange(len(row_class), device=device)
+        return out[:, :, inverse]
+
+
+class MetaRDN(nn.Module):
+    """Meta-RDN, ``(B, num_in_ch, H, W)`` → ``(B, num_out_ch, ⌊rH⌋, ⌊rW⌋)`` for any r ≥ 1.
+
+    Args:
+        num_in_ch, num_out_ch: image channels (3).
+        num_feat: RDN's ``G0`` (64).
+        num_block: residual dense blocks ``D`` (16).
+        num_layer: convs per block ``C`` (8).
+        num_grow_ch: growth rate ``G`` (64).
+        scale: the default factor of :meth:`forward` and of the model file (integer).
+
+    Values: images in [0, 1]; DIV2K's mean is subtracted and added back; not clipped.
+    A small CPU setting: ``num_feat=8, num_block=2, num_layer=2, num_grow_ch=4``.
+    """
+
+    size_multiple = 1
+
+    def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64,
+                 num_block: int = 16, num_layer: int = 8, num_grow_ch: int = 64,
+                 scale: int = 4) -> None:
+        super().__init__()
+        if not 1 <= scale <= MAX_SCALE:
+            raise SrkitError(f"metasr: scale must be 1 to {MAX_SCALE:g}, got {scale}")
+        for name, value in (("num_feat", num_feat), ("num_block", num_block),
+                            ("num_layer", num_layer), ("num_grow_ch", num_grow_ch)):
+            if value < 1:
+                raise SrkitError(f"metasr: {name} must be at least 1, got {value}")
+        if num_in_ch != 3 or num_out_ch != 3:
+            raise SrkitError("metasr: subtracts an RGB mean, so num_in_ch = num_out_ch = 3")
+        self.scale = scale
+        self.num_block = num_block
+        self.num_layer = num_layer
+        self.register_buffer("rgb_mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1),
+                             persistent=False)
+        self.sfe1 = nn.Conv2d(num_in_ch, num_feat, 3, 1, 1)
+        self.sfe2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        self.rdbs = nn.ModuleList([ResidualDenseBlock(num_feat, num_grow_ch, num_layer)
+                                   for _ in range(num_block)])
+        self.gff = nn.Sequential(nn.Conv2d(num_block * num_feat, num_feat, 1),
+                                 nn.Conv2d(num_feat, num_feat, 3, 1, 1))
+        self.upsample = MetaUpscale(num_feat, num_out_ch)
+
+    @property
+    def receptive_radius(self) -> int:
+        """LR pixels on each side one output pixel depends on: sfe1, sfe2, ``D·C`` convs on
+        the longest dense path, the 3×3 of the global fusion and the 3×3 Meta-Upscale filter."""
+        return 2 + self.num_block * self.num_layer + 1 + 1
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """RDN features ``F_LR`` ``(B, num_feat, H, W)`` of an image in [0, 1]."""
+        shallow = self.sfe1(x - self.rgb_mean)
+        feat = self.sfe2(shallow)
+        block_outputs = []
+        for block in self.rdbs:
+            feat = block(feat)
+            block_outputs.append(feat)
+        return shallow + self.gff(torch.cat(block_outputs, 1))
+
+    def forward(self, x: torch.Tensor, scale: float | None = None) -> torch.Tensor:
+        """Upscale by ``scale`` (default :attr:`scale`), any real number from 1 to 16."""
+        scale = float(self.scale if scale is None else scale)
+        if not (1.0 <= scale <= MAX_SCALE):
+            raise SrkitError(f"metasr: scale must be 1 to {MAX_SCALE:g}, got {scale:g}")
+        return self.upsample(self.features(x), scale) + self.rgb_mean
