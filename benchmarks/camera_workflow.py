@@ -98,8 +98,8 @@ def trim(image: np.ndarray, multiple: int = SCALE) -> np.ndarray:
 
 def split(photo_dir: Path, user_count: int, train_count: int
           ) -> tuple[list[Path], list[Path], list[Path]]:
-    test, rest = quality.split_photos(photo_dir, quality.read_holdout(HERE / "quality_holdout.txt"),
-                                      None, None)
+    holdout = quality.read_holdout(HERE / "quality_holdout.txt")
+    test, rest = quality.split_photos(photo_dir, holdout, None, None)
     picks = set(np.linspace(0, len(rest) - 1, user_count).round().astype(int).tolist())
     user = [p for i, p in enumerate(rest) if i in picks]
     others = [p for i, p in enumerate(rest) if i not in picks]
@@ -191,7 +191,8 @@ def train_row(row: str, folders: dict[str, Path], pool: Path, work: Path, seed: 
     shipped = quality.shipped_path(args.weights, SCALE)
     start = load_model(shipped)
     train_sr(output=out, scale=SCALE, init=shipped, arch=start.arch,
-             arch_args=dict(start.arch_args), iters=args.iters, batch_size=args.batch, patch_size=args.patch,
+             arch_args=dict(start.arch_args), iters=args.iters, batch_size=args.batch,
+             patch_size=args.patch,
              learning_rate=args.learning_rate, seed=seed, workers=args.workers,
              overwrite=True, save_every=args.iters, log_every=max(args.iters // 10, 1),
              **source)

@@ -74,7 +74,8 @@ def train_sr_cmd(
         "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
         "PAIRS_DIR comes from srkit degrade --dsn).", show_default=False)] = None,
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--arch", help="rrdbnet, srresnet or compact (default rrdbnet, or the config's).",
+        "--arch", help="rrdbnet, srresnet, compact, san, srfbn or metasr (default rrdbnet, "
+        "or the config's); docs/models.md.",
         show_default=False)] = None,
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
