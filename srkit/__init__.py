@@ -21,6 +21,7 @@ _LAZY = {
     "degrade": "srkit.stages.degrade:degrade",
     "evaluate": "srkit.stages.evaluate:evaluate",
     "estimate_kernels": "srkit.stages.estimate_kernels:estimate_kernels",
+    "export_model": "srkit.stages.export:export_model",
     "load_model": "srkit.api:load_model",
     "train_sr": "srkit.stages.train_sr:train_sr",
     "train_dsn": "srkit.stages.train_dsn:train_dsn",
