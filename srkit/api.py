@@ -106,6 +106,7 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
 def _model_for(model: Any, scale: int | None, method: str, half: bool, device: str
                ) -> LoadedModel | None:
     """The network to run (None for interpolation methods), scale and half checked."""
+    import torch
     from torch import nn
 
     from srkit.io.checkpoints import LoadedModel
@@ -135,9 +136,14 @@ def _model_for(model: Any, scale: int | None, method: str, half: bool, device: s
         raise SrkitError(f"a ×{loaded.scale} model, but scale={scale} was asked "
                          f"(pass outscale={scale} to resize its output)")
     if half:
-        if next(loaded.model.parameters()).device.type == "cpu":
+        parameter = next(loaded.model.parameters())
+        if parameter.device.type == "cpu":
             raise SrkitError("half=True needs a GPU (load the model with device='cuda')")
-        loaded.model.half()
+        if model is None or isinstance(model, (str, Path)):
+            loaded.model.half()  # loaded here, so converting it changes nothing of the caller's
+        elif parameter.dtype != torch.float16:
+            raise SrkitError("half=True needs a float16 model: call model.model.half() first "
+                             "(upscale_image does not convert the caller's model)")
     return loaded
 
 
