@@ -152,3 +152,28 @@ def resolve_model(model: str | Path | None, scale: int | None = None, *,
                          f"{names}): pass --model FILE or use --method bicubic|lanczos")
     raise SrkitError(f"{model}: neither a model file nor a known model name (known: {names}; "
                      "`srkit models` lists them)")
+
+
+def interpolate_files(model_a: str | Path, model_b: str | Path, alpha: float,
+                      output: str | Path, *, overwrite: bool = False) -> Path:
+    """Write the weight blend ``(1 − alpha)·A + alpha·B`` of two models as an srkit file.
+
+    ``model_a`` and ``model_b`` are paths or names (:func:`resolve_model`) of models with the
+    same architecture, arguments and scale; ``output`` must be a new ``.safetensors`` file
+    (or ``overwrite``). Its metadata records the blend (``interpolation``, ``description``).
+    See :func:`srkit.io.checkpoints.interpolate_models`.
+    """
+    from srkit.io.checkpoints import interpolate_models, load_model, save_model
+
+    output = Path(output)
+    if output.suffix != ".safetensors":
+        raise SrkitError(f"{output}: the blended model is written as .safetensors")
+    path_a, path_b = resolve_model(model_a), resolve_model(model_b)
+    if output.resolve() in (path_a.resolve(), path_b.resolve()):
+        raise SrkitError(f"{output}: would overwrite one of the models being blended")
+    if output.exists() and not overwrite:
+        raise SrkitError(f"{output}: already exists (use --overwrite to replace it)")
+    blended = interpolate_models(load_model(path_a), load_model(path_b), alpha,
+                                 names=(path_a.name, path_b.name))
+    return save_model(output, blended.model, blended.arch, blended.arch_args, blended.scale,
+                      blended.metadata)

@@ -206,3 +206,29 @@ def test_bad_model_file_is_one_line_exit_1(tmp_path: Path, photo: Path) -> None:
     lines = [line for line in out.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and "model.pth" in lines[0]
     assert not (tmp_path / "x.png").exists()
+
+
+def test_alpha_mode_model_runs_alpha_through_the_network(tmp_path: Path, astronaut,
+                                                         compact_file: Path) -> None:
+    from srkit.io.checkpoints import load_model
+
+    alpha = np.zeros((16, 24), dtype=np.float32)
+    alpha[4:12, 6:18] = 1.0  # a hard-edged cut-out, where bicubic rings
+    write_image(tmp_path / "rgba.png", astronaut[:16, :24], alpha)
+    result = invoke(tmp_path / "rgba.png", "--model", compact_file, "--alpha-mode", "model",
+                    "-o", tmp_path / "model.png", "-q")
+    assert result.exit_code == 0, result.output
+    through = read_image(tmp_path / "model.png")
+    network = load_model(compact_file).model
+    expected = np.clip(run_model(network, np.repeat(alpha[..., None], 3, axis=2)).mean(axis=2),
+                       0, 1)
+    assert through.alpha is not None
+    assert np.abs(through.alpha - expected).max() <= 0.5 / 255 + 1e-6
+    assert invoke(tmp_path / "rgba.png", "--model", compact_file, "-o",
+                  tmp_path / "bicubic.png", "-q").exit_code == 0
+    bicubic = read_image(tmp_path / "bicubic.png")
+    assert np.abs(bicubic.alpha - expected).max() > 2 / 255  # the default differs
+    assert np.array_equal(bicubic.rgb, through.rgb)  # colour is not affected
+    refused = invoke(tmp_path / "rgba.png", "-x", 2, "--method", "bicubic", "--alpha-mode",
+                     "model", "-o", tmp_path / "no.png")
+    assert refused.exit_code == 1 and "--method model" in str(refused.exception)

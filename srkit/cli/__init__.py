@@ -14,7 +14,7 @@ from importlib import import_module
 from srkit.cli.app import app
 
 _ORDER = ["estimate_kernels", "collect_noise", "degrade", "train_dsn", "train_sr", "upscale",
-          "evaluate", "pool", "models"]
+          "evaluate", "pool", "models", "export"]
 
 
 def _load_commands() -> None:
@@ -28,7 +28,8 @@ _load_commands()
 
 def iter_commands():
     """``(name, click command)`` of every command in help order, ``pool info`` style for
-    sub-commands (used by docs/cli_reference.py and the README test)."""
+    sub-commands, and a group itself when it has options of its own (``srkit models
+    --json``); used by docs/cli_reference.py and the README test."""
     import typer.main
 
     group = typer.main.get_command(app)
@@ -36,6 +37,8 @@ def iter_commands():
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         if hasattr(command, "list_commands"):
+            if any(param.name != "help" for param in command.params):
+                yield name, command
             sub_ctx = typer.Context(command)
             for sub in command.list_commands(sub_ctx):
                 yield f"{name} {sub}", command.get_command(sub_ctx, sub)

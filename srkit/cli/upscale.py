@@ -28,6 +28,11 @@ class Method(str, Enum):
     lanczos = "lanczos"
 
 
+class AlphaMode(str, Enum):
+    bicubic = "bicubic"
+    model = "model"
+
+
 class Format(str, Enum):
     png = "png"
     jpg = "jpg"
@@ -66,6 +71,17 @@ SuffixOpt = Annotated[str | None, typer.Option(
     help="Appended to output names, after _ unless it starts with _ - or . (default: _xS "
     "beside the input, none in an -o folder).")]
 HalfOpt = Annotated[bool, typer.Option("--half", help="float16 inference (GPU only).")]
+AlphaModeOpt = Annotated[AlphaMode, typer.Option(
+    "--alpha-mode", help="How transparency is enlarged: bicubic, or model (the alpha plane "
+    "goes through the network as a grey image; twice the time).")]
+DenoiseModelOpt = Annotated[str | None, typer.Option(
+    "--denoise-model", show_default=False,
+    help="The no-denoise counterpart of --model (e.g. realesr-general-wdn-x4v3.pth for "
+    "realesr-general-x4v3.pth): the two models' weights are blended.")]
+DenoiseStrengthOpt = Annotated[float | None, typer.Option(
+    "--denoise-strength", min=0.0, max=1.0, show_default=False,
+    help="Weight of --model in the blend with --denoise-model: 1 = --model alone (full "
+    "denoising), 0 = --denoise-model alone (Real-ESRGAN's -dn; default 0.5).")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Replace existing output files (inputs are never overwritten).")]
 
@@ -82,6 +98,9 @@ def upscale_cmd(
     outscale: OutscaleOpt = None,
     fmt: FormatOpt = None,
     suffix: SuffixOpt = None,
+    alpha_mode: AlphaModeOpt = AlphaMode.bicubic,
+    denoise_model: DenoiseModelOpt = None,
+    denoise_strength: DenoiseStrengthOpt = None,
     half: HalfOpt = False,
     device: DeviceOpt = "auto",
     overwrite: OverwriteOpt = False,
@@ -94,7 +113,7 @@ def upscale_cmd(
 
     Inputs are files, folders or globs.
 
-    Alpha is enlarged with bicubic; 16-bit PNG/TIFF stay 16-bit.
+    Alpha is enlarged with bicubic (or --alpha-mode model); 16-bit PNG/TIFF stay 16-bit.
 
     The written paths are printed on stdout, one per line.
     """
@@ -104,7 +123,9 @@ def upscale_cmd(
     result = upscale(inputs, output, scale, model=model, method=method.value, tile=tile,
                      tile_overlap=tile_overlap, outscale=outscale,
                      fmt=fmt.value if fmt is not None else None, suffix=suffix, half=half,
-                     device=device, strict=strict, overwrite=overwrite)
+                     device=device, strict=strict, overwrite=overwrite,
+                     alpha_mode=alpha_mode.value, denoise_model=denoise_model,
+                     denoise_strength=denoise_strength)
     from srkit.console import info, plural, stdout
 
     if json_out:

@@ -399,3 +399,53 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise SrkitError(f"{path}: not a model file srkit can read ({first_line})") from None
     return unwrap_state_dict(obj, name=str(path))
+
+
+def interpolate_models(model_a: LoadedModel, model_b: LoadedModel, alpha: float,
+                       names: tuple[str, str] = ("A", "B")) -> LoadedModel:
+    """A network whose weights are ``(1 − alpha)·A + alpha·B`` (network interpolation).
+
+    Wang et al., ESRGAN §3.4 blend a PSNR- and a GAN-trained net this way; Real-ESRGAN's
+    ``--denoise_strength`` blends ``realesr-general-x4v3`` with its no-denoise twin. Both
+    models must share architecture, constructor arguments and scale (SrkitError otherwise,
+    naming them by ``names``). ``alpha`` in [0, 1] is the weight of B: 0 gives A's weights
+    exactly, 1 gives B's. Non-float tensors are taken from A. The result lives on A's device
+    and records the blend in its metadata (``interpolation``: JSON of A, B and alpha).
+    """
+    name_a, name_b = names
+    if not (0.0 <= alpha <= 1.0):
+        raise SrkitError(f"the interpolation weight must be in [0, 1], got {alpha}")
+    for what, value_a, value_b in (("architecture", model_a.arch, model_b.arch),
+                                   ("scale", model_a.scale, model_b.scale),
+                                   ("arch args", model_a.arch_args, model_b.arch_args)):
+        if value_a != value_b:
+            raise SrkitError(f"cannot interpolate {name_a} and {name_b}: different {what} "
+                             f"({_short(value_a)} vs {_short(value_b)})")
+    from srkit.models import build_model
+
+    state_a, state_b = model_a.model.state_dict(), model_b.model.state_dict()
+    mixed = {}
+    for key, tensor_a in state_a.items():
+        tensor_b = state_b[key].to(tensor_a.device)
+        if tensor_a.is_floating_point():
+            # The two-product form (not lerp) makes alpha 0 and 1 exact.
+            mixed[key] = (1.0 - alpha) * tensor_a.float() + alpha * tensor_b.float()
+            mixed[key] = mixed[key].to(tensor_a.dtype)
+        else:
+            mixed[key] = tensor_a.clone()
+    model = build_model(model_a.arch, **model_a.arch_args)
+    model.load_state_dict(mixed, strict=True)
+    model.eval()
+    model.to(next(model_a.model.parameters()).device)
+    record = json.dumps({"a": name_a, "b": name_b, "alpha": alpha})
+    # A's training metadata (iterations, training data) does not describe the blend.
+    metadata = {"interpolation": record,
+                "description": f"{1 - alpha:g}·{name_a} + {alpha:g}·{name_b} "
+                               "(network interpolation)"}
+    return LoadedModel(model, model_a.arch, dict(model_a.arch_args), model_a.scale, metadata,
+                       "safetensors")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True) if isinstance(value, dict) else str(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -6,9 +6,14 @@ Library use::
     result = upscale(["photo.jpg"], scale=4, model="model.safetensors")
 
 Images go through the network tile by tile (:mod:`srkit.ops.tiling`) with enough context
-that the result equals an untiled run; alpha is enlarged separately with MATLAB bicubic
-(a model trained on photos has nothing to add to a mask, and a second network pass would
-double the time); 16-bit inputs give 16-bit outputs where the format can hold them.
+that the result equals an untiled run; alpha is enlarged separately, by default with MATLAB
+bicubic (a model trained on photos has little to add to a smooth mask, and a second network
+pass doubles the time), or with ``alpha_mode="model"`` through the network as a grey image
+(sharper edges for cut-outs and line art); 16-bit inputs give 16-bit outputs where the format
+can hold them. ``denoise_model`` with ``denoise_strength`` blends two models' weights in
+memory, as Real-ESRGAN's ``--denoise_strength`` does.
+
+For numpy arrays and PIL images in memory see :func:`srkit.api.upscale_image`.
 """
 
 from __future__ import annotations
@@ -32,10 +37,13 @@ from srkit.io.images import (
 )
 
 METHODS = ("model", "bicubic", "lanczos")
+ALPHA_MODES = ("bicubic", "model")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
            "tiff": ".tif", "bmp": ".bmp"}
 DEFAULT_TILE = 512
 _SEPARATORS = "_-."  # a --suffix starting with one of these is used as given
+
+
 @dataclass(frozen=True)
 class UpscaleResult:
     """What :func:`upscale` did.
@@ -79,10 +87,14 @@ def run_model(model, rgb: np.ndarray, *, tile: int = DEFAULT_TILE,
     ``model`` is an ``nn.Module`` with ``scale``, ``size_multiple`` and ``receptive_radius``
     (every srkit generator); ``tile_overlap=None`` uses the receptive radius, which makes the
     tiled output equal to the untiled one. Runs on ``device`` (default: the model's).
+    Anything but a float ``(H, W, 3)`` array in [0, 1] raises :class:`SrkitError` (a uint8
+    array would otherwise come out almost white).
     """
     import torch
 
     from srkit.ops.tiling import upscale_tiled
+
+    check_float_rgb(rgb, "run_model")
 
     parameter = next(model.parameters())
     device = torch.device(device) if device is not None else parameter.device
@@ -99,12 +111,28 @@ def run_model(model, rgb: np.ndarray, *, tile: int = DEFAULT_TILE,
     return out[0].permute(1, 2, 0).cpu().numpy()
 
 
+def check_float_rgb(rgb: object, caller: str) -> None:
+    """SrkitError unless ``rgb`` is a float ``(H, W, 3)`` numpy array with values in [0, 1]."""
+    if not isinstance(rgb, np.ndarray):
+        raise SrkitError(f"{caller} takes a numpy array, not {type(rgb).__name__}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise SrkitError(f"{caller} takes RGB of shape (H, W, 3), got {rgb.shape}")
+    if not np.issubdtype(rgb.dtype, np.floating):
+        raise SrkitError(f"{caller} takes float RGB in [0, 1], got {rgb.dtype} (divide by 255 "
+                         "or 65535 first, or use srkit.upscale_image, which takes either)")
+    if rgb.size and not (float(rgb.min()) >= 0.0 and float(rgb.max()) <= 1.0):
+        raise SrkitError(f"{caller} takes float RGB in [0, 1], got values from "
+                         f"{float(rgb.min()):g} to {float(rgb.max()):g}")
+
+
 def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None = None,
             scale: int | None = None, *, model: str | Path | None = None,
             method: str = "model", tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
             outscale: float | None = None, fmt: str | None = None, suffix: str | None = None,
             half: bool = False, device: str = "auto", strict: bool = False,
-            overwrite: bool = False) -> UpscaleResult:
+            overwrite: bool = False, alpha_mode: str = "bicubic",
+            denoise_model: str | Path | None = None,
+            denoise_strength: float | None = None) -> UpscaleResult:
     """Upscale image files, folders or globs and write the results.
 
     Args:
@@ -130,12 +158,20 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         strict: fail on an unreadable input instead of skipping it (when every input is
             unreadable, :class:`SrkitError` is raised either way).
         overwrite: replace existing outputs (inputs are never overwritten).
+        alpha_mode: how transparency is enlarged: ``bicubic``, or ``model`` (the alpha plane
+            goes through the network as grey RGB; the mean of the output channels is kept).
+        denoise_model: the no-denoise counterpart of ``model`` (Real-ESRGAN's
+            ``realesr-general-wdn-x4v3`` for ``realesr-general-x4v3``); the two are blended.
+        denoise_strength: weight of ``model`` in the blend, in [0, 1] (Real-ESRGAN's
+            convention: 1 = ``model`` alone, full denoising; 0 = ``denoise_model`` alone);
+            default 0.5 when ``denoise_model`` is given.
     """
     from srkit import console
 
     started = time.perf_counter()
     if method not in METHODS:
         raise SrkitError(f"unknown method {method!r} (use {', '.join(METHODS)})")
+    _check_alpha_and_denoise(method, alpha_mode, denoise_model, denoise_strength)
     if outscale is not None and not (outscale > 0 and math.isfinite(outscale)):
         raise SrkitError(f"--outscale must be a positive number, got {outscale}")
     if scale is not None and scale < 1:
@@ -150,7 +186,7 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     loaded = None
     model_path: Path | None = None
     if method == "model":
-        loaded, model_path = _load(model, scale, device, half)
+        loaded, model_path = _load(model, scale, device, half, denoise_model, denoise_strength)
         scale = loaded.scale
     else:
         if model is not None:
@@ -183,8 +219,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
                 bar.update(tiles_task, completed=done, total=total)
 
             bar.reset(tiles_task)
-            rgb, alpha = _enlarge(image, method, loaded, scale, outscale, tile, overlap,
-                                  half, on_tile)
+            rgb, alpha = enlarge_image(image, method=method, model=loaded, scale=scale,
+                                       outscale=outscale, tile=tile, tile_overlap=overlap,
+                                       half=half, alpha_mode=alpha_mode, on_tile=on_tile)
             written.append(save_like(target, image, rgb, alpha, overwrite=True))
             megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
             bar.advance(images_task)
@@ -195,27 +232,60 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
                          time.perf_counter() - started, megapixels)
 
 
-def _enlarge(image: LoadedImage, method: str, loaded, scale: int | None,
-             outscale: float | None, tile: int, overlap: int, half: bool,
-             on_tile: Callable[[int, int], None]) -> tuple[np.ndarray, np.ndarray | None]:
+def _check_alpha_and_denoise(method: str, alpha_mode: str, denoise_model: str | Path | None,
+                             denoise_strength: float | None) -> None:
+    if alpha_mode not in ALPHA_MODES:
+        raise SrkitError(f"unknown alpha mode {alpha_mode!r} (use {', '.join(ALPHA_MODES)})")
+    if alpha_mode == "model" and method != "model":
+        raise SrkitError(f"--alpha-mode model needs --method model, not {method}")
+    if denoise_model is not None and method != "model":
+        raise SrkitError(f"--denoise-model only applies to --method model, not {method}")
+    if denoise_strength is not None:
+        if denoise_model is None:
+            raise SrkitError("--denoise-strength needs --denoise-model (the model without "
+                             "denoising to blend with)")
+        if not 0.0 <= denoise_strength <= 1.0:
+            raise SrkitError(f"--denoise-strength must be in [0, 1], got {denoise_strength}")
+
+
+def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
+                  scale: int | None = None, outscale: float | None = None,
+                  tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
+                  half: bool = False, alpha_mode: str = "bicubic",
+                  on_tile: Callable[[int, int], None] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """One image's enlarged RGB ``(H', W', 3)`` and alpha ``(H', W')`` (or None), in [0, 1].
+
+    ``model`` is a :class:`~srkit.io.checkpoints.LoadedModel` for ``method="model"``, None
+    for ``bicubic``/``lanczos``; ``H' = round(H·f)`` with ``f`` = ``outscale`` or ``scale``.
+    """
     height, width = image.height, image.width
-    factor = outscale if outscale is not None else scale
-    assert factor is not None
+    factor = outscale if outscale is not None else (model.scale if model is not None
+                                                    else scale)
+    if factor is None:
+        raise SrkitError(f"--method {method} needs -x/--scale or --outscale")
     out_shape = (max(1, round(height * factor)), max(1, round(width * factor)))
-    if loaded is None:
-        rgb = interpolate_image(image.rgb, out_shape, method)
-    else:
-        rgb = run_model(loaded.model, image.rgb, tile=tile, tile_overlap=overlap, half=half,
+
+    def enlarge(rgb: np.ndarray) -> np.ndarray:
+        if model is None:
+            return interpolate_image(rgb, out_shape, method)
+        out = run_model(model.model, rgb, tile=tile, tile_overlap=tile_overlap, half=half,
                         on_tile=on_tile)
-        if rgb.shape[:2] != out_shape:
-            rgb = interpolate_image(rgb, out_shape, "bicubic")
+        return out if out.shape[:2] == out_shape else interpolate_image(out, out_shape,
+                                                                        "bicubic")
+
+    rgb = enlarge(image.rgb)
     alpha = None
-    if image.alpha is not None:
+    if image.alpha is not None and alpha_mode == "model" and model is not None:
+        grey = np.repeat(np.asarray(image.alpha, dtype=np.float32)[..., None], 3, axis=2)
+        alpha = np.clip(enlarge(grey).mean(axis=2), 0.0, 1.0)
+    elif image.alpha is not None:
         alpha = np.clip(interpolate_image(image.alpha, out_shape, "bicubic"), 0.0, 1.0)
     return np.clip(rgb, 0.0, 1.0), alpha
 
 
-def _load(model: str | Path | None, scale: int | None, device: str, half: bool):
+def _load(model: str | Path | None, scale: int | None, device: str, half: bool,
+          denoise_model: str | Path | None = None, denoise_strength: float | None = None):
     from srkit.device import resolve_device
     from srkit.io.checkpoints import load_model
 
@@ -227,6 +297,14 @@ def _load(model: str | Path | None, scale: int | None, device: str, half: bool):
 
     path = resolve_model(model, scale)
     loaded = load_model(path, torch_device)
+    if denoise_model is not None:
+        from srkit.io.checkpoints import interpolate_models
+
+        other = resolve_model(denoise_model, scale)
+        strength = 0.5 if denoise_strength is None else denoise_strength
+        # Real-ESRGAN's dni weights [strength, 1 - strength] for [model, wdn model].
+        loaded = interpolate_models(loaded, load_model(other, torch_device), 1.0 - strength,
+                                    names=(str(path), str(other)))
     if scale is not None and scale != loaded.scale:
         raise SrkitError(f"{path}: a ×{loaded.scale} model, but -x {scale} was asked "
                          f"(use --outscale {scale} to resize its output)")
