@@ -44,16 +44,9 @@ from srkit.ops.pixels import to_float
 
 def dihedral(images: Sequence[np.ndarray], code: int) -> list[np.ndarray]:
     """Apply one of the 8 flips/rotations (``code`` bits: vflip, hflip, transpose) to all."""
-    out = []
-    for image in images:
-        if code & 1:
-            image = image[::-1]
-        if code & 2:
-            image = image[:, ::-1]
-        if code & 4:
-            image = image.transpose(1, 0, 2)
-        out.append(np.ascontiguousarray(image))
-    return out
+    from srkit.ops.noise import dihedral as one_symmetry
+
+    return [np.ascontiguousarray(one_symmetry(image, code)) for image in images]
 
 
 def aligned_crop(lr_img: np.ndarray, hr_img: np.ndarray, scale: int, lr_patch: int,

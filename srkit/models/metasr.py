@@ -29,6 +29,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from srkit.errors import SrkitError
+from srkit.models.checks import require_positive, require_rgb
 
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)  # subtracted from the input, added to the output
 MAX_SCALE = 16.0
@@ -140,12 +141,9 @@ class MetaRDN(nn.Module):
         super().__init__()
         if not 1 <= scale <= MAX_SCALE:
             raise SrkitError(f"metasr: scale must be 1 to {MAX_SCALE:g}, got {scale}")
-        for name, value in (("num_feat", num_feat), ("num_block", num_block),
-                            ("num_layer", num_layer), ("num_grow_ch", num_grow_ch)):
-            if value < 1:
-                raise SrkitError(f"metasr: {name} must be at least 1, got {value}")
-        if num_in_ch != 3 or num_out_ch != 3:
-            raise SrkitError("metasr: subtracts an RGB mean, so num_in_ch = num_out_ch = 3")
+        require_positive("metasr", num_feat=num_feat, num_block=num_block,
+                         num_layer=num_layer, num_grow_ch=num_grow_ch)
+        require_rgb("metasr", num_in_ch, num_out_ch)
         self.scale = scale
         self.num_block = num_block
         self.num_layer = num_layer

@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from srkit.errors import SrkitError
+from srkit.models.checks import require_positive
 from srkit.models.init import scaled_kaiming_
 
 # ESRGAN §3.1: residual scaling (multiply a block's residual by β before adding) stabilises
@@ -76,11 +77,8 @@ class RRDBNet(nn.Module):
         super().__init__()
         if scale not in (1, 2, 4):
             raise SrkitError(f"rrdbnet supports scale 1, 2 or 4, not {scale}")
-        for name, value in (("num_in_ch", num_in_ch), ("num_out_ch", num_out_ch),
-                            ("num_feat", num_feat), ("num_block", num_block),
-                            ("num_grow_ch", num_grow_ch)):
-            if value < 1:
-                raise SrkitError(f"rrdbnet: {name} must be at least 1, got {value}")
+        require_positive("rrdbnet", num_in_ch=num_in_ch, num_out_ch=num_out_ch,
+                         num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch)
         self.scale = scale
         self.num_block = num_block
         self.size_multiple = {4: 1, 2: 2, 1: 4}[scale]

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 
 from srkit.errors import SrkitError
+from srkit.models.checks import require_positive, require_rgb
 
 # DIV2K's RGB mean (EDSR / RCAN / SAN subtract it from the input and add it back).
 DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)
@@ -217,16 +218,12 @@ class SAN(nn.Module):
         super().__init__()
         if upscale not in (2, 3, 4, 8):
             raise SrkitError(f"san supports upscale 2, 3, 4 or 8, not {upscale}")
-        for name, value in (("num_in_ch", num_in_ch), ("num_out_ch", num_out_ch),
-                            ("num_feat", num_feat), ("num_group", num_group),
-                            ("squeeze_factor", squeeze_factor),
-                            ("nonlocal_regions", nonlocal_regions)):
-            if value < 1:
-                raise SrkitError(f"san: {name} must be at least 1, got {value}")
-        if num_block < 0 or sqrtm_iterations < 1:
-            raise SrkitError("san: num_block must be ≥ 0 and sqrtm_iterations ≥ 1")
-        if num_in_ch != 3 or num_out_ch != 3:
-            raise SrkitError("san: subtracts an RGB mean, so num_in_ch = num_out_ch = 3")
+        require_positive("san", num_feat=num_feat, num_group=num_group,
+                         squeeze_factor=squeeze_factor, nonlocal_regions=nonlocal_regions,
+                         sqrtm_iterations=sqrtm_iterations)
+        if num_block < 0:
+            raise SrkitError(f"san: num_block must be ≥ 0, got {num_block}")
+        require_rgb("san", num_in_ch, num_out_ch)
         self.upscale = upscale
         self.scale = upscale
         self.size_multiple = 1

@@ -32,6 +32,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from srkit.errors import SrkitError
+from srkit.models.checks import require_positive, require_rgb
 
 # (kernel_size, stride, padding) of the up/down projections per factor (SRFBN §4.1).
 PROJECTION = {2: (6, 2, 2), 3: (7, 3, 2), 4: (8, 4, 2), 8: (12, 8, 2)}
@@ -98,12 +99,9 @@ class SRFBN(nn.Module):
         super().__init__()
         if upscale not in PROJECTION:
             raise SrkitError(f"srfbn supports upscale 2, 3, 4 or 8, not {upscale}")
-        for name, value in (("num_feat", num_feat), ("num_steps", num_steps),
-                            ("num_groups", num_groups)):
-            if value < 1:
-                raise SrkitError(f"srfbn: {name} must be at least 1, got {value}")
-        if num_in_ch != 3 or num_out_ch != 3:
-            raise SrkitError("srfbn: subtracts an RGB mean, so num_in_ch = num_out_ch = 3")
+        require_positive("srfbn", num_feat=num_feat, num_steps=num_steps,
+                         num_groups=num_groups)
+        require_rgb("srfbn", num_in_ch, num_out_ch)
         self.upscale = upscale
         self.scale = upscale
         self.size_multiple = 1

@@ -12,15 +12,16 @@ import numpy as np
 _LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float64)
 
 
-def _dihedral(patch: np.ndarray, code: int) -> np.ndarray:
-    """One of the 8 flips/rotations of a square ``(p, p, C)`` patch (code 0 = unchanged)."""
+def dihedral(image: np.ndarray, code: int) -> np.ndarray:
+    """One of the 8 flips/rotations of an ``(h, w, C)`` image, as a view (``code`` bits:
+    vflip, hflip, transpose; 0 = unchanged)."""
     if code & 1:
-        patch = patch[::-1]
+        image = image[::-1]
     if code & 2:
-        patch = patch[:, ::-1]
+        image = image[:, ::-1]
     if code & 4:
-        patch = patch.transpose(1, 0, 2)
-    return patch
+        image = image.transpose(1, 0, 2)
+    return image
 
 
 def noise_field(shape: tuple[int, int], patch: np.ndarray, rng: np.random.Generator
@@ -48,7 +49,7 @@ def noise_field(shape: tuple[int, int], patch: np.ndarray, rng: np.random.Genera
     canvas = np.empty((rows * size, cols * size, patch.shape[2]), dtype=np.float32)
     for index, code in enumerate(codes):
         r, c = divmod(index, cols)
-        canvas[r * size:(r + 1) * size, c * size:(c + 1) * size] = _dihedral(patch, int(code))
+        canvas[r * size:(r + 1) * size, c * size:(c + 1) * size] = dihedral(patch, int(code))
     row = int(rng.integers(0, canvas.shape[0] - height + 1))
     col = int(rng.integers(0, canvas.shape[1] - width + 1))
     record = {"row": row, "col": col, "tiles": [int(c) for c in codes]}
