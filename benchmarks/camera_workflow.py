@@ -253,8 +253,13 @@ def summarise(results: dict) -> str:
                          f"| {won}/{len(photos)} |")
         interp = max(np.mean([scores[m][p]["psnr_y"] for p in photos])
                      for m in ("bicubic", "lanczos"))
+        if "e-true-camera" not in scores:
+            lines.append("")
+            continue
         ceiling = np.mean([scores["e-true-camera"][p]["psnr_y"] for p in photos]) - interp
         for row in ("c-pool", "d-pool+random", "f-pool-on-the-fly"):
+            if row not in scores:
+                continue
             gain = np.mean([scores[row][p]["psnr_y"] for p in photos]) - interp
             lines.append("")
             lines.append(f"{row}: {gain:+.2f} dB over the better interpolation, "

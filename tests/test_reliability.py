@@ -339,3 +339,24 @@ def test_nothing_readable_exits_1_some_unreadable_exits_0(tmp_path: Path, photo:
     args = [a.replace("{out}", str(tmp_path / "out2")) for a in command]
     some = runner.invoke(app, [args[0], str(photo.parent), *args[1:], "-q"])
     assert some.exit_code == 0, some.output
+
+
+def test_degrade_refuses_its_own_output_as_input(tmp_path: Path) -> None:
+    """``degrade OUT/hr -o OUT`` would rewrite its own sources (128 → 64 px): refused."""
+    from srkit.stages.degrade import degrade
+
+    write_image(tmp_path / "photos" / "a.png", np.full((64, 64, 3), 0.5, np.float32))
+    degrade([tmp_path / "photos"], tmp_path / "out", 2, mode="bicubic")
+    before = (tmp_path / "out" / "hr" / "a.png").read_bytes()
+    with pytest.raises(SrkitError, match="inside the output folder"):
+        degrade([tmp_path / "out" / "hr"], tmp_path / "out", 2, mode="bicubic")
+    assert (tmp_path / "out" / "hr" / "a.png").read_bytes() == before
+
+
+def test_train_sr_keeps_an_earlier_training_log(tmp_path: Path) -> None:
+    from srkit.stages.train_sr import train_sr
+
+    (tmp_path / "m.train.csv").write_text("iteration\n1\n")
+    with pytest.raises(SrkitError, match="training log of an earlier run"):
+        train_sr(tmp_path / "pairs", tmp_path / "m.safetensors", 2)
+    assert (tmp_path / "m.train.csv").read_text() == "iteration\n1\n"

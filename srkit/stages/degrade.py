@@ -179,6 +179,16 @@ def _resolve_shard(shard: tuple[int, int] | None) -> tuple[int, int]:
     return index, count
 
 
+def _refuse_own_output(paths: Sequence[Path], output_dir: Path) -> None:
+    """An input inside the output's own hr/, lr/ or dist/ would be overwritten by its pair."""
+    own = [(output_dir / sub).resolve() for sub in (pairs.HR_DIR, pairs.LR_DIR, pairs.DIST_DIR)]
+    for path in paths:
+        parent = path.resolve().parent
+        if any(parent == folder or folder in parent.parents for folder in own):
+            raise SrkitError(f"{path}: is inside the output folder {output_dir} (its pairs "
+                             "would overwrite their own sources); choose another -o")
+
+
 def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path, scale: int,
             *, mode: str = "pool", pool: str | Path | None = None, use_kernels: bool = True,
             use_noise: bool = True, clean_up: float | None = None, crop: int | None = None,
@@ -235,6 +245,7 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
                 "crop": crop, **degradation.settings()}
     settings_id = pairs.settings_id(settings)
     paths = list_images(hr_inputs, recursive=recursive)
+    _refuse_own_output(paths, output_dir)
     names = pairs.pair_names(paths)
     pairs.check_settings(output_dir, settings, overwrite)
     output_dir.mkdir(parents=True, exist_ok=True)

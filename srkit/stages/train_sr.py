@@ -116,6 +116,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if not resume and not overwrite and (output.exists() or state_file.exists()):
         raise SrkitError(f"{output}: already exists (continue it with --resume, or replace "
                          "it with --overwrite)")
+    if not resume and not overwrite and csv_file.exists():
+        raise SrkitError(f"{csv_file}: a training log of an earlier run; pass --overwrite to "
+                         "replace it, or choose another output name")
     for name, value in (("val_every", val_every), ("save_every", save_every),
                         ("log_every", log_every)):
         if value < 1:
