@@ -17,16 +17,18 @@ from srkit.errors import SrkitError
 from srkit.models.compact import SRVGGNetCompact
 from srkit.models.rrdbnet import RRDBNet
 from srkit.models.srresnet import MSRResNet
+from srkit.models.unet_blind import UNetBlind
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "rrdbnet": RRDBNet,
     "srresnet": MSRResNet,
     "compact": SRVGGNetCompact,
+    "unet-blind": UNetBlind,  # scale 1: pre-upsampled input, plus a degradation head
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
 SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
-                                  "compact": "upscale"}
+                                  "compact": "upscale", "unet-blind": "scale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -65,4 +67,5 @@ def _lookup(arch: str) -> type[nn.Module]:
 
 
 __all__ = ["ARCHITECTURES", "SCALE_ARGUMENT", "MSRResNet", "RRDBNet", "SRVGGNetCompact",
+           "UNetBlind",
            "arch_args_for_scale", "architecture_arguments", "build_model"]
