@@ -145,6 +145,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     _check_discriminator_input(run_recipe)
     _check_dasr_inputs(run_recipe, real_lr, amp)
     _check_blind_inputs(run_recipe, blind, arch)
+    if blind and scale != 1:
+        raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
+                         "(srkit upscale -x S bicubic-upscales before running it)")
     if run_recipe.uses_perceptual:
         _check_vgg_weights(vgg_weights, run_recipe)
 
