@@ -59,6 +59,8 @@ class UNetBlind(nn.Module):
             :class:`~srkit.degradations.blind.BlindSettings`.
     """
 
+    pre_upsampling = True  # srkit upscale -x S bicubic-upscales its input first
+
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 32,
                  depth: int = 3, head_feat: int = 64, scale: int = 1,
                  blur_variance_range: tuple[float, float] = (0.0, 50.0),

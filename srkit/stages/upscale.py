@@ -9,6 +9,10 @@ Images go through the network tile by tile (:mod:`srkit.ops.tiling`) with enough
 that the result equals an untiled run; alpha is enlarged separately with MATLAB bicubic
 (a model trained on photos has nothing to add to a mask, and a second network pass would
 double the time); 16-bit inputs give 16-bit outputs where the format can hold them.
+
+A *pre-upsampling* model (``pre_upsampling = True``: ``unet-blind``) is a ×1 network trained
+on bicubic-upscaled inputs: with ``-x S`` the photo is first enlarged ×S with MATLAB bicubic
+(as its training pairs were), then the model restores it at that size.
 """
 
 from __future__ import annotations
@@ -151,7 +155,11 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     model_path: Path | None = None
     if method == "model":
         loaded, model_path = _load(model, scale, device, half)
-        scale = loaded.scale
+        if not _pre_upsampling(loaded.model):
+            scale = loaded.scale
+        elif scale is None and outscale is None:
+            raise SrkitError(f"{model_path}: a pre-upsampling ×1 model ({loaded.arch}); give "
+                             "-x/--scale (the photo is bicubic-upscaled, then restored)")
     else:
         if model is not None:
             raise SrkitError(f"--model only applies to --method model, not {method}")
@@ -203,6 +211,10 @@ def _enlarge(image: LoadedImage, method: str, loaded, scale: int | None,
     out_shape = (max(1, round(height * factor)), max(1, round(width * factor)))
     if loaded is None:
         rgb = interpolate_image(image.rgb, out_shape, method)
+    elif _pre_upsampling(loaded.model):
+        enlarged = np.clip(interpolate_image(image.rgb, out_shape, "bicubic"), 0.0, 1.0)
+        rgb = run_model(loaded.model, enlarged, tile=tile, tile_overlap=overlap, half=half,
+                        on_tile=on_tile)
     else:
         rgb = run_model(loaded.model, image.rgb, tile=tile, tile_overlap=overlap, half=half,
                         on_tile=on_tile)
@@ -226,12 +238,17 @@ def _load(model: str | Path | None, scale: int | None, device: str, half: bool):
 
     path = resolve_model(model, scale)
     loaded = load_model(path, torch_device)
-    if scale is not None and scale != loaded.scale:
+    if scale is not None and scale != loaded.scale and not _pre_upsampling(loaded.model):
         raise SrkitError(f"{path}: a ×{loaded.scale} model, but -x {scale} was asked "
                          f"(use --outscale {scale} to resize its output)")
     if half:
         loaded.model.half()
     return loaded, path
+
+
+def _pre_upsampling(model) -> bool:
+    """Whether ``model`` restores bicubic-upscaled input at scale 1 (see module doc)."""
+    return bool(getattr(model, "pre_upsampling", False))
 
 
 def _format_extension(fmt: str | None) -> str | None:
