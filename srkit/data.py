@@ -150,7 +150,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale}")
     if hr is not None and pool is None and not synthetic and not blind:
-        raise SrkitError("--hr needs --pool POOL.h5, --synthetic, both, or --blind")
+        raise SrkitError("--hr needs --pool POOL.h5, --synthetic or both (or --blind)")
     fraction = val if isinstance(val, float) else None
     common = {"seed": seed, "rank": rank, "world_size": world_size}
 
