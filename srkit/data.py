@@ -20,6 +20,7 @@ from srkit.io.images import list_images, read_image, to_uint
 from srkit.io.pairs import check_pair, find_dist_maps, find_pairs, load_dist_map
 from srkit.ops.pixels import to_float
 from srkit.patches import (
+    BlindPatches,
     DasrPatches,
     DegradedPatches,
     MixedPatches,
@@ -119,14 +120,17 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           pairs: str | Path | None = None, hr: str | Path | None = None,
                           pool: str | Path | None = None, synthetic: bool = False,
                           synthetic_settings: object | None = None,
-                          pool_share: float = 0.5,
+                          pool_share: float = 0.5, blind: bool = False,
+                          blind_settings: object | None = None,
                           val: str | Path | float | None = None,
                           real_lr: str | Path | None = None,
                           rank: int = 0, world_size: int = 1) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
-    both (each sample from the pool with probability ``pool_share``). ``val`` is a pair
+    both (each sample from the pool with probability ``pool_share``), or ``hr`` with ``blind``
+    (:class:`BlindPatches`, pre-upsampled: ``scale`` must be 1; ``blind_settings`` a
+    :class:`~srkit.degradations.blind.BlindSettings`). ``val`` is a pair
     folder, a fraction of the training images to hold out (for on-the-fly sources each
     held-out photo is degraded once, deterministically from ``seed``) or None. ``real_lr`` (a
     folder of the target camera's photos) makes DASR samples (:class:`DasrPatches`): it needs
@@ -140,8 +144,13 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     if pairs is not None and (pool is not None or synthetic):
         raise SrkitError("--pool and --synthetic make pairs on the fly from --hr photos; "
                          "they do not apply to a pair folder")
-    if hr is not None and pool is None and not synthetic:
-        raise SrkitError("--hr needs --pool POOL.h5, --synthetic or both")
+    if blind and (pool is not None or synthetic or hr is None):
+        raise SrkitError("--blind degrades --hr photos on its own (pre-upsampled pairs); it "
+                         "does not mix with --pool, --synthetic or a pair folder")
+    if blind and scale != 1:
+        raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale}")
+    if hr is not None and pool is None and not synthetic and not blind:
+        raise SrkitError("--hr needs --pool POOL.h5, --synthetic or both (or --blind)")
     fraction = val if isinstance(val, float) else None
     common = {"seed": seed, "rank": rank, "world_size": world_size}
 
@@ -176,6 +185,14 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         train_images = [hr_images[i] for i in keep]
         _check_sizes(train_images, [paths[i].name for i in keep], patch_size, "the photo")
         parts, descriptions = [], []
+        if blind:
+            part = BlindPatches(train_images, patch_size, settings=blind_settings, **common)
+            parts.append(part)
+            changed = part.degradation.blind.changes()
+            descriptions.append("blind degradations (blur, downscale, noise, bicubic "
+                                "re-upscale)" + (
+                " (" + ", ".join(f"{k}={v}" for k, v in changed.items()) + ")"
+                if changed else ""))
         if pool is not None:
             from srkit.degradations import PoolDegradation
             from srkit.io.pools import read_pool

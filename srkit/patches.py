@@ -11,6 +11,10 @@ Several sources, one sample contract — ``dataset[i]`` is ``(lq, gt)``, float32
   kernel and adds a random pool noise patch, as RealSR injects noise at training time (Ji et
   al. 2020, §3.2); :class:`SyntheticPatches` runs the random BSRGAN/Real-ESRGAN-style pipeline;
   :class:`MixedPatches` takes each sample from one or the other.
+* :class:`BlindPatches` — HR photos and the blind degradation
+  (:mod:`srkit.degradations.blind`): pre-upsampled pairs (LR = HR size) with the parameters
+  each was made with; ``dataset[i]`` is ``(lq, gt, params)`` (``params`` float32 ``(3,)``:
+  blur variance, noise level, factor, normalised to [0, 1] by their ranges).
 * :class:`DasrPatches` — DASR (Wei et al. 2021, §3.2): pairs written by ``srkit degrade
   --dsn`` with their domain-distance maps (``PAIRS/dist/NAME.npy``), plus a crop of a real LR
   photo of the target camera and an unrelated HR crop; ``dataset[i]`` is
@@ -222,6 +226,42 @@ class SyntheticPatches(DegradedPatches):
                  seed: int, settings: object | None = None, **kwargs) -> None:
         super().__init__(hr_images, RandomDegradation(scale, settings), patch_size, seed,
                          **kwargs)
+
+
+class BlindPatches(DegradedPatches):
+    """Random HR crops, their blind-degraded version and its normalised parameters.
+
+    ``settings``: a :class:`~srkit.degradations.blind.BlindSettings` (None → the defaults).
+    Each crop is degraded with context around it (:class:`~srkit.degradations.blind
+    .BlindDegradation`); the flips and transposes leave the (isotropic) parameters as
+    they are.
+    """
+
+    def __init__(self, hr_images: Sequence[np.ndarray], patch_size: int, seed: int,
+                 settings: object | None = None, **kwargs) -> None:
+        from srkit.degradations.blind import BlindDegradation
+
+        super().__init__(hr_images, BlindDegradation(settings), patch_size, seed, **kwargs)
+
+    def make_sample(self, image: int, rng: np.random.Generator
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The LR and HR crops (float32 HWC) and the normalised parameters ``(3,)``."""
+        hr_img = self.hr_images[image]
+        row, col = _hr_crop_position(hr_img, self.patch_size, 1, rng)
+        hr_patch = hr_img[row:row + self.patch_size, col:col + self.patch_size]
+        lr_patch, params = self.degradation.degrade_crop_params(
+            hr_img, row, col, (self.patch_size, self.patch_size), rng)
+        return lr_patch, hr_patch, self.degradation.blind.normalise(params)
+
+    def make_pair(self, image, rng):
+        return self.make_sample(image, rng)[:2]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        image, rng = self.sample_source(int(index))
+        lr_patch, hr_patch, params = self.make_sample(image, rng)
+        if self.augment:
+            lr_patch, hr_patch = dihedral([lr_patch, hr_patch], int(rng.integers(0, 8)))
+        return _to_tensor(lr_patch), _to_tensor(hr_patch), torch.from_numpy(params)
 
 
 class DasrPatches(PairPatches):

@@ -57,7 +57,7 @@ def test_settings_have_every_key_of_every_kind():
 
 
 def test_build_resolves_modes_and_refuses_options_of_other_kinds():
-    assert set(DEGRADATIONS) == {"pool", "bicubic", "random", "dsn"}
+    assert set(DEGRADATIONS) == {"pool", "bicubic", "random", "dsn", "blind"}
     assert isinstance(build("bicubic", 2, Options(jpeg_quality=70)), BicubicDegradation)
     with pytest.raises(SrkitError, match="unknown mode"):
         build("blurry", 2, Options())

@@ -27,6 +27,7 @@ CONFIGS = [
     ("compact", {"num_feat": 8, "num_conv": 2, "upscale": 2}),
     ("compact", {"num_feat": 8, "num_conv": 2, "upscale": 3}),
     ("compact", {"num_feat": 8, "num_conv": 3, "upscale": 4}),
+    ("unet-blind", {"num_feat": 4, "depth": 2, "head_feat": 8, "scale": 1}),
 ]
 IDS = [f"{arch}-x{args.get('scale', args.get('upscale'))}" for arch, args in CONFIGS]
 
@@ -54,7 +55,11 @@ def test_gradients_reach_every_parameter(arch: str, args: dict) -> None:
     model = build_model(arch, **args)
     x = torch.rand(2, 3, 8, 8)
     target = torch.rand(2, 3, 8 * model.scale, 8 * model.scale)
-    (model(x) - target).square().mean().backward()
+    if hasattr(model, "denormalise"):  # unet-blind: its parameter head is trained too
+        image, params = model(x, with_params=True)
+        ((image - target).square().mean() + params.square().mean()).backward()
+    else:
+        (model(x) - target).square().mean().backward()
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None, name
         assert parameter.grad.abs().sum() > 0, name
@@ -117,7 +122,8 @@ def test_bad_architecture_or_arguments_raise_srkit_error(arch: str, args: dict) 
 
 
 def test_registry_is_a_plain_dict_of_classes() -> None:
-    assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr"}
+    assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr",
+                                  "unet-blind"}
     assert architecture_arguments("rrdbnet")["num_block"] == 23
     assert set(DISCRIMINATORS) == {"patchgan", "vgg", "unet"}
 

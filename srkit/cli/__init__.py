@@ -14,6 +14,7 @@ from importlib import import_module
 from srkit.cli.app import app
 
 _ORDER = ["estimate_kernels", "collect_noise", "degrade", "train_dsn", "train_sr", "upscale",
+          "estimate_degradation",
           "evaluate", "pool", "models", "export"]
 
 

@@ -51,8 +51,10 @@ def train_sr_cmd(
     pairs: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
         help="Pair folder (PAIRS/hr, PAIRS/lr) made by srkit degrade. Leave out with --hr.",
         show_default=False)] = None,
-    scale: Annotated[int, typer.Option("-x", "--scale", min=1, max=MAX_SCALE,
-                                       help="Upscaling factor.")] = 4,
+    scale: Annotated[_Int, typer.Option("-x", "--scale", min=1, max=MAX_SCALE,
+                                        show_default=False,
+                                        help="Upscaling factor (default 4; 1 with --blind).")
+                     ] = None,
     hr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--hr", help="Clean HR photos to degrade on the fly (with --pool, --synthetic or "
         "both).",
@@ -63,6 +65,14 @@ def train_sr_cmd(
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
     synthetic_set: SyntheticSetOpt = None,
+    blind: Annotated[bool, typer.Option(
+        "--blind", help="Degrade --hr photos with random blur, ×1–3 downscale and noise, "
+        "re-upscaled (pre-upsampled pairs with their parameters, for --recipe blind and "
+        "--arch unet-blind, the defaults with it).")] = False,
+    blind_set: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+        "--blind-set", help="A range of the --blind degradation, KEY=[LOW,HIGH] (repeatable; "
+        "blur_variance in px², noise_level in grey levels, factor), e.g. noise_level=[0,10].",
+        show_default=False)] = None,
     description: Annotated[str, typer.Option(
         "--description", help="A line about the model, kept in its metadata (srkit models "
         "lists it).")] = "",
@@ -74,8 +84,8 @@ def train_sr_cmd(
         "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
         "PAIRS_DIR comes from srkit degrade --dsn).", show_default=False)] = None,
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--arch", help="rrdbnet, srresnet, compact, san, srfbn or metasr (default rrdbnet, "
-        "or the config's); docs/models.md.",
+        "--arch", help="rrdbnet, srresnet, compact, san, srfbn, metasr or unet-blind (default "
+        "rrdbnet, unet-blind with --blind, or the config's); docs/models.md.",
         show_default=False)] = None,
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
@@ -91,9 +101,9 @@ def train_sr_cmd(
     init: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--init", help="Start from this model's weights (e.g. a psnr run before esrgan).",
         show_default=False)] = None,
-    recipe: Annotated[str, typer.Option(
-        "--recipe", help="psnr (L1 pre-training), esrgan, realsr or dasr (with --real-lr).")
-    ] = "psnr",
+    recipe: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--recipe", help="psnr (L1 pre-training; the default), esrgan, realsr, dasr (with "
+        "--real-lr) or blind (with --blind, its default).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
         show_default=False)] = None,
@@ -153,9 +163,11 @@ def train_sr_cmd(
     """Train an SR network (RealSR / ESRGAN / DASR recipes, EMA, resumable, DDP via torchrun).
 
     Data: PAIRS_DIR from srkit degrade, or --hr DIR with --pool POOL.h5 (kernel and noise
-    drawn per sample) or --synthetic. --recipe dasr: PAIRS_DIR from srkit degrade --dsn
-    (with dist/ maps) and --real-lr DIR. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and
-    .train.csv beside it. Several processes: torchrun --nproc_per_node N -m srkit train-sr ...
+    drawn per sample), --synthetic, or --blind (pre-upsampled pairs for --recipe blind, a
+    ×1 unet-blind with a degradation-parameter head). --recipe dasr: PAIRS_DIR from srkit
+    degrade --dsn (with dist/ maps) and --real-lr DIR. Writes OUTPUT (safetensors), OUTPUT's
+    .resume.pt and .train.csv beside it. Several processes: torchrun --nproc_per_node N -m
+    srkit train-sr ...
     """
     setup(quiet=quiet, seed=seed)
     from srkit.training.recipes import AMP_MODES
@@ -174,11 +186,19 @@ def train_sr_cmd(
     if synthetic_set and not synthetic:
         raise SrkitError("--synthetic-set changes the random pipeline: add --synthetic")
     random_settings = synthetic_settings(synthetic_set)
+    if blind_set and not blind:
+        raise SrkitError("--blind-set changes the blind degradation: add --blind")
+    range_settings = None
+    if blind_set:
+        from srkit.degradations.blind import BlindSettings
+
+        range_settings = BlindSettings().with_overrides(parse_assignments(blind_set,
+                                                                          "--blind-set"))
     from srkit.stages.train_sr import train_sr
 
     result = train_sr(
         pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, pool_share=pool_share,
-        synthetic_settings=random_settings,
+        synthetic_settings=random_settings, blind=blind, blind_settings=range_settings,
         arch=arch, arch_args=arch_args, init=init, recipe=recipe, config=config,
         overrides=overrides,
         iters=iters, batch_size=batch_size, patch_size=patch_size,

@@ -7,6 +7,7 @@ mode        class                                       module
 ``bicubic`` :class:`~.bicubic.BicubicDegradation`       MATLAB ``imresize``
 ``random``  :class:`~.synthetic.RandomDegradation`      Real-ESRGAN's pipeline
 ``dsn``     :class:`~.dsn.DsnDegradation`               DASR's down-sampling network
+``blind``   :class:`~.blind.BlindDegradation`           blur, ×1–3, noise, re-upscale
 =========== =========================================== ==========================
 
 Each object degrades a whole image (``degrade``, what ``srkit degrade`` writes) and a training
@@ -27,6 +28,7 @@ import numpy as np
 
 from srkit.degradations.base import Degradation, Degraded, ImageTooSmall
 from srkit.degradations.bicubic import BicubicDegradation
+from srkit.degradations.blind import BlindDegradation, BlindSettings
 from srkit.degradations.dsn import DsnDegradation
 from srkit.degradations.pool import PoolDegradation
 from srkit.degradations.synthetic import RandomDegradation
@@ -37,11 +39,12 @@ if TYPE_CHECKING:
 
 DEGRADATIONS: dict[str, type[Degradation]] = {
     "pool": PoolDegradation, "bicubic": BicubicDegradation, "random": RandomDegradation,
-    "dsn": DsnDegradation,
+    "dsn": DsnDegradation, "blind": BlindDegradation,
 }
 MODES = tuple(DEGRADATIONS)
 
-__all__ = ["DEGRADATIONS", "MODES", "BicubicDegradation", "Degradation", "Degraded",
+__all__ = ["DEGRADATIONS", "MODES", "BicubicDegradation", "BlindDegradation", "BlindSettings",
+           "Degradation", "Degraded",
            "DsnDegradation", "ImageTooSmall", "Options", "PoolDegradation",
            "RandomDegradation", "build", "choose_mode", "degrade_image",
            "kind_of"]
@@ -60,6 +63,7 @@ class Options:
     dsn: str | Path | None = None       # dsn: the DSN file
     device: str = "auto"                # dsn: where the DSN runs
     tile: int = 512                     # dsn: tile side in HR pixels (0 = whole image)
+    blind: BlindSettings | None = None  # blind: the ranges (None: factor [1, scale])
 
 
 def kind_of(mode: str) -> type[Degradation]:

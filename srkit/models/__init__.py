@@ -26,6 +26,7 @@ from srkit.models.rrdbnet import RRDBNet
 from srkit.models.san import SAN
 from srkit.models.srfbn import SRFBN
 from srkit.models.srresnet import MSRResNet
+from srkit.models.unet_blind import UNetBlind
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "rrdbnet": RRDBNet,
@@ -34,12 +35,13 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "san": SAN,
     "srfbn": SRFBN,
     "metasr": MetaRDN,
+    "unet-blind": UNetBlind,  # scale 1: pre-upsampled input, plus a degradation head
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
 SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "compact": "upscale", "san": "upscale", "srfbn": "upscale",
-                                  "metasr": "scale"}
+                                  "metasr": "scale", "unet-blind": "scale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -78,4 +80,5 @@ def _lookup(arch: str) -> type[nn.Module]:
 
 
 __all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SRFBN", "MSRResNet", "MetaRDN", "RRDBNet",
-           "SRVGGNetCompact", "arch_args_for_scale", "architecture_arguments", "build_model"]
+           "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale", "architecture_arguments",
+           "build_model"]

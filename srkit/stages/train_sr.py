@@ -3,6 +3,9 @@
 With the ``dasr`` recipe the pair folder comes from ``srkit degrade --dsn`` (with its
 domain-distance maps) and ``real_lr`` names the target camera's photos: each iteration then
 trains on generated pairs and real LR together (:class:`~srkit.training.dasr.DasrTrainer`).
+With ``blind=True`` the ``hr`` photos are degraded on the fly by the blind degradation
+(pre-upsampled pairs with their parameters, ``scale`` 1) and the ``blind`` recipe trains a
+``unet-blind`` network and its parameter head (:class:`~srkit.training.blind.BlindTrainer`).
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
@@ -36,6 +39,10 @@ from srkit.errors import SrkitError
 from srkit.training.recipes import Recipe, TrainConfig, read_config, resolve_recipe
 
 DEFAULT_ARCH = "rrdbnet"
+BLIND_ARCH = "unet-blind"
+# unet-blind's arguments that say what its head's 0 and 1 mean, per BlindSettings field.
+_HEAD_RANGES = {"blur_variance": "blur_variance_range", "noise_level": "noise_level_range",
+                "factor": "factor_range"}
 # Settings that must not change between a run and its resumption.
 _FIXED_ON_RESUME = ("arch", "arch_args", "scale", "seed", "recipe")
 
@@ -70,11 +77,12 @@ class TrainResult:
 
 
 def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safetensors",
-             scale: int = 4, *, hr: str | Path | None = None, pool: str | Path | None = None,
+             scale: int | None = None, *, hr: str | Path | None = None,
+             pool: str | Path | None = None,
              synthetic: bool = False, synthetic_settings: Any | None = None,
-             pool_share: float = 0.5, arch: str | None = None,
-             arch_args: Mapping[str, Any] | None = None,
-             init: str | Path | None = None, recipe: str = "psnr",
+             pool_share: float = 0.5, blind: bool = False, blind_settings: Any | None = None,
+             arch: str | None = None, arch_args: Mapping[str, Any] | None = None,
+             init: str | Path | None = None, recipe: str | None = None,
              config: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
              iters: int | None = None, batch_size: int | None = None,
              patch_size: int | None = None, learning_rate: float | None = None,
@@ -90,13 +98,17 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
 
     Data: ``pairs`` (a pair folder), or ``hr`` photos with ``pool`` (RealSR: pool kernel and
     noise per sample), with ``synthetic=True`` (random pipeline) or both (a sample from the
-    pool with probability ``pool_share``). ``val``: a pair folder or
-    a fraction of the training images to hold out. Recipe values come from ``recipe``, then
-    ``config`` (TOML), then ``overrides`` and the explicit keyword arguments. ``init`` starts
-    from a model file (e.g. a ``psnr`` run before a GAN recipe). ``callback(iteration)`` is
-    called after every iteration. ``real_lr``: the target camera's LR photos, required by
-    (and only used with) the ``dasr`` recipe. ``description`` goes into the model file's
-    metadata (``srkit models`` shows it). Raises :class:`SrkitError` for unusable inputs.
+    pool with probability ``pool_share``), or with ``blind=True`` (the blind degradation,
+    ``blind_settings`` a :class:`~srkit.degradations.blind.BlindSettings`; ``scale`` 1,
+    recipe ``blind`` and arch ``unet-blind`` by default, whose head ranges follow the
+    settings). ``scale`` None is 4 (1 with ``blind``), ``recipe`` None ``psnr`` (``blind``).
+    ``val``: a pair folder or a fraction of the training images to hold out. Recipe values
+    come from ``recipe``, then ``config`` (TOML), then ``overrides`` and the explicit keyword
+    arguments. ``init`` starts from a model file (e.g. a ``psnr`` run before a GAN recipe).
+    ``callback(iteration)`` is called after every iteration. ``real_lr``: the target
+    camera's LR photos, required by (and only used with) the ``dasr`` recipe.
+    ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
+    :class:`SrkitError` for unusable inputs.
     """
     from srkit.console import info
     from srkit.device import resolve_device
@@ -105,9 +117,19 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     from srkit.training.state import resume_path
 
     output = Path(output)
-    settings = _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_size,
-                                 patch_size, learning_rate, ema_decay, scale)
+    if blind:
+        from srkit.degradations.blind import BlindSettings
+
+        blind_settings = blind_settings if blind_settings is not None else BlindSettings()
+    if scale is None:
+        scale = 1 if blind else 4
+    settings = _resolve_settings(arch, arch_args, recipe or ("blind" if blind else "psnr"),
+                                 config, overrides, iters, batch_size, patch_size,
+                                 learning_rate, ema_decay, scale,
+                                 BLIND_ARCH if blind else DEFAULT_ARCH)
     arch, arch_args, run_recipe = settings
+    if blind:
+        arch_args = _blind_arch_args(arch, arch_args, blind_settings)
     state_file, csv_file = resume_path(output), log_path(output)
     if output.suffix != ".safetensors":
         raise SrkitError(f"{output}: the model is written as safetensors; name it *.safetensors")
@@ -125,6 +147,10 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             raise SrkitError(f"{name} must be at least 1, got {value}")
     _check_discriminator_input(run_recipe)
     _check_dasr_inputs(run_recipe, real_lr, amp)
+    _check_blind_inputs(run_recipe, blind, arch)
+    if blind and scale != 1:
+        raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
+                         "(srkit upscale -x S bicubic-upscales before running it)")
     if run_recipe.uses_perceptual:
         _check_vgg_weights(vgg_weights, run_recipe)
 
@@ -140,20 +166,24 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         data = prepare_training_data(
             scale=scale, patch_size=run_recipe.patch_size, seed=seed, pairs=pairs, hr=hr,
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
-            pool_share=pool_share, val=val, real_lr=real_lr, rank=context.rank,
+            pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
+            real_lr=real_lr, rank=context.rank,
             world_size=context.world_size)
         generator, init_metadata = _build_generator(arch, arch_args, init)
+        from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
         from srkit.training.trainer import SRTrainer, resolve_amp
 
-        trainer_class = DasrTrainer if run_recipe.is_dasr else SRTrainer
+        trainer_class = (DasrTrainer if run_recipe.is_dasr
+                         else BlindTrainer if run_recipe.is_blind else SRTrainer)
         trainer = trainer_class(generator, run_recipe, torch_device, context=context,
                                 patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
                                 amp=resolve_amp(amp, torch_device),
                                 channels_last=channels_last)
         fixed = {"arch": arch, "arch_args": arch_args, "scale": scale, "seed": seed,
                  "description": description, "init": init_metadata,
-                 "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"}}
+                 "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"},
+                 "blind": blind_settings.to_dict() if blind else None}
         start = 0
         if resume:
             start = _restore(state_file, trainer, fixed, run_recipe, context.world_size)
@@ -170,7 +200,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
 
 
 def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_size,
-                      patch_size, learning_rate, ema_decay, scale
+                      patch_size, learning_rate, ema_decay, scale, default_arch=DEFAULT_ARCH
                       ) -> tuple[str, dict[str, Any], Recipe]:
     """Architecture, its arguments and the recipe from defaults, config file and options."""
     from srkit.models import arch_args_for_scale
@@ -182,7 +212,7 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
     run_recipe = resolve_recipe(recipe, parsed, {**dict(overrides or {}), **explicit})
     if scale < 1:
         raise SrkitError(f"scale must be at least 1, got {scale}")
-    arch = arch or parsed.arch or DEFAULT_ARCH
+    arch = arch or parsed.arch or default_arch
     merged = {**(parsed.arch_args or {}), **dict(arch_args or {})}
     return arch, arch_args_for_scale(arch, scale, **merged), run_recipe
 
@@ -230,6 +260,35 @@ def _check_band_discriminator(recipe: Recipe) -> None:
         raise SrkitError(f"--patch-size {recipe.patch_size} is too small for the dasr "
                          f"discriminator on {recipe.freq} bands "
                          f"({recipe.discriminator_num_layers} layers)") from None
+
+
+def _check_blind_inputs(recipe: Recipe, blind: bool, arch: str) -> None:
+    """The blind recipe and the blind data go together (the step needs the parameters)."""
+    if recipe.is_blind and not blind:
+        raise SrkitError("the blind recipe trains on --hr photos degraded with --blind (its "
+                         "samples carry the degradation parameters)")
+    if blind and not recipe.is_blind:
+        raise SrkitError(f"--blind samples carry degradation parameters for the blind recipe, "
+                         f"not {recipe.name} (use --recipe blind, the default with --blind)")
+    if recipe.param_weight > 0 and arch != BLIND_ARCH:
+        raise SrkitError(f"the blind recipe's parameter loss needs --arch {BLIND_ARCH}, not "
+                         f"{arch} (or switch the head's loss off: --set param_weight=0)")
+
+
+def _blind_arch_args(arch: str, arch_args: dict[str, Any], settings) -> dict[str, Any]:
+    """``arch_args`` with unet-blind's head ranges set to the blind settings' ranges (a
+    different range given explicitly is an error: the head would mean something else)."""
+    if arch != BLIND_ARCH:
+        return arch_args
+    out = dict(arch_args)
+    for field_name, argument in _HEAD_RANGES.items():
+        wanted = list(getattr(settings, field_name))
+        given = out.get(argument)
+        if given is not None and [float(v) for v in given] != wanted:
+            raise SrkitError(f"--arch-arg {argument}={given} differs from the blind setting "
+                             f"{field_name}={wanted}; set the range with --blind-set only")
+        out[argument] = wanted
+    return out
 
 
 def _check_vgg_weights(vgg_weights: str | Path | None, recipe: Recipe) -> None:
@@ -360,7 +419,11 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
 
         update_curves(csv_file)  # OUTPUT.curves.png; warns instead of failing
 
-    plan = LoopPlan(recipe.iters, state_file, csv_file, save_every=save_every,
+    from srkit.training.log import COLUMNS
+
+    columns = (*COLUMNS, "loss_params") if recipe.is_blind else COLUMNS
+    plan = LoopPlan(recipe.iters, state_file, csv_file, log_columns=columns,
+                    save_every=save_every,
                     log_every=log_every, val_every=val_every, metric_names=("val_psnr_y",),
                     title="train-sr", device=device, is_main=context.is_main,
                     interruptible=not context.enabled,
@@ -396,6 +459,8 @@ def _save_model(output: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
                 "recipe_settings": json.dumps(recipe.to_dict(), sort_keys=True)}
     if fixed.get("description"):
         metadata["description"] = fixed["description"]
+    if fixed.get("blind"):
+        metadata["blind_settings"] = json.dumps(fixed["blind"], sort_keys=True)
     if fixed.get("init"):
         init = dict(fixed["init"])
         metadata["total_iterations"] = str(init.pop("init_total_iterations") + iteration)

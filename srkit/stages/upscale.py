@@ -14,6 +14,10 @@ can hold them. ``denoise_model`` with ``denoise_strength`` blends two models' we
 memory, as Real-ESRGAN's ``--denoise_strength`` does.
 
 For numpy arrays and PIL images in memory see :func:`srkit.api.upscale_image`.
+
+A *pre-upsampling* model (``pre_upsampling = True``: ``unet-blind``) is a ×1 network trained
+on bicubic-upscaled inputs: with ``-x S`` the photo is first enlarged ×S with MATLAB bicubic
+(as its training pairs were), then the model restores it at that size.
 """
 
 from __future__ import annotations
@@ -187,7 +191,11 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     model_path: Path | None = None
     if method == "model":
         loaded, model_path = _load(model, scale, device, half, denoise_model, denoise_strength)
-        scale = loaded.scale
+        if not _pre_upsampling(loaded.model):
+            scale = loaded.scale
+        elif scale is None and outscale is None:
+            raise SrkitError(f"{model_path}: a pre-upsampling ×1 model ({loaded.arch}); give "
+                             "-x/--scale (the photo is bicubic-upscaled, then restored)")
     else:
         if model is not None:
             raise SrkitError(f"--model only applies to --method model, not {method}")
@@ -260,8 +268,9 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
     for ``bicubic``/``lanczos``; ``H' = round(H·f)`` with ``f`` = ``outscale`` or ``scale``.
     """
     height, width = image.height, image.width
-    factor = outscale if outscale is not None else (model.scale if model is not None
-                                                    else scale)
+    pre = model is not None and _pre_upsampling(model.model)
+    factor = outscale if outscale is not None else (scale if model is None or pre
+                                                    else model.scale)
     if factor is None:
         raise SrkitError(f"--method {method} needs -x/--scale or --outscale")
     out_shape = (max(1, round(height * factor)), max(1, round(width * factor)))
@@ -269,6 +278,8 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
     def enlarge(rgb: np.ndarray) -> np.ndarray:
         if model is None:
             return interpolate_image(rgb, out_shape, method)
+        if pre:  # a ×1 model restores the bicubic-upscaled photo (its training pairs' input)
+            rgb = np.clip(interpolate_image(rgb, out_shape, "bicubic"), 0.0, 1.0)
         out = run_model(model.model, rgb, tile=tile, tile_overlap=tile_overlap, half=half,
                         on_tile=on_tile)
         return out if out.shape[:2] == out_shape else interpolate_image(out, out_shape,
@@ -305,12 +316,17 @@ def _load(model: str | Path | None, scale: int | None, device: str, half: bool,
         # Real-ESRGAN's dni weights [strength, 1 - strength] for [model, wdn model].
         loaded = interpolate_models(loaded, load_model(other, torch_device), 1.0 - strength,
                                     names=(str(path), str(other)))
-    if scale is not None and scale != loaded.scale:
+    if scale is not None and scale != loaded.scale and not _pre_upsampling(loaded.model):
         raise SrkitError(f"{path}: a ×{loaded.scale} model, but -x {scale} was asked "
                          f"(use --outscale {scale} to resize its output)")
     if half:
         loaded.model.half()
     return loaded, path
+
+
+def _pre_upsampling(model) -> bool:
+    """Whether ``model`` restores bicubic-upscaled input at scale 1 (see module doc)."""
+    return bool(getattr(model, "pre_upsampling", False))
 
 
 def _format_extension(fmt: str | None) -> str | None:

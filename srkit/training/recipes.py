@@ -16,6 +16,13 @@
             vanilla GAN ×0.005 on the high bands of SR(real LR) from a 2-layer PatchGAN
             with BatchNorm; Adam 1e-4 (β1 0.9) for both, halved at 35k, 80k, 100k and 150k
             of 350k iterations; 6 + 6 LR crops of HR size 128. Needs ``--real-lr``.
+``blind``   A CSRGAN-style variant of SRGAN (DESIGN.md, "Blind parameter estimation";
+            :class:`srkit.training.blind.BlindTrainer`): pre-upsampled pairs of the blind
+            degradation (``--hr --blind``) with their parameters; image MSE ×1, vanilla GAN
+            ×1e-3 from the VGG-style discriminator (SRGAN's weight), and ``param_weight``
+            (λ, 0.1) × MSE of the network's normalised (blur variance, noise level, factor)
+            against the true ones (λ = 0 switches the head's loss off); Adam 1e-4 for both,
+            ÷10 at half of 200k iterations (SRGAN's schedule), HR patches 128, batch 16.
 
 The first three use HR patches of 128 and batches of 16. Milestones are stored as fractions
 of ``iters`` so that a shorter or longer run keeps the papers' schedule shape. The GAN
@@ -86,6 +93,8 @@ class Recipe:
     # discriminator sees, and the weight of the low-band L1.
     freq: str = "wavelet"
     low_weight: float = 0.0
+    # blind recipe only: λ, the weight of the degradation-parameter MSE (0 = head off).
+    param_weight: float = 0.0
 
     @property
     def uses_gan(self) -> bool:
@@ -95,6 +104,11 @@ class Recipe:
     def is_dasr(self) -> bool:
         """Domain-distance-aware training: generated pairs with maps plus real LR."""
         return self.name == "dasr"
+
+    @property
+    def is_blind(self) -> bool:
+        """Pre-upsampled blind pairs with their degradation parameters."""
+        return self.name == "blind"
 
     @property
     def uses_perceptual(self) -> bool:
@@ -127,6 +141,10 @@ RECIPES: dict[str, Recipe] = {
                    learning_rate=1e-4, discriminator_learning_rate=1e-4, adam_beta1=0.9,
                    lr_milestones=(35 / 350, 80 / 350, 100 / 350, 150 / 350), lr_gamma=0.5,
                    freq="wavelet"),
+    "blind": Recipe(name="blind", iters=200_000, pixel_loss="l2", pixel_weight=1.0,
+                    gan_kind="vanilla", gan_weight=1e-3, discriminator="vgg",
+                    param_weight=0.1, learning_rate=1e-4, discriminator_learning_rate=1e-4,
+                    lr_milestones=(0.5,), lr_gamma=0.1),
 }
 
 # Keys a config file may hold besides the Recipe fields.
@@ -232,6 +250,10 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         raise SrkitError("gan_weight > 0 needs a discriminator (vgg, patchgan or unet)")
     if recipe.is_dasr:
         _check_dasr(recipe)
+    if recipe.param_weight < 0:
+        raise SrkitError(f"param_weight must be 0 or more, got {recipe.param_weight}")
+    if recipe.param_weight > 0 and not recipe.is_blind:
+        raise SrkitError("param_weight is the blind recipe's parameter loss (--recipe blind)")
     return recipe
 
 
