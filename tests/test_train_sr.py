@@ -485,3 +485,27 @@ def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
         train_sr(pairs, tmp_path / "other.safetensors", 2,
                  **{**TINY, "arch_args": {"num_feat": 4, "num_conv": 2}}, iters=1,
                  init=first.output)
+
+
+def test_a_state_saved_before_a_recipe_setting_existed_still_resumes(tmp_path) -> None:
+    """A resume state from an srkit without ``param_weight`` (added with the blind recipe)
+    counts it at its default instead of refusing the run."""
+    from srkit.stages.train_sr import _FIXED_ON_RESUME, _restore
+    from srkit.training.recipes import resolve_recipe
+    from srkit.training.state import load_state, save_state
+
+    recipe = resolve_recipe("psnr")
+    fixed = {key: None for key in _FIXED_ON_RESUME}
+    fixed["recipe"] = {k: v for k, v in recipe.to_dict().items() if k != "iters"}
+    older = {**fixed, "recipe": {k: v for k, v in fixed["recipe"].items()
+                                 if k != "param_weight"}}
+
+    class Trainer:
+        def load_state_dict(self, state) -> None:
+            self.state = state
+
+    path = tmp_path / "m.resume.pt"
+    save_state(path, {"settings": older, "iters": recipe.iters, "world_size": 1,
+                      "iteration": 3, "trainer": {}})
+    assert "param_weight" not in load_state(path)["settings"]["recipe"]
+    assert _restore(path, Trainer(), fixed, recipe, 1) == 3

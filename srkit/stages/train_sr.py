@@ -379,8 +379,10 @@ def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
     for key in _FIXED_ON_RESUME:
         before, now = state["settings"][key], fixed[key]
         if isinstance(now, dict) and isinstance(before, dict):
+            # a setting added to srkit after the state was saved counts at its default
+            defaults = (Recipe(name="", iters=1).to_dict() if key == "recipe" else {})
             changed += [f"{key}.{k}" for k in sorted(set(before) | set(now))
-                        if json.dumps(before.get(k)) != json.dumps(now.get(k))]
+                        if json.dumps(before.get(k, defaults.get(k))) != json.dumps(now.get(k))]
         elif json.dumps(before) != json.dumps(now):
             changed.append(key)
     if changed:
