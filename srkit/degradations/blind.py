@@ -1,6 +1,6 @@
 """``blind``: random blur, non-integer downscale, noise and bicubic re-upscale (CSRGAN-style).
 
-Per image (DESIGN.md, "Blind parameter estimation"): an isotropic Gaussian blur whose
+Per image (docs/blind.md): an isotropic Gaussian blur whose
 *variance* σ is drawn from ``blur_variance`` (px², [0, 50]: the paper's σ is a kernel
 variance, so the standard deviation is √σ ≤ 7.1 px), a MATLAB-bicubic downscale by a
 non-integer factor drawn from ``factor`` ([1, 3]), additive colour Gaussian noise of level

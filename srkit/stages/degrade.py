@@ -1,6 +1,6 @@
 """``srkit degrade``: make (HR, LR) training pairs from clean photos.
 
-Modes (DESIGN.md, "RealSR" and "Synthetic real-world degradations"), one class each in
+Modes (docs/cli/degrade.md), one class each in
 :mod:`srkit.degradations`:
 
 * ``pool`` — RealSR: per HR image a random kernel of the pool at this scale, blur and

@@ -11,7 +11,7 @@ with the discriminator step of :class:`~srkit.training.trainer.SRTrainer` unchan
 ``param_weight = 0`` the head is not run at all: its parameters get no gradient and stay as
 initialised (an image-only baseline in the same network).
 
-The trade-off (DESIGN.md; measured in ``benchmarks/results/blind.md``): the head makes the
+The trade-off (docs/blind.md; measured in ``benchmarks/results/blind.md``): the head makes the
 model usable blind — it says what degradation a photo has — but it competes with the image
 for the shared encoder, and can cost image PSNR.
 """

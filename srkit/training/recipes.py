@@ -16,7 +16,7 @@
             vanilla GAN ×0.005 on the high bands of SR(real LR) from a 2-layer PatchGAN
             with BatchNorm; Adam 1e-4 (β1 0.9) for both, halved at 35k, 80k, 100k and 150k
             of 350k iterations; 6 + 6 LR crops of HR size 128. Needs ``--real-lr``.
-``blind``   A CSRGAN-style variant of SRGAN (DESIGN.md, "Blind parameter estimation";
+``blind``   A CSRGAN-style variant of SRGAN (docs/blind.md;
             :class:`srkit.training.blind.BlindTrainer`): pre-upsampled pairs of the blind
             degradation (``--hr --blind``) with their parameters; image MSE ×1, vanilla GAN
             ×1e-3 from the VGG-style discriminator (SRGAN's weight), and ``param_weight``
