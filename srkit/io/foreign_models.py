@@ -282,9 +282,10 @@ def load_with_spandrel(state: dict[str, torch.Tensor], refusal: SrkitError, name
     except spandrel.UnsupportedModelError:
         raise SrkitError(f"{refusal} (spandrel {spandrel.__version__} does not know it either)"
                          ) from None
-    except (KeyError, ValueError, RuntimeError, AssertionError) as error:
-        raise SrkitError(f"{name}: spandrel could not read it ({type(error).__name__}: "
-                         f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    except (KeyError, ValueError, RuntimeError, AssertionError, IndexError) as error:
+        first_line = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+        raise SrkitError(f"{refusal} (spandrel could not read it either: "
+                         f"{type(error).__name__} {first_line})") from None
     arch = f"spandrel {descriptor.architecture.id}"
     if not isinstance(descriptor, spandrel.ImageModelDescriptor):
         raise SrkitError(f"{name}: a {arch} model ({descriptor.purpose}), not an image "
