@@ -17,7 +17,8 @@ Foreign files (``RealESRGAN_x4plus.pth``, ``realesr-general-x4v3.pth``, ESRGAN's
 ``RRDB_ESRGAN_x4.pth``, BasicSR ``net_g_*.pth``) are read with ``weights_only=True``; the
 wrappers ``params_ema`` (preferred), ``params``, ``state_dict`` and ``module.`` prefixes
 are stripped and the architecture and its arguments are recognised from key names and
-tensor shapes, as spandrel does.
+tensor shapes, as spandrel does (:mod:`srkit.io.foreign_models`, which also hands layouts
+srkit does not run to spandrel when the optional extra is installed).
 """
 
 from __future__ import annotations
