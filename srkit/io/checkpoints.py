@@ -17,15 +17,14 @@ Foreign files (``RealESRGAN_x4plus.pth``, ``realesr-general-x4v3.pth``, ESRGAN's
 ``RRDB_ESRGAN_x4.pth``, BasicSR ``net_g_*.pth``) are read with ``weights_only=True``; the
 wrappers ``params_ema`` (preferred), ``params``, ``state_dict`` and ``module.`` prefixes
 are stripped and the architecture and its arguments are recognised from key names and
-tensor shapes, as spandrel does.
+tensor shapes, as spandrel does (:mod:`srkit.io.foreign_models`, which also hands layouts
+srkit does not run to spandrel when the optional extra is installed).
 """
 
 from __future__ import annotations
 
 import json
-import math
 import pickle
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +35,20 @@ from torch import nn
 
 from srkit.errors import SrkitError
 from srkit.io.atomic import atomic_path
+from srkit.io.foreign_models import (
+    UnsupportedLayout,
+    add_equivalent_prelu,
+    detect_architecture,
+    drop_equivalent_prelu,
+    load_with_spandrel,
+    require_rgb,
+    to_basicsr_names,
+)
 
 RESERVED_KEYS = ("srkit_arch", "srkit_arch_args", "srkit_scale", "srkit_version")
 # Wrappers around the state dict in BasicSR / Real-ESRGAN / generic training checkpoints,
 # in order of preference (EMA weights are the better ones to run).
 WRAPPER_KEYS = ("params_ema", "params", "state_dict", "model_state_dict", "net_g", "model")
-# ESRGAN's original release (xinntao/ESRGAN, 2019 names) → BasicSR names.
-_ESRGAN_PREFIXES = {"RRDB_trunk.": "body.", "trunk_conv.": "conv_body.",
-                    "upconv1.": "conv_up1.", "upconv2.": "conv_up2.", "HRconv.": "conv_hr."}
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ def save_model(path: str | Path, model: nn.Module, arch: str, arch_args: dict[st
     with torch.device("meta"):
         reference = build_model(arch, **arch_args)
     _check_shapes(reference.state_dict(), tensors, f"{arch} with {meta['srkit_arch_args']}")
-    return write_safetensors(path, tensors, meta)
+    return write_safetensors(path, add_equivalent_prelu(tensors, arch, arch_args), meta)
 
 
 def architecture_metadata(arch: str, arch_args: dict[str, Any], scale: int) -> dict[str, str]:
@@ -153,13 +158,15 @@ def safetensors_bytes(tensors: dict[str, torch.Tensor], metadata: dict[str, str]
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Read an srkit safetensors file or a foreign BasicSR-style checkpoint.
+    """Read an srkit safetensors file or a foreign BasicSR / ESRGAN-style checkpoint.
 
-    Raises :class:`SrkitError` (one line, naming the file) for a missing or unreadable file
-    or a network layout srkit does not know.
+    A foreign layout srkit does not run goes to spandrel when ``srkit[spandrel]`` is
+    installed (``arch`` is then ``"spandrel <id>"``, ``arch_args`` empty). Raises
+    :class:`SrkitError` (one line, naming the file) for a missing or unreadable file, a
+    layout neither knows, or a network that does not map RGB to RGB.
     """
     from srkit.device import resolve_device
-    from srkit.models import ARCHITECTURES, SCALE_ARGUMENT, build_model
+    from srkit.models import ARCHITECTURES, SCALE_ARGUMENT
 
     path = Path(path)
     if not path.is_file():
@@ -173,6 +180,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
     else:
         state, metadata = _read_torch(path), {}
         source_format = "pth"
+    _check_finite(state, str(path))
     if "srkit_arch" in metadata:
         arch = metadata["srkit_arch"]
         if arch not in ARCHITECTURES:
@@ -182,26 +190,49 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> LoadedMo
             arch_args = json.loads(metadata.get("srkit_arch_args", "{}"))
         except json.JSONDecodeError:
             raise SrkitError(f"{path}: srkit_arch_args metadata is not valid JSON") from None
+        _check_arch_args(arch, arch_args, str(path))
+        state = drop_equivalent_prelu(state, arch, arch_args, str(path))
+        model = _build_checked(arch, arch_args, state, str(path))
     else:
-        arch, arch_args = detect_architecture(state, name=str(path))
-    _check_arch_args(arch, arch_args, str(path))
-    _check_finite(state, str(path))
-    try:
-        # The metadata is checked against the tensors on the meta device (no memory)
-        # before a real network is allocated from it.
-        with torch.device("meta"):
-            reference = build_model(arch, **arch_args)
-        _check_shapes(reference.state_dict(), state, str(path))
-        model = build_model(arch, **arch_args)
-    except SrkitError as error:
-        message = str(error)
-        raise SrkitError(message if message.startswith(str(path)) else f"{path}: {message}"
-                         ) from None
+        try:
+            converted = to_basicsr_names(state, str(path))
+            arch, arch_args = detect_architecture(converted, name=str(path))
+            _check_arch_args(arch, arch_args, str(path))
+            model = _build_checked(arch, arch_args, converted, str(path), foreign=True)
+            state = converted
+        except UnsupportedLayout as refusal:
+            network = load_with_spandrel(state, refusal, str(path))
+            network.eval().to(resolve_device(device))
+            return LoadedModel(network, f"spandrel {network.architecture}", {},
+                               network.scale, dict(metadata), source_format)
+    require_rgb(arch, arch_args, str(path))
     model.load_state_dict(state, strict=True)
     model.eval()
     model.to(resolve_device(device))
     scale = int(arch_args.get(SCALE_ARGUMENT[arch], model.scale))
     return LoadedModel(model, arch, dict(arch_args), scale, dict(metadata), source_format)
+
+
+def _build_checked(arch: str, arch_args: dict[str, Any], state: dict[str, torch.Tensor],
+                   name: str, foreign: bool = False) -> nn.Module:
+    """``arch`` built from ``arch_args`` once ``state`` is known to fit it exactly; a foreign
+    file that does not fit is an :class:`UnsupportedLayout` (spandrel may know it)."""
+    from srkit.models import build_model
+
+    try:
+        # Checked on the meta device (no memory) before a real network is allocated.
+        with torch.device("meta"):
+            reference = build_model(arch, **arch_args)
+        _check_shapes(reference.state_dict(), state, name)
+        return build_model(arch, **arch_args)
+    except SrkitError as error:
+        message = str(error)
+        message = message if message.startswith(name) else f"{name}: {message}"
+        if foreign:
+            raise UnsupportedLayout(message.replace(": weights do not match the network",
+                                                    f": keys do not all fit {arch}", 1)
+                                    ) from None
+        raise SrkitError(message) from None
 
 
 # Upper bound for every integer constructor argument read from a file (channel widths, block
@@ -260,87 +291,7 @@ def unwrap_state_dict(obj: Any, name: str = "checkpoint") -> dict[str, torch.Ten
         raise SrkitError(f"{name}: holds no tensors")
     if all(k.startswith("module.") for k in state):
         state = {k[len("module."):]: v for k, v in state.items()}
-    if any(k.startswith("RRDB_trunk.") for k in state):
-        state = {_esrgan_to_basicsr(k): v for k, v in state.items()}
     return state
-
-
-def _esrgan_to_basicsr(key: str) -> str:
-    for old, new in _ESRGAN_PREFIXES.items():
-        if key.startswith(old):
-            key = new + key[len(old):]
-    return re.sub(r"\.RDB([123])\.", r".rdb\1.", key)
-
-
-def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
-                        ) -> tuple[str, dict[str, Any]]:
-    """Recognise RRDBNet, MSRResNet or SRVGGNetCompact and their arguments from a state dict."""
-    if "conv_first.weight" in state and "body.0.rdb1.conv1.weight" in state:
-        return "rrdbnet", _rrdbnet_args(state, name)
-    if "conv_first.weight" in state and "body.0.conv1.weight" in state \
-            and "upconv1.weight" in state:
-        return "srresnet", _srresnet_args(state)
-    if "body.0.weight" in state and state["body.0.weight"].ndim == 4:
-        return "compact", _compact_args(state, name)
-    sample = ", ".join(list(state)[:3])
-    raise SrkitError(f"{name}: unrecognised network layout (keys {sample}, ...); srkit reads "
-                     "RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet and SRVGGNetCompact")
-
-
-def _count_blocks(state: dict[str, torch.Tensor], pattern: str) -> int:
-    regex = re.compile(pattern)
-    return len({int(m.group(1)) for k in state if (m := regex.fullmatch(k))})
-
-
-def _rrdbnet_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
-    if "conv_up3.weight" in state:
-        raise SrkitError(f"{name}: an ×8 RRDBNet (conv_up3); srkit supports ×1, ×2 and ×4")
-    first = state["conv_first.weight"]
-    num_out_ch = int(state["conv_last.weight"].shape[0])
-    first_in = int(first.shape[1])
-    if first_in == 16 * num_out_ch:
-        scale, num_in_ch = 1, first_in // 16
-    elif first_in == 4 * num_out_ch:
-        scale, num_in_ch = 2, first_in // 4
-    else:
-        scale, num_in_ch = 4, first_in
-    return {"num_in_ch": num_in_ch, "num_out_ch": num_out_ch, "scale": scale,
-            "num_feat": int(first.shape[0]),
-            "num_block": _count_blocks(state, r"body\.(\d+)\.rdb1\.conv1\.weight"),
-            "num_grow_ch": int(state["body.0.rdb1.conv1.weight"].shape[0])}
-
-
-def _srresnet_args(state: dict[str, torch.Tensor]) -> dict[str, Any]:
-    first = state["conv_first.weight"]
-    num_feat = int(first.shape[0])
-    if "upconv2.weight" in state:
-        upscale = 4
-    else:
-        upscale = math.isqrt(int(state["upconv1.weight"].shape[0]) // num_feat)
-    return {"num_in_ch": int(first.shape[1]), "num_out_ch": int(state["conv_last.weight"].shape[0]),
-            "num_feat": num_feat,
-            "num_block": _count_blocks(state, r"body\.(\d+)\.conv1\.weight"),
-            "upscale": upscale}
-
-
-def _compact_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
-    indices = sorted(int(m.group(1)) for k in state
-                     if (m := re.fullmatch(r"body\.(\d+)\.weight", k)))
-    last = indices[-1]
-    if state[f"body.{last}.weight"].ndim != 4 or last % 2:
-        raise SrkitError(f"{name}: unrecognised compact-network layout (last layer body.{last})")
-    if "body.1.weight" not in state:
-        raise SrkitError(f"{name}: compact network without PReLU weights; its activation "
-                         "(relu or leakyrelu) cannot be told from the file")
-    first = state["body.0.weight"]
-    num_in_ch = int(first.shape[1])
-    out_channels = int(state[f"body.{last}.weight"].shape[0])
-    upscale = math.isqrt(out_channels // num_in_ch)
-    if upscale * upscale * num_in_ch != out_channels:
-        raise SrkitError(f"{name}: compact network's last conv has {out_channels} channels, "
-                         f"not {num_in_ch} × a square scale")
-    return {"num_in_ch": num_in_ch, "num_out_ch": num_in_ch, "num_feat": int(first.shape[0]),
-            "num_conv": (last - 2) // 2, "upscale": upscale, "act_type": "prelu"}
 
 
 def _check_shapes(expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor],

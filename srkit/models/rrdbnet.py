@@ -1,8 +1,9 @@
 """ESRGAN's generator: Residual-in-Residual Dense Blocks (Wang et al., ECCV-W 2018).
 
 Parameter names follow BasicSR's ``rrdbnet_arch.py`` (``conv_first``, ``body.N.rdbK.convM``,
-``conv_body``, ``conv_up1``, ``conv_up2``, ``conv_hr``, ``conv_last``), so weights such as
-``RealESRGAN_x4plus.pth`` load directly and srkit's RRDBNet files load in BasicSR/spandrel.
+``conv_body``, ``conv_up1``, ``conv_up2`` (``conv_up3`` at ×8), ``conv_hr``, ``conv_last``),
+so weights such as ``RealESRGAN_x4plus.pth`` load directly and srkit's RRDBNet files load in
+BasicSR/spandrel.
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ class RRDBNet(nn.Module):
     Args:
         num_in_ch: input channels (3 for RGB).
         num_out_ch: output channels.
-        scale: 1, 2 or 4. The trunk always upsamples ×4 (two nearest ×2 + conv stages); for
-            ×2 and ×1 the input is first pixel-unshuffled by 2 or 4 (Real-ESRGAN), so H and
-            W must then be multiples of 2 or 4 (:attr:`size_multiple`).
+        scale: 1, 2, 4 or 8. The trunk upsamples ×4 (two nearest ×2 + conv stages), ×8
+            with a third stage (``conv_up3``, as ESRGAN's ×8 models); for ×2 and ×1 the input
+            is first pixel-unshuffled by 2 or 4 (Real-ESRGAN), so H and W must then be
+            multiples of 2 or 4 (:attr:`size_multiple`).
         num_feat: trunk width (64 in ESRGAN).
         num_block: number of RRDBs (23 in ESRGAN).
         num_grow_ch: growth channels of each dense conv (32).
@@ -75,19 +77,21 @@ class RRDBNet(nn.Module):
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, scale: int = 4,
                  num_feat: int = 64, num_block: int = 23, num_grow_ch: int = 32) -> None:
         super().__init__()
-        if scale not in (1, 2, 4):
-            raise SrkitError(f"rrdbnet supports scale 1, 2 or 4, not {scale}")
+        if scale not in (1, 2, 4, 8):
+            raise SrkitError(f"rrdbnet supports scale 1, 2, 4 or 8, not {scale}")
         require_positive("rrdbnet", num_in_ch=num_in_ch, num_out_ch=num_out_ch,
                          num_feat=num_feat, num_block=num_block, num_grow_ch=num_grow_ch)
         self.scale = scale
         self.num_block = num_block
-        self.size_multiple = {4: 1, 2: 2, 1: 4}[scale]
+        self.size_multiple = {8: 1, 4: 1, 2: 2, 1: 4}[scale]
         first_in = num_in_ch * self.size_multiple**2
         self.conv_first = nn.Conv2d(first_in, num_feat, 3, 1, 1)
         self.body = nn.Sequential(*[RRDB(num_feat, num_grow_ch) for _ in range(num_block)])
         self.conv_body = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_up1 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_up2 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
+        if scale == 8:
+            self.conv_up3 = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_hr = nn.Conv2d(num_feat, num_feat, 3, 1, 1)
         self.conv_last = nn.Conv2d(num_feat, num_out_ch, 3, 1, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
@@ -98,7 +102,9 @@ class RRDBNet(nn.Module):
 
         In the feature grid: conv_first + 15 convs per RRDB (5 per dense block, the longest
         path) + conv_body, then 2 more after the two nearest-×2 stages (conv_up1 ±1 on the
-        ×2 grid, conv_up2/conv_hr/conv_last ±3 on the ×4 grid → ±2 feature pixels).
+        ×2 grid, conv_up2/conv_hr/conv_last ±3 on the ×4 grid → ±2 feature pixels; at ×8
+        conv_up3/conv_hr/conv_last ±3 on the ×8 grid, conv_up2 ±1 on the ×4 grid, conv_up1
+        ±1 on the ×2 grid: still within ±2).
         Each feature pixel covers ``size_multiple`` input pixels.
         """
         feature_radius = 15 * self.num_block + 2 + 2
@@ -111,4 +117,6 @@ class RRDBNet(nn.Module):
         feat = feat + self.conv_body(self.body(feat))
         feat = self.lrelu(self.conv_up1(F.interpolate(feat, scale_factor=2, mode="nearest")))
         feat = self.lrelu(self.conv_up2(F.interpolate(feat, scale_factor=2, mode="nearest")))
+        if self.scale == 8:
+            feat = self.lrelu(self.conv_up3(F.interpolate(feat, scale_factor=2, mode="nearest")))
         return self.conv_last(self.lrelu(self.conv_hr(feat)))

@@ -1,0 +1,295 @@
+"""Foreign SR model files: recognise the architecture of a bare state dict, or refuse clearly.
+
+A ``.pth`` (or a safetensors file without srkit's metadata) does not say which network it
+belongs to. :func:`detect_architecture` recognises the three layouts srkit runs from key
+names and tensor shapes, as spandrel does:
+
+- RRDBNet (ESRGAN, Real-ESRGAN, BSRGAN) in BasicSR's names (``conv_first``,
+  ``body.N.rdbK.convM``, ``conv_body``, ``conv_up1..3``, ``conv_hr``, ``conv_last``), in the
+  2019 names (``RRDB_trunk.``, ``trunk_conv.``, ``upconv1.``, ``HRconv.``) and in ESRGAN's
+  original sequential layout (:func:`convert_old_esrgan`, which spandrel also writes);
+- MSRResNet (``conv_first``, ``body.N.conv1``, ``upconv1``);
+- SRVGGNetCompact (``body.0``, ``body.1`` PReLU, ..., ``body.{2 * num_conv + 2}``).
+
+Layouts that only look like one of these (MMRealSR is an RRDBNet with a degradation
+estimator beside it; ESRGAN+ adds 1×1 convs) raise :class:`UnsupportedLayout`, as does any
+file whose keys do not all fit; :func:`load_with_spandrel` then tries spandrel (the
+optional extra ``srkit[spandrel]``), which knows SwinIR, HAT, DAT, SPAN and many more.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import torch
+
+from srkit.errors import SrkitError
+
+# ESRGAN's 2019 release (xinntao/ESRGAN ``RRDBNet_arch.py``) → BasicSR names.
+_ESRGAN_2019_PREFIXES = {"RRDB_trunk.": "body.", "trunk_conv.": "conv_body.",
+                         "upconv1.": "conv_up1.", "upconv2.": "conv_up2.",
+                         "upconv3.": "conv_up3.", "HRconv.": "conv_hr."}
+# Key fragments of architectures that share names with srkit's but are other networks.
+FOREIGN_MARKERS: tuple[tuple[str, str], ...] = (
+    ("MMRealSR", "de_net."), ("MMRealSR", "dd_embed."), ("MMRealSR", "am_list."),
+    ("ESRGAN+", ".conv1x1."), ("GRL", "window_attn"),
+)
+# ESRGAN's original layout: model.0 conv_first, model.1 the trunk in a shortcut block
+# (sub.0..NB-1 the RRDBs, sub.NB the trunk conv), then per ×2 stage an Upsample, a conv and
+# a LeakyReLU (model.3, model.6, model.9 the convs), then HR conv, LeakyReLU, last conv.
+_OLD_RDB = re.compile(r"model\.1\.sub\.(\d+)\.RDB([123])\.conv([1-5])\.0\.(weight|bias)")
+_OLD_TRUNK = re.compile(r"model\.1\.sub\.(\d+)\.(weight|bias)")
+_OLD_LAYER = re.compile(r"model\.(\d+)\.(weight|bias)")
+
+
+class UnsupportedLayout(SrkitError):
+    """A state dict srkit cannot run as one of its architectures (spandrel may know it)."""
+
+
+def to_basicsr_names(state: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """``state`` with ESRGAN's 2019 or original sequential names renamed to BasicSR's."""
+    if any(k.startswith("RRDB_trunk.") for k in state):
+        return {_rename_2019(k): v for k, v in state.items()}
+    if "model.0.weight" in state and any(k.startswith("model.1.sub.") for k in state):
+        return convert_old_esrgan(state, name)
+    return state
+
+
+def _rename_2019(key: str) -> str:
+    for old, new in _ESRGAN_2019_PREFIXES.items():
+        if key.startswith(old):
+            key = new + key[len(old):]
+    return re.sub(r"\.RDB([123])\.", r".rdb\1.", key)
+
+
+def convert_old_esrgan(state: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
+    """ESRGAN's sequential ``model.N`` keys → BasicSR's RRDBNet keys.
+
+    With n ×2 stages the top-level convs are model.0, model.3, ..., model.3n (the upsampling
+    convs), model.3n+2 (HR conv) and model.3n+4 (last conv). Keys outside that layout are
+    kept unchanged, so they are reported as unexpected.
+    """
+    marker = _foreign_marker(state)
+    if marker:
+        raise UnsupportedLayout(f"{name}: looks like {marker[0]} (keys '{marker[1]}…'), "
+                                "which srkit does not run")
+    blocks = {int(m.group(1)) for k in state if (m := _OLD_RDB.fullmatch(k))}
+    num_block = max(blocks) + 1 if blocks else 0
+    layers = sorted({int(m.group(1)) for k in state if (m := _OLD_LAYER.fullmatch(k))})
+    stages = (layers[-1] - 4) // 3 if layers else -1
+    expected = [0, *(3 * j for j in range(1, stages + 1)), 3 * stages + 2, 3 * stages + 4]
+    if stages < 0 or layers != expected:
+        found = ", ".join(f"model.{i}" for i in layers)
+        raise UnsupportedLayout(f"{name}: an ESRGAN-style file with convs {found}; srkit "
+                                "expects model.0, model.3, model.6 (model.9), then HR and "
+                                "last convs")
+    renames = {0: "conv_first", 3 * stages + 2: "conv_hr", 3 * stages + 4: "conv_last",
+               **{3 * j: f"conv_up{j}" for j in range(1, stages + 1)}}
+    converted: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        if m := _OLD_RDB.fullmatch(key):
+            block, rdb, conv, kind = m.groups()
+            converted[f"body.{block}.rdb{rdb}.conv{conv}.{kind}"] = value
+        elif (m := _OLD_TRUNK.fullmatch(key)) and int(m.group(1)) == num_block:
+            converted[f"conv_body.{m.group(2)}"] = value
+        elif m := _OLD_LAYER.fullmatch(key):
+            converted[f"{renames[int(m.group(1))]}.{m.group(2)}"] = value
+        else:
+            converted[key] = value
+    return converted
+
+
+def _foreign_marker(state: dict[str, torch.Tensor]) -> tuple[str, str] | None:
+    for arch, fragment in FOREIGN_MARKERS:
+        if any(fragment in k for k in state):
+            return arch, fragment
+    return None
+
+
+def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
+                        ) -> tuple[str, dict[str, Any]]:
+    """Recognise RRDBNet, MSRResNet or SRVGGNetCompact and their arguments from a state dict
+    in BasicSR names; :class:`UnsupportedLayout` for anything else."""
+    marker = _foreign_marker(state)
+    if marker:
+        raise UnsupportedLayout(f"{name}: looks like {marker[0]} (keys '{marker[1]}…'), "
+                                "which srkit does not run")
+    if "conv_first.weight" in state and "body.0.rdb1.conv1.weight" in state:
+        return "rrdbnet", _rrdbnet_args(state, name)
+    if "conv_first.weight" in state and "body.0.conv1.weight" in state \
+            and "upconv1.weight" in state:
+        return "srresnet", _srresnet_args(state)
+    if "body.0.weight" in state and state["body.0.weight"].ndim == 4:
+        return "compact", _compact_args(state, name)
+    sample = ", ".join(list(state)[:3])
+    raise UnsupportedLayout(f"{name}: unrecognised network layout (keys {sample}, ...); srkit "
+                            "reads RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet and SRVGGNetCompact")
+
+
+def require_rgb(arch: str, arch_args: dict[str, Any], name: str) -> None:
+    """SrkitError unless the network maps 3 channels to 3 (srkit's upscale runs RGB)."""
+    channels = {int(arch_args.get("num_in_ch", 3)), int(arch_args.get("num_out_ch", 3))}
+    if channels != {3}:
+        found = "/".join(str(c) for c in sorted(channels))
+        raise SrkitError(f"{name}: a {found}-channel {arch} model; srkit runs RGB "
+                         "(3-channel) models")
+
+
+def _count_blocks(state: dict[str, torch.Tensor], pattern: str) -> int:
+    regex = re.compile(pattern)
+    return len({int(m.group(1)) for k in state if (m := regex.fullmatch(k))})
+
+
+def _rrdbnet_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
+    first = state["conv_first.weight"]
+    if "conv_last.weight" not in state:
+        raise UnsupportedLayout(f"{name}: an RRDBNet-like file without conv_last")
+    num_out_ch = int(state["conv_last.weight"].shape[0])
+    first_in = int(first.shape[1])
+    stages = _count_blocks(state, r"conv_up(\d+)\.weight")
+    unshuffle = {16 * num_out_ch: 4, 4 * num_out_ch: 2}.get(first_in, 1)
+    if stages == 3 and unshuffle == 1:
+        scale = 8
+    elif stages == 2:
+        scale = 4 // unshuffle
+    else:
+        raise UnsupportedLayout(f"{name}: an RRDBNet with {stages} upsampling stage(s) "
+                                f"(×{2**stages}, pixel-unshuffle {unshuffle}); srkit's RRDBNet "
+                                "has 2 (×4, or ×2 and ×1 by pixel-unshuffle) or 3 (×8)")
+    return {"num_in_ch": first_in // unshuffle**2, "num_out_ch": num_out_ch, "scale": scale,
+            "num_feat": int(first.shape[0]),
+            "num_block": _count_blocks(state, r"body\.(\d+)\.rdb1\.conv1\.weight"),
+            "num_grow_ch": int(state["body.0.rdb1.conv1.weight"].shape[0])}
+
+
+def _srresnet_args(state: dict[str, torch.Tensor]) -> dict[str, Any]:
+    first = state["conv_first.weight"]
+    num_feat = int(first.shape[0])
+    if "upconv2.weight" in state:
+        upscale = 4
+    else:
+        upscale = math.isqrt(int(state["upconv1.weight"].shape[0]) // num_feat)
+    return {"num_in_ch": int(first.shape[1]), "num_out_ch": int(state["conv_last.weight"].shape[0]),
+            "num_feat": num_feat,
+            "num_block": _count_blocks(state, r"body\.(\d+)\.conv1\.weight"),
+            "upscale": upscale}
+
+
+def _compact_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
+    indices = sorted(int(m.group(1)) for k in state
+                     if (m := re.fullmatch(r"body\.(\d+)\.weight", k)))
+    last = indices[-1]
+    if state[f"body.{last}.weight"].ndim != 4 or last % 2:
+        raise UnsupportedLayout(f"{name}: unrecognised compact-network layout "
+                                f"(last layer body.{last})")
+    if "body.1.weight" not in state:
+        raise UnsupportedLayout(f"{name}: compact network without PReLU weights; its "
+                                "activation (relu or leakyrelu) cannot be told from the file")
+    first = state["body.0.weight"]
+    num_in_ch = int(first.shape[1])
+    out_channels = int(state[f"body.{last}.weight"].shape[0])
+    upscale = math.isqrt(out_channels // num_in_ch)
+    if upscale * upscale * num_in_ch != out_channels:
+        raise UnsupportedLayout(f"{name}: compact network's last conv has {out_channels} "
+                                f"channels, not {num_in_ch} × a square scale")
+    return {"num_in_ch": num_in_ch, "num_out_ch": num_in_ch, "num_feat": int(first.shape[0]),
+            "num_conv": (last - 2) // 2, "upscale": upscale, "act_type": "prelu"}
+
+
+# A relu or leakyrelu SRVGGNetCompact is saved with the PReLU weights that compute the same
+# function (PReLU(x) = max(0, x) + a·min(0, x): a = 0 is ReLU, a = 0.1 srkit's LeakyReLU), so
+# Real-ESRGAN and spandrel, which only build PReLU compact nets, load it too.
+EQUIVALENT_PRELU = {"relu": 0.0, "leakyrelu": 0.1}
+
+
+def add_equivalent_prelu(state: dict[str, torch.Tensor], arch: str, arch_args: dict[str, Any]
+                         ) -> dict[str, torch.Tensor]:
+    """``state`` plus ``body.{2i+1}.weight`` PReLU weights for a relu/leakyrelu compact net."""
+    slope = EQUIVALENT_PRELU.get(arch_args.get("act_type", "")) if arch == "compact" else None
+    if slope is None:
+        return state
+    num_feat = int(state["body.0.weight"].shape[0])
+    ordered: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        ordered[key] = value
+        if (m := re.fullmatch(r"body\.(\d+)\.bias", key)) and f"body.{int(m.group(1)) + 2}.weight" \
+                in state:
+            ordered[f"body.{int(m.group(1)) + 1}.weight"] = torch.full((num_feat,), slope,
+                                                                        dtype=value.dtype)
+    return ordered
+
+
+def drop_equivalent_prelu(state: dict[str, torch.Tensor], arch: str, arch_args: dict[str, Any],
+                          name: str) -> dict[str, torch.Tensor]:
+    """Undo :func:`add_equivalent_prelu` (the weights must be the activation's slope)."""
+    slope = EQUIVALENT_PRELU.get(arch_args.get("act_type", "")) if arch == "compact" else None
+    if slope is None:
+        return state
+    kept = {}
+    for key, value in state.items():
+        m = re.fullmatch(r"body\.(\d+)\.weight", key)
+        if m and int(m.group(1)) % 2 and value.ndim == 1:
+            if not bool((value == torch.tensor(slope, dtype=value.dtype)).all()):
+                raise SrkitError(f"{name}: {key} are not the {arch_args['act_type']} slope "
+                                 f"{slope} its metadata names")
+            continue
+        kept[key] = value
+    return kept
+
+
+# Overlap in input pixels each side between tiles of a spandrel model. srkit cannot work out
+# a receptive radius for arbitrary networks, and transformers (SwinIR, HAT, DAT) attend over
+# windows whose features mix across the whole trunk, so no finite overlap makes tiling exact;
+# 32 pixels is 4 SwinIR windows, where tile seams no longer show in practice. --tile 0 runs
+# the whole image at once (exact); --tile-overlap overrides this.
+SPANDREL_OVERLAP = 32
+SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads SwinIR, HAT, DAT, SPAN and more"
+
+
+class SpandrelNetwork(torch.nn.Module):
+    """A spandrel ``ImageModelDescriptor`` as an srkit generator (``scale``,
+    ``size_multiple``, ``receptive_radius``); the descriptor pads each input to the sizes
+    its network needs and crops the output back, so any tile size works."""
+
+    exact_tiling = False
+    size_multiple = 1
+    receptive_radius = SPANDREL_OVERLAP
+
+    def __init__(self, descriptor: Any) -> None:
+        super().__init__()
+        self.net = descriptor.model  # registered, so .to() and .eval() reach it
+        self.scale = int(descriptor.scale)
+        self.architecture = str(descriptor.architecture.id)
+        self._descriptor = descriptor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` in [0, 1] → ``(B, 3, sH, sW)``; one image at a time (spandrel)."""
+        return torch.cat([self._descriptor(x[i:i + 1]) for i in range(x.shape[0])])
+
+
+def load_with_spandrel(state: dict[str, torch.Tensor], refusal: SrkitError, name: str
+                       ) -> SpandrelNetwork:
+    """The network spandrel recognises in ``state``; ``refusal`` (srkit's own message) with
+    the install hint when spandrel is not installed, or when spandrel does not know it."""
+    try:
+        import spandrel
+    except ImportError:
+        raise SrkitError(f"{refusal}; {SPANDREL_HINT}") from None
+    try:
+        descriptor = spandrel.ModelLoader("cpu").load_from_state_dict(state)
+    except spandrel.UnsupportedModelError:
+        raise SrkitError(f"{refusal} (spandrel {spandrel.__version__} does not know it either)"
+                         ) from None
+    except (KeyError, ValueError, RuntimeError, AssertionError, IndexError) as error:
+        first_line = str(error).strip().splitlines()[0][:120] if str(error).strip() else ""
+        raise SrkitError(f"{refusal} (spandrel could not read it either: "
+                         f"{type(error).__name__} {first_line})") from None
+    arch = f"spandrel {descriptor.architecture.id}"
+    if not isinstance(descriptor, spandrel.ImageModelDescriptor):
+        raise SrkitError(f"{name}: a {arch} model ({descriptor.purpose}), not an image "
+                         "super-resolution model")
+    require_rgb(arch, {"num_in_ch": descriptor.input_channels,
+                       "num_out_ch": descriptor.output_channels}, name)
+    return SpandrelNetwork(descriptor)
