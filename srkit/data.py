@@ -172,8 +172,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                      patch_size // scale, "the LR image")
         train_hr, train_lr = [hr_images[i] for i in keep], [lr_images[i] for i in keep]
         if not dasr:
-            dataset: PatchDataset | TargetLrPatches = PairPatches(train_hr, train_lr, scale, patch_size,
-                                                **common)
+            dataset: PatchDataset | TargetLrPatches = PairPatches(
+                train_hr, train_lr, scale, patch_size, **common)
             description = f"{len(keep)} pairs from {pairs}"
         else:
             real_paths = list_images(real_lr)

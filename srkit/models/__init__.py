@@ -83,5 +83,5 @@ def _lookup(arch: str) -> type[nn.Module]:
 
 
 __all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SRFBN", "DomainAdaptSR", "MSRResNet",
-           "MetaRDN", "RRDBNet", "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale", "architecture_arguments",
-           "build_model"]
+           "MetaRDN", "RRDBNet", "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale",
+           "architecture_arguments", "build_model"]
