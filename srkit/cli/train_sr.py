@@ -169,9 +169,9 @@ def train_sr_cmd(
     drawn per sample), --synthetic, or --blind (pre-upsampled pairs for --recipe blind, a
     ×1 unet-blind with a degradation-parameter head). --recipe dasr: PAIRS_DIR from srkit
     degrade --dsn (with dist/ maps) and --real-lr DIR. --recipe domain-adapt: any of those
-    sources plus --real-lr DIR (the target domain), a da-sr network. Writes OUTPUT (safetensors), OUTPUT's
-    .resume.pt and .train.csv beside it. Several processes: torchrun --nproc_per_node N -m
-    srkit train-sr ...
+    sources plus --real-lr DIR (the target domain), a da-sr network. Writes OUTPUT
+    (safetensors), OUTPUT's .resume.pt and .train.csv beside it. Several processes: torchrun
+    --nproc_per_node N -m srkit train-sr ...
     """
     setup(quiet=quiet, seed=seed)
     from srkit.training.recipes import AMP_MODES
