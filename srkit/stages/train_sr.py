@@ -250,8 +250,9 @@ def _check_dasr_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str) -> 
             raise SrkitError("the dasr recipe does not support --amp fp16 (use bf16 or none)")
         _check_band_discriminator(recipe)
     elif real_lr is not None and not recipe.is_domain_adapt:
-        raise SrkitError(f"--real-lr is used by the dasr and domain-adapt recipes only, not "
-                         f"by {recipe.name} (pick --recipe dasr or domain-adapt)")
+        raise SrkitError(f"--real-lr is used by the dasr recipe only, not by {recipe.name} — "
+                         "or by domain-adapt, as its target domain (pick --recipe dasr or "
+                         "domain-adapt)")
 
 
 def _check_domain_adapt_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str,
