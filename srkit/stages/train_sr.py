@@ -114,7 +114,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     come from ``recipe``, then ``config`` (TOML), then ``overrides`` and the explicit keyword
     arguments. ``init`` starts from a model file (e.g. a ``psnr`` run before a GAN recipe).
     ``callback(iteration)`` is called after every iteration. ``real_lr``: the target
-    camera's LR photos, required by (and only used with) the ``dasr`` recipe.
+    camera's LR photos, required by (and only used with) the ``dasr`` and ``domain-adapt``
+    recipes.
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
     """
