@@ -27,6 +27,7 @@ from srkit.patches import (
     PairPatches,
     PatchDataset,
     SyntheticPatches,
+    TargetLrPatches,
     dihedral,
 )
 
@@ -74,7 +75,7 @@ class ValidationPair:
 class TrainingData:
     """What a training run learns from: the patch dataset and the held-out pairs."""
 
-    dataset: PatchDataset
+    dataset: PatchDataset | TargetLrPatches
     validation: list[ValidationPair]
     description: str
 
@@ -123,7 +124,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           pool_share: float = 0.5, blind: bool = False,
                           blind_settings: object | None = None,
                           val: str | Path | float | None = None,
-                          real_lr: str | Path | None = None,
+                          real_lr: str | Path | None = None, domain_adapt: bool = False,
                           rank: int = 0, world_size: int = 1) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
@@ -134,11 +135,17 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     folder, a fraction of the training images to hold out (for on-the-fly sources each
     held-out photo is degraded once, deterministically from ``seed``) or None. ``real_lr`` (a
     folder of the target camera's photos) makes DASR samples (:class:`DasrPatches`): it needs
-    a pair folder with ``dist/`` maps.
+    a pair folder with ``dist/`` maps. With ``domain_adapt`` the ``real_lr`` photos are the
+    target domain instead: any of the sources above gets an unpaired crop of them added to
+    each sample (:class:`TargetLrPatches`, ``(lq, gt, target_lq)``).
     """
     if (pairs is None) == (hr is None):
         raise SrkitError("give either a pair folder or --hr DIR (with --pool or --synthetic)")
-    if real_lr is not None and pairs is None:
+    if domain_adapt and real_lr is None:
+        raise SrkitError("the domain-adapt recipe needs --real-lr DIR: LR photos of the target "
+                         "camera")
+    dasr = real_lr is not None and not domain_adapt
+    if dasr and pairs is None:
         raise SrkitError("--real-lr (the dasr recipe) trains on a pair folder made by srkit "
                          "degrade --dsn, not on --hr photos")
     if pairs is not None and (pool is not None or synthetic):
@@ -156,7 +163,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
 
     if pairs is not None:
         names, hr_images, lr_images, dist_maps = _pair_data(Path(pairs), scale, "pairs",
-                                                            with_dist=real_lr is not None)
+                                                            with_dist=dasr)
         held = _held_out(len(names), fraction, seed)
         validation = [ValidationPair(names[i], to_float(lr_images[i]), to_float(hr_images[i]))
                       for i in held]
@@ -164,9 +171,9 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         _check_sizes([lr_images[i] for i in keep], [names[i] for i in keep],
                      patch_size // scale, "the LR image")
         train_hr, train_lr = [hr_images[i] for i in keep], [lr_images[i] for i in keep]
-        if real_lr is None:
-            dataset: PatchDataset = PairPatches(train_hr, train_lr, scale, patch_size,
-                                                **common)
+        if not dasr:
+            dataset: PatchDataset | TargetLrPatches = PairPatches(
+                train_hr, train_lr, scale, patch_size, **common)
             description = f"{len(keep)} pairs from {pairs}"
         else:
             real_paths = list_images(real_lr)
@@ -217,6 +224,14 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
             description += f" ({pool_share:.0%} from the pool)"
         validation = [_degrade_whole(dataset, hr_images[i], paths[i].name,
                                      np.random.default_rng([seed, 3, i])) for i in held]
+    if domain_adapt:
+        assert real_lr is not None
+        target_paths = list_images(real_lr)
+        target_images = load_all(target_paths, "decoding target LR")
+        _check_sizes(target_images, [p.name for p in target_paths], patch_size // scale,
+                     "the target LR photo")
+        dataset = TargetLrPatches(dataset, target_images)
+        description += f", with {len(target_images)} target LR photos from {real_lr}"
     if val is not None and fraction is None:
         names, val_hr, val_lr, _ = _pair_data(Path(val), scale, "validation")
         validation = [ValidationPair(n, to_float(lr), to_float(h))

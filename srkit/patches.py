@@ -19,6 +19,9 @@ Several sources, one sample contract — ``dataset[i]`` is ``(lq, gt)``, float32
   --dsn`` with their domain-distance maps (``PAIRS/dist/NAME.npy``), plus a crop of a real LR
   photo of the target camera and an unrelated HR crop; ``dataset[i]`` is
   ``(lq, gt, dist, real_lq, gt_unpaired)`` (``dist`` ``(1, p / s, p / s)``).
+* :class:`TargetLrPatches` — any of the pair datasets above with an unpaired crop of the
+  target camera's LR photos added to each sample, ``(lq, gt, target_lq)`` (the
+  ``domain-adapt`` recipe).
 
 Every sample is flipped / transposed at random (the 8 symmetries of the square, as BasicSR's
 ``augment``). Images come decoded (uint8/uint16 arrays, :func:`srkit.data.load_pixels`) and
@@ -309,6 +312,38 @@ class DasrPatches(PairPatches):
             (unpaired,) = dihedral([unpaired], int(rng.integers(0, 8)))
         return (_to_tensor(lr), _to_tensor(hr), _to_tensor(dist), _to_tensor(real),
                 _to_tensor(unpaired))
+
+
+class TargetLrPatches(Dataset):
+    """Source samples with an unpaired target-domain LR crop: ``(lq, gt, target_lq)``.
+
+    The ``domain-adapt`` recipe's data (Wang et al. 2021): ``source`` is any pair dataset
+    (:class:`PairPatches`, :class:`DegradedPatches`, :class:`MixedPatches`) and its sample
+    ``i`` is unchanged; the target crop (``lr_patch``² of a random ``target_lr_images``
+    photo, with its own random symmetry) comes from a Generator of its own, seeded from the
+    source's seed and the sample's global index, so resumed runs see the same crops.
+    """
+
+    def __init__(self, source: PatchDataset, target_lr_images: Sequence[np.ndarray]) -> None:
+        self.source = source
+        self.target_lr_images = list(target_lr_images)
+        if not self.target_lr_images:
+            raise SrkitError("no target LR photos")
+
+    @property
+    def scale(self) -> int:
+        return self.source.scale
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        lq, gt = self.source[index][:2]
+        source = self.source
+        global_index = int(index) * source.world_size + source.rank
+        rng = np.random.default_rng([source.seed, 4, global_index])
+        photo = self.target_lr_images[int(rng.integers(0, len(self.target_lr_images)))]
+        crop = _random_crop(photo, source.lr_patch, rng)
+        if source.augment:
+            (crop,) = dihedral([crop], int(rng.integers(0, 8)))
+        return lq, gt, _to_tensor(crop)
 
 
 def _random_crop(image: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

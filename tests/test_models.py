@@ -28,6 +28,10 @@ CONFIGS = [
     ("compact", {"num_feat": 8, "num_conv": 2, "upscale": 3}),
     ("compact", {"num_feat": 8, "num_conv": 3, "upscale": 4}),
     ("unet-blind", {"num_feat": 4, "depth": 2, "head_feat": 8, "scale": 1}),
+    ("da-sr", {"num_feat": 8, "num_block": 1, "decoder_block": 1, "scale": 1}),
+    ("da-sr", {"num_feat": 8, "num_block": 1, "decoder_block": 1, "scale": 2}),
+    ("da-sr", {"num_feat": 8, "num_block": 1, "decoder_block": 0, "scale": 3}),
+    ("da-sr", {"num_feat": 8, "num_block": 2, "decoder_block": 1, "scale": 4}),
 ]
 IDS = [f"{arch}-x{args.get('scale', args.get('upscale'))}" for arch, args in CONFIGS]
 
@@ -123,7 +127,7 @@ def test_bad_architecture_or_arguments_raise_srkit_error(arch: str, args: dict) 
 
 def test_registry_is_a_plain_dict_of_classes() -> None:
     assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr",
-                                  "unet-blind"}
+                                  "unet-blind", "da-sr"}
     assert architecture_arguments("rrdbnet")["num_block"] == 23
     assert set(DISCRIMINATORS) == {"patchgan", "vgg", "unet"}
 

@@ -82,10 +82,12 @@ def train_sr_cmd(
     ] = 0.5,
     real_lr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
-        "PAIRS_DIR comes from srkit degrade --dsn).", show_default=False)] = None,
+        "PAIRS_DIR comes from srkit degrade --dsn, and by --recipe domain-adapt, the target "
+        "domain).", show_default=False)] = None,
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--arch", help="rrdbnet, srresnet, compact, san, srfbn, metasr or unet-blind (default "
-        "rrdbnet, unet-blind with --blind, or the config's); docs/models.md.",
+        "--arch", help="rrdbnet, srresnet, compact, san, srfbn, metasr, unet-blind or da-sr "
+        "(default rrdbnet, unet-blind with --blind, da-sr with --recipe domain-adapt, or the "
+        "config's); docs/models.md.",
         show_default=False)] = None,
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
@@ -103,7 +105,8 @@ def train_sr_cmd(
         show_default=False)] = None,
     recipe: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--recipe", help="psnr (L1 pre-training; the default), esrgan, realsr, dasr (with "
-        "--real-lr) or blind (with --blind, its default).", show_default=False)] = None,
+        "--real-lr), blind (with --blind, its default) or domain-adapt (source pairs with "
+        "--real-lr target photos).", show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
         show_default=False)] = None,
@@ -165,9 +168,10 @@ def train_sr_cmd(
     Data: PAIRS_DIR from srkit degrade, or --hr DIR with --pool POOL.h5 (kernel and noise
     drawn per sample), --synthetic, or --blind (pre-upsampled pairs for --recipe blind, a
     ×1 unet-blind with a degradation-parameter head). --recipe dasr: PAIRS_DIR from srkit
-    degrade --dsn (with dist/ maps) and --real-lr DIR. Writes OUTPUT (safetensors), OUTPUT's
-    .resume.pt and .train.csv beside it. Several processes: torchrun --nproc_per_node N -m
-    srkit train-sr ...
+    degrade --dsn (with dist/ maps) and --real-lr DIR. --recipe domain-adapt: any of those
+    sources plus --real-lr DIR (the target domain), a da-sr network. Writes OUTPUT
+    (safetensors), OUTPUT's .resume.pt and .train.csv beside it. Several processes: torchrun
+    --nproc_per_node N -m srkit train-sr ...
     """
     setup(quiet=quiet, seed=seed)
     from srkit.training.recipes import AMP_MODES

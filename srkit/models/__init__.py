@@ -21,6 +21,7 @@ from torch import nn
 
 from srkit.errors import SrkitError
 from srkit.models.compact import SRVGGNetCompact
+from srkit.models.da_sr import DomainAdaptSR
 from srkit.models.metasr import MetaRDN
 from srkit.models.rrdbnet import RRDBNet
 from srkit.models.san import SAN
@@ -36,12 +37,14 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "srfbn": SRFBN,
     "metasr": MetaRDN,
     "unet-blind": UNetBlind,  # scale 1: pre-upsampled input, plus a degradation head
+    "da-sr": DomainAdaptSR,  # encoder + SR decoder of the domain-adapt recipe
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
 SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "compact": "upscale", "san": "upscale", "srfbn": "upscale",
-                                  "metasr": "scale", "unet-blind": "scale"}
+                                  "metasr": "scale", "unet-blind": "scale",
+                                  "da-sr": "scale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -79,6 +82,6 @@ def _lookup(arch: str) -> type[nn.Module]:
     return ARCHITECTURES[arch]
 
 
-__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SRFBN", "MSRResNet", "MetaRDN", "RRDBNet",
-           "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale", "architecture_arguments",
-           "build_model"]
+__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SRFBN", "DomainAdaptSR", "MSRResNet",
+           "MetaRDN", "RRDBNet", "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale",
+           "architecture_arguments", "build_model"]

@@ -6,6 +6,10 @@ trains on generated pairs and real LR together (:class:`~srkit.training.dasr.Das
 With ``blind=True`` the ``hr`` photos are degraded on the fly by the blind degradation
 (pre-upsampled pairs with their parameters, ``scale`` 1) and the ``blind`` recipe trains a
 ``unet-blind`` network and its parameter head (:class:`~srkit.training.blind.BlindTrainer`).
+With the ``domain-adapt`` recipe any of the pair sources is the source domain and ``real_lr``
+the target domain's unpaired LR photos; a ``da-sr`` network (encoder + SR decoder) is trained
+with :class:`~srkit.training.domain_adapt.DomainAdaptTrainer` (its perceptual term is dropped,
+with a warning, when no VGG19 weights are found).
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
@@ -40,6 +44,10 @@ from srkit.training.recipes import Recipe, TrainConfig, read_config, resolve_rec
 
 DEFAULT_ARCH = "rrdbnet"
 BLIND_ARCH = "unet-blind"
+DOMAIN_ADAPT_ARCH = "da-sr"
+# The domain-adapt recipe's own loss columns in the CSV log.
+_DOMAIN_ADAPT_COLUMNS = ("loss_align", "loss_target_rec", "loss_style", "loss_identity",
+                         "loss_cycle", "d_feature", "d_style")
 # unet-blind's arguments that say what its head's 0 and 1 mean, per BlindSettings field.
 _HEAD_RANGES = {"blur_variance": "blur_variance_range", "noise_level": "noise_level_range",
                 "factor": "factor_range"}
@@ -106,7 +114,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     come from ``recipe``, then ``config`` (TOML), then ``overrides`` and the explicit keyword
     arguments. ``init`` starts from a model file (e.g. a ``psnr`` run before a GAN recipe).
     ``callback(iteration)`` is called after every iteration. ``real_lr``: the target
-    camera's LR photos, required by (and only used with) the ``dasr`` recipe.
+    camera's LR photos, required by (and only used with) the ``dasr`` and ``domain-adapt``
+    recipes.
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
     """
@@ -128,6 +137,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                                  learning_rate, ema_decay, scale,
                                  BLIND_ARCH if blind else DEFAULT_ARCH)
     arch, arch_args, run_recipe = settings
+    run_recipe = _domain_adapt_perceptual(run_recipe, vgg_weights)
     if blind:
         arch_args = _blind_arch_args(arch, arch_args, blind_settings)
     state_file, csv_file = resume_path(output), log_path(output)
@@ -147,6 +157,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             raise SrkitError(f"{name} must be at least 1, got {value}")
     _check_discriminator_input(run_recipe)
     _check_dasr_inputs(run_recipe, real_lr, amp)
+    _check_domain_adapt_inputs(run_recipe, real_lr, amp, arch, scale)
     _check_blind_inputs(run_recipe, blind, arch)
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
@@ -167,15 +178,17 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             scale=scale, patch_size=run_recipe.patch_size, seed=seed, pairs=pairs, hr=hr,
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
-            real_lr=real_lr, rank=context.rank,
+            real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, rank=context.rank,
             world_size=context.world_size)
         generator, init_metadata = _build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
+        from srkit.training.domain_adapt import DomainAdaptTrainer
         from srkit.training.trainer import SRTrainer, resolve_amp
 
         trainer_class = (DasrTrainer if run_recipe.is_dasr
-                         else BlindTrainer if run_recipe.is_blind else SRTrainer)
+                         else BlindTrainer if run_recipe.is_blind
+                         else DomainAdaptTrainer if run_recipe.is_domain_adapt else SRTrainer)
         trainer = trainer_class(generator, run_recipe, torch_device, context=context,
                                 patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
                                 amp=resolve_amp(amp, torch_device),
@@ -212,6 +225,8 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
     run_recipe = resolve_recipe(recipe, parsed, {**dict(overrides or {}), **explicit})
     if scale < 1:
         raise SrkitError(f"scale must be at least 1, got {scale}")
+    if run_recipe.is_domain_adapt:
+        default_arch = DOMAIN_ADAPT_ARCH
     arch = arch or parsed.arch or default_arch
     merged = {**(parsed.arch_args or {}), **dict(arch_args or {})}
     return arch, arch_args_for_scale(arch, scale, **merged), run_recipe
@@ -235,9 +250,50 @@ def _check_dasr_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str) -> 
         if amp == "fp16":
             raise SrkitError("the dasr recipe does not support --amp fp16 (use bf16 or none)")
         _check_band_discriminator(recipe)
-    elif real_lr is not None:
-        raise SrkitError(f"--real-lr is used by the dasr recipe only, not by "
-                         f"{recipe.name} (pick --recipe dasr)")
+    elif real_lr is not None and not recipe.is_domain_adapt:
+        raise SrkitError(f"--real-lr is used by the dasr recipe only, not by {recipe.name} — "
+                         "or by domain-adapt, as its target domain (pick --recipe dasr or "
+                         "domain-adapt)")
+
+
+def _check_domain_adapt_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str,
+                               arch: str, scale: int) -> None:
+    """The domain-adapt recipe needs the target photos and an encoder-decoder network."""
+    if not recipe.is_domain_adapt:
+        return
+    if real_lr is None:
+        raise SrkitError("the domain-adapt recipe needs --real-lr DIR: LR photos of the target "
+                         "camera (the target domain)")
+    if arch != DOMAIN_ADAPT_ARCH:
+        raise SrkitError(f"the domain-adapt recipe trains an encoder and an SR decoder: --arch "
+                         f"{DOMAIN_ADAPT_ARCH}, not {arch}")
+    if amp == "fp16":
+        raise SrkitError("the domain-adapt recipe does not support --amp fp16 (use bf16 or "
+                         "none)")
+    lr_patch = recipe.patch_size // scale
+    if lr_patch < 12:
+        raise SrkitError(f"the domain-adapt recipe's LR discriminators need LR crops of 12 "
+                         f"pixels or more: --patch-size {recipe.patch_size} at ×{scale} gives "
+                         f"{lr_patch}")
+
+
+def _domain_adapt_perceptual(recipe: Recipe, vgg_weights: str | Path | None) -> Recipe:
+    """The domain-adapt recipe's perceptual term applies when VGG19 weights are there
+    (``--vgg-weights`` or the default file); without them it is switched off with a warning
+    (the other recipes stop instead). The recorded recipe says which happened."""
+    if not recipe.is_domain_adapt or not recipe.uses_perceptual:
+        return recipe
+    from dataclasses import replace
+
+    from srkit.console import warn
+    from srkit.models.vgg import default_vgg19_path
+
+    path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()
+    if vgg_weights is None and not path.is_file():
+        warn(f"no VGG19 weights at {path}: training domain-adapt without its perceptual term "
+             "(pass --vgg-weights FILE to use it)")
+        return replace(recipe, perceptual_weight=0.0)
+    return recipe
 
 
 def _check_band_discriminator(recipe: Recipe) -> None:
@@ -423,7 +479,8 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
 
     from srkit.training.log import COLUMNS
 
-    columns = (*COLUMNS, "loss_params") if recipe.is_blind else COLUMNS
+    columns = ((*COLUMNS, "loss_params") if recipe.is_blind
+               else (*COLUMNS, *_DOMAIN_ADAPT_COLUMNS) if recipe.is_domain_adapt else COLUMNS)
     plan = LoopPlan(recipe.iters, state_file, csv_file, log_columns=columns,
                     save_every=save_every,
                     log_every=log_every, val_every=val_every, metric_names=("val_psnr_y",),

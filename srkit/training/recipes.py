@@ -23,6 +23,13 @@
             (λ, 0.1) × MSE of the network's normalised (blur variance, noise level, factor)
             against the true ones (λ = 0 switches the head's loss off); Adam 1e-4 for both,
             ÷10 at half of 200k iterations (SRGAN's schedule), HR patches 128, batch 16.
+``domain-adapt`` Wang et al. 2021's domain adaptation (:mod:`srkit.training.domain_adapt`,
+            ``docs/domain-adaptation.md``): source pairs (a pair folder, or ``--hr`` with
+            ``--pool`` / ``--synthetic``) and unpaired target LR (``--real-lr``) through a
+            shared encoder (``--arch da-sr``); SR L1 ×1 + perceptual ×1 (when VGG19 weights
+            are there) + RaGAN ×0.005 from a PatchGAN, feature alignment ×0.1, target
+            restoration ×1, style ×0.005, identity ×0.5, cycle ×1; Adam 1e-4 for all,
+            halved at 50 % and 75 % of 200k iterations, HR patches 128, batch 16 + 16.
 
 The first three use HR patches of 128 and batches of 16. Milestones are stored as fractions
 of ``iters`` so that a shorter or longer run keeps the papers' schedule shape. The GAN
@@ -95,6 +102,15 @@ class Recipe:
     low_weight: float = 0.0
     # blind recipe only: λ, the weight of the degradation-parameter MSE (0 = head off).
     param_weight: float = 0.0
+    # domain-adapt recipe only (srkit.training.domain_adapt): feature alignment (least
+    # squares, targets 0 / 0.5 / 1), target restoration ‖x_t − G_t(E(x_t))‖₁, style (LR
+    # discriminator on G_t(E(x_s))), identity ‖G_t(E(x_s)) − x_s‖₁ and the cycle
+    # ‖G_SR(E(G_t(E(x_s)))) − y_s‖₁; 0 switches a term off.
+    align_weight: float = 0.0
+    target_rec_weight: float = 0.0
+    style_weight: float = 0.0
+    identity_weight: float = 0.0
+    cycle_weight: float = 0.0
 
     @property
     def uses_gan(self) -> bool:
@@ -109,6 +125,11 @@ class Recipe:
     def is_blind(self) -> bool:
         """Pre-upsampled blind pairs with their degradation parameters."""
         return self.name == "blind"
+
+    @property
+    def is_domain_adapt(self) -> bool:
+        """Source pairs plus unpaired target LR through a shared encoder (``da-sr``)."""
+        return self.name == "domain-adapt"
 
     @property
     def uses_perceptual(self) -> bool:
@@ -145,6 +166,15 @@ RECIPES: dict[str, Recipe] = {
                     gan_kind="vanilla", gan_weight=1e-3, discriminator="vgg",
                     param_weight=0.1, learning_rate=1e-4, discriminator_learning_rate=1e-4,
                     lr_milestones=(0.5,), lr_gamma=0.1),
+    # = srkit.training.domain_adapt.DOMAIN_ADAPT_DEFAULTS (checked by the tests): which values
+    # are the paper's and which srkit chose is said there and in docs/domain-adaptation.md.
+    "domain-adapt": Recipe(name="domain-adapt", iters=200_000, batch_size=16, patch_size=128,
+                           pixel_weight=1.0, perceptual_weight=1.0, gan_kind="ragan",
+                           gan_weight=0.005, discriminator="patchgan", align_weight=0.1,
+                           target_rec_weight=1.0, style_weight=0.005, identity_weight=0.5,
+                           cycle_weight=1.0, learning_rate=1e-4,
+                           discriminator_learning_rate=1e-4, lr_milestones=(0.5, 0.75),
+                           lr_gamma=0.5),
 }
 
 # Keys a config file may hold besides the Recipe fields.
@@ -254,7 +284,23 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         raise SrkitError(f"param_weight must be 0 or more, got {recipe.param_weight}")
     if recipe.param_weight > 0 and not recipe.is_blind:
         raise SrkitError("param_weight is the blind recipe's parameter loss (--recipe blind)")
+    _check_domain_adapt(recipe)
     return recipe
+
+
+_DOMAIN_ADAPT_WEIGHTS = ("align_weight", "target_rec_weight", "style_weight",
+                         "identity_weight", "cycle_weight")
+
+
+def _check_domain_adapt(recipe: Recipe) -> None:
+    """The domain-adapt weights are ≥ 0 and belong to that recipe alone."""
+    for key in _DOMAIN_ADAPT_WEIGHTS:
+        value = getattr(recipe, key)
+        if value < 0:
+            raise SrkitError(f"{key} must be 0 or more, got {value}")
+        if value > 0 and not recipe.is_domain_adapt:
+            raise SrkitError(f"{key} is a loss of the domain-adapt recipe "
+                             f"(--recipe domain-adapt), not of {recipe.name}")
 
 
 def _check_dasr(recipe: Recipe) -> None:
