@@ -14,8 +14,8 @@ mkdir -p "$out"
 echo "== 1. blur kernels of the camera, one per photo"
 srkit estimate-kernels "$photos" --pool "$out/pool.h5" -x 2 --save-kernels "$out/kernels"
 
-echo "== 2. noise of the camera, from flat regions (small windows: the photos are small)"
-srkit collect-noise "$photos" --pool "$out/pool.h5" --rule realsr --window 64 --stride 64
+echo "== 2. noise of the camera (flat against its own noise level, at every brightness) and its JPEG"
+srkit collect-noise "$photos" --pool "$out/pool.h5"
 srkit pool info "$out/pool.h5"
 srkit pool show "$out/pool.h5" -o "$out/pool.png"
 
