@@ -59,9 +59,9 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    """Every visible file below ``folder`` by relative path."""
+    """Every file below ``folder`` (hidden ones included) by relative path."""
     return {str(p.relative_to(folder)): p.read_bytes()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith(".")}
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow
@@ -98,6 +98,7 @@ def test_killed_parallel_degrade_stops_its_workers_and_a_rerun_finishes_it(
     got, expected = _files(killed), _files(straight)
     manifest_got = got.pop("manifest.jsonl").decode().splitlines()
     manifest_expected = expected.pop("manifest.jsonl").decode().splitlines()
+    assert got.keys() == expected.keys()  # no temporary of a killed worker is left
     assert got == expected
     by_name = {json.loads(line)["name"]: line for line in manifest_got}  # last line wins
     assert sorted(by_name.values()) == sorted(manifest_expected)
