@@ -3,6 +3,7 @@ are rotated on reading); ``upscale --jpeg-quality``."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ MAKE, ORIENTATION, EXIF_IFD, DATE, PIXEL_X, PIXEL_Y = 0x010F, 0x0112, 0x8769, 0x
     0xA003
 
 
+@functools.cache
 def _icc(space: str = "sRGB") -> bytes:
+    """One profile per run: a new one carries the time it was made in its header."""
     return ImageCms.ImageCmsProfile(ImageCms.createProfile(space)).tobytes()
 
 
