@@ -3,7 +3,8 @@
 
 Images are decoded once into uint8/uint16 arrays (:func:`load_pixels`) and shared with the
 loader's worker processes, so decoding never stalls training. Pair folders are read through
-:mod:`srkit.io.pairs`.
+:mod:`srkit.io.pairs`. An unreadable photo (or either image of a pair) is skipped with a
+warning, as every command does (``strict`` raises instead); none readable is an error.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from srkit.errors import SrkitError
-from srkit.io.images import list_images, read_image, to_uint
+from srkit.io.images import SkipLog, list_images, nothing_readable, read_image, to_uint
 from srkit.io.pairs import check_pair, find_dist_maps, find_pairs, load_dist_map
 from srkit.ops.pixels import to_float
 from srkit.patches import (
@@ -43,11 +44,29 @@ def load_pixels(path: str | Path) -> np.ndarray:
     return to_uint(image.rgb, 16 if image.bit_depth == 16 else 8)
 
 
-def load_all(paths: Sequence[Path], description: str) -> list[np.ndarray]:
-    """Decode ``paths`` with a progress bar (the in-memory cache of a training run)."""
+def load_all(paths: Sequence[Path], description: str, skip_log: SkipLog
+             ) -> list[np.ndarray | None]:
+    """Decode ``paths`` with a progress bar (the in-memory cache of a training run); an
+    unreadable file is None, warned about and recorded in ``skip_log`` (or raises, strict)."""
     from srkit.console import track
 
-    return [load_pixels(path) for path in track(paths, description)]
+    def pixels(path: Path) -> np.ndarray | None:
+        image = skip_log.read(path)
+        return None if image is None else to_uint(image.rgb, 16 if image.bit_depth == 16 else 8)
+
+    return [pixels(path) for path in track(paths, description)]
+
+
+def load_readable(paths: Sequence[Path], description: str, skip_log: SkipLog
+                  ) -> tuple[list[Path], list[np.ndarray]]:
+    """The readable ones of ``paths`` and their pixels (:func:`load_all`); an error when
+    there are none."""
+    loaded = load_all(paths, description, skip_log)
+    kept = [(path, image) for path, image in zip(paths, loaded, strict=True)
+            if image is not None]
+    if not kept:
+        raise nothing_readable(list(skip_log.skipped or []))
+    return [path for path, _ in kept], [image for _, image in kept]
 
 
 def make_loader(dataset: Dataset, batch_size: int, start_batch: int, num_batches: int,
@@ -92,13 +111,22 @@ def _held_out(count: int, val: float | None, seed: int) -> list[int]:
     return sorted(np.random.default_rng([seed, 2]).permutation(count)[:take].tolist())
 
 
-def _pair_data(folder: Path, scale: int, label: str, with_dist: bool = False
-               ) -> tuple[list[str], list, list, list]:
-    """Names, HR and LR pixels of a pair folder, and the distance maps when ``with_dist``."""
+def _pair_data(folder: Path, scale: int, label: str, with_dist: bool = False,
+               strict: bool = False) -> tuple[list[str], list, list, list]:
+    """Names, HR and LR pixels of a pair folder, and the distance maps when ``with_dist``
+    (a pair with an unreadable image is skipped with a warning, or raises when ``strict``)."""
     files = find_pairs(folder)
     dist_paths = find_dist_maps(folder, files) if with_dist else []
-    hr_images = load_all([f.hr_path for f in files], f"decoding {label} HR")
-    lr_images = load_all([f.lr_path for f in files], f"decoding {label} LR")
+    skip_log = SkipLog(strict=strict)
+    hr_images = load_all([f.hr_path for f in files], f"decoding {label} HR", skip_log)
+    lr_images = load_all([f.lr_path for f in files], f"decoding {label} LR", skip_log)
+    readable = [i for i in range(len(files))
+                if hr_images[i] is not None and lr_images[i] is not None]
+    if not readable:
+        raise nothing_readable(list(skip_log.skipped or []))
+    files = [files[i] for i in readable]
+    hr_images, lr_images = [hr_images[i] for i in readable], [lr_images[i] for i in readable]
+    dist_paths = [dist_paths[i] for i in readable] if with_dist else []
     hr_images = [check_pair(hr, lr, scale, f"{folder}/{f.name}")
                  for f, hr, lr in zip(files, hr_images, lr_images, strict=True)]
     dist_maps = [load_dist_map(path, lr.shape)
@@ -125,7 +153,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           blind_settings: object | None = None,
                           val: str | Path | float | None = None,
                           real_lr: str | Path | None = None, domain_adapt: bool = False,
-                          rank: int = 0, world_size: int = 1) -> TrainingData:
+                          rank: int = 0, world_size: int = 1,
+                          strict: bool = False) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
@@ -137,7 +166,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     folder of the target camera's photos) makes DASR samples (:class:`DasrPatches`): it needs
     a pair folder with ``dist/`` maps. With ``domain_adapt`` the ``real_lr`` photos are the
     target domain instead: any of the sources above gets an unpaired crop of them added to
-    each sample (:class:`TargetLrPatches`, ``(lq, gt, target_lq)``).
+    each sample (:class:`TargetLrPatches`, ``(lq, gt, target_lq)``). Unreadable photos and
+    pairs are skipped with a warning (``strict``: the first one raises).
     """
     if (pairs is None) == (hr is None):
         raise SrkitError("give either a pair folder or --hr DIR (with --pool or --synthetic)")
@@ -163,7 +193,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
 
     if pairs is not None:
         names, hr_images, lr_images, dist_maps = _pair_data(Path(pairs), scale, "pairs",
-                                                            with_dist=dasr)
+                                                            with_dist=dasr, strict=strict)
         held = _held_out(len(names), fraction, seed)
         validation = [ValidationPair(names[i], to_float(lr_images[i]), to_float(hr_images[i]))
                       for i in held]
@@ -176,8 +206,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                 train_hr, train_lr, scale, patch_size, **common)
             description = f"{len(keep)} pairs from {pairs}"
         else:
-            real_paths = list_images(real_lr)
-            real_images = load_all(real_paths, "decoding real LR")
+            real_paths, real_images = load_readable(list_images(real_lr), "decoding real LR",
+                                                    SkipLog(strict=strict))
             _check_sizes(real_images, [p.name for p in real_paths], patch_size // scale,
                          "the real LR photo")
             dataset = DasrPatches(train_hr, train_lr, [dist_maps[i] for i in keep],
@@ -185,8 +215,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
             description = (f"{len(keep)} pairs with distance maps from {pairs} and "
                            f"{len(real_images)} real LR photos from {real_lr}")
     else:
-        paths = list_images(hr)
-        hr_images = load_all(paths, "decoding HR photos")
+        paths, hr_images = load_readable(list_images(hr), "decoding HR photos",
+                                         SkipLog(strict=strict))
         held = _held_out(len(paths), fraction, seed)
         keep = [i for i in range(len(paths)) if i not in set(held)]
         train_images = [hr_images[i] for i in keep]
@@ -226,14 +256,15 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                                      np.random.default_rng([seed, 3, i])) for i in held]
     if domain_adapt:
         assert real_lr is not None
-        target_paths = list_images(real_lr)
-        target_images = load_all(target_paths, "decoding target LR")
+        target_paths, target_images = load_readable(list_images(real_lr),
+                                                    "decoding target LR",
+                                                    SkipLog(strict=strict))
         _check_sizes(target_images, [p.name for p in target_paths], patch_size // scale,
                      "the target LR photo")
         dataset = TargetLrPatches(dataset, target_images)
         description += f", with {len(target_images)} target LR photos from {real_lr}"
     if val is not None and fraction is None:
-        names, val_hr, val_lr, _ = _pair_data(Path(val), scale, "validation")
+        names, val_hr, val_lr, _ = _pair_data(Path(val), scale, "validation", strict=strict)
         validation = [ValidationPair(n, to_float(lr), to_float(h))
                       for n, h, lr in zip(names, val_hr, val_lr, strict=True)]
     return TrainingData(dataset, validation, description)

@@ -82,6 +82,8 @@ DenoiseStrengthOpt = Annotated[float | None, typer.Option(
     "--denoise-strength", min=0.0, max=1.0, show_default=False,
     help="Weight of --model in the blend with --denoise-model: 1 = --model alone (full "
     "denoising), 0 = --denoise-model alone (Real-ESRGAN's -dn; default 0.5).")]
+JpegQualityOpt = Annotated[int, typer.Option(
+    "--jpeg-quality", min=1, max=100, help="Quality of JPEG (and WebP) outputs.")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Replace existing output files (inputs are never overwritten).")]
 
@@ -101,6 +103,7 @@ def upscale_cmd(
     alpha_mode: AlphaModeOpt = AlphaMode.bicubic,
     denoise_model: DenoiseModelOpt = None,
     denoise_strength: DenoiseStrengthOpt = None,
+    jpeg_quality: JpegQualityOpt = 95,
     half: HalfOpt = False,
     device: DeviceOpt = "auto",
     overwrite: OverwriteOpt = False,
@@ -114,6 +117,7 @@ def upscale_cmd(
     Inputs are files, folders or globs.
 
     Alpha is enlarged with bicubic (or --alpha-mode model); 16-bit PNG/TIFF stay 16-bit.
+    Outputs keep the input's ICC profile and EXIF (orientation reset to 1).
 
     The written paths are printed on stdout, one per line.
     """
@@ -125,7 +129,7 @@ def upscale_cmd(
                      fmt=fmt.value if fmt is not None else None, suffix=suffix, half=half,
                      device=device, strict=strict, overwrite=overwrite,
                      alpha_mode=alpha_mode.value, denoise_model=denoise_model,
-                     denoise_strength=denoise_strength)
+                     denoise_strength=denoise_strength, jpeg_quality=jpeg_quality)
     from srkit.console import info, plural, stdout
 
     if json_out:

@@ -2,7 +2,8 @@
 
 Inside srkit an image is float32 RGB in [0, 1], shape ``(H, W, 3)``, with an optional alpha
 plane ``(H, W)`` in [0, 1] kept beside it. :class:`LoadedImage` remembers what the file was
-(bit depth, grey or colour) so that outputs can be written back the same way.
+(bit depth, grey or colour) so that outputs can be written back the same way, with the
+file's ICC profile and EXIF (orientation reset, since the pixels are rotated on reading).
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ class LoadedImage:
         bit_depth: 8 or 16, the precision of the source file's samples.
         grey: True when the source had a single colour channel.
         path: where it was read from, if anywhere.
+        icc_profile: the file's ICC profile (bytes) when it describes these pixels; None for
+            none, and for CMYK files (converted to sRGB on reading).
+        exif: the file's EXIF block as Pillow's ``Exif.tobytes()`` gives it, as read (its
+            orientation tag still says how the file was stored); None when it had none. Not
+            read from 16-bit PNG and TIFF files.
     """
 
     rgb: np.ndarray
@@ -43,6 +49,8 @@ class LoadedImage:
     bit_depth: int = 8
     grey: bool = False
     path: Path | None = None
+    icc_profile: bytes | None = None
+    exif: bytes | None = None
 
     @property
     def height(self) -> int:
@@ -87,14 +95,58 @@ def read_image(path: str | Path) -> LoadedImage:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as pil:
                 pil.load()
+                icc = pil.info.get("icc_profile") if pil.mode != "CMYK" else None
+                exif = _exif_block(pil)
                 pil = ImageOps.exif_transpose(pil)
-                return _from_pil(pil, path)
+                return replace(_from_pil(pil, path), icc_profile=icc or None, exif=exif)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise _too_large(path) from None
     except UnidentifiedImageError:
         raise SrkitError(f"{path}: not an image file Pillow can read") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise SrkitError(f"{path}: cannot read image ({error})") from None
+
+
+# Tags of a TIFF file's own layout (Pillow's getexif() of a TIFF holds them): never EXIF to copy.
+_LAYOUT_TAGS = frozenset({254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 284, 317,
+                          322, 323, 324, 325, 338, 339, 340, 341, 34675})
+_ORIENTATION, _EXIF_IFD = 0x0112, 0x8769
+_PIXEL_X, _PIXEL_Y = 0xA002, 0xA003  # in the Exif IFD: the image's width and height
+
+
+def _exif_block(pil: Image.Image) -> bytes | None:
+    """The EXIF a file carries, as bytes for :func:`write_image`; None when it has none."""
+    try:
+        exif = pil.getexif()
+        for tag in _LAYOUT_TAGS & set(exif):
+            del exif[tag]
+        return exif.tobytes() if len(exif) else None
+    except Exception:  # noqa: BLE001 - a malformed EXIF block is dropped, not an error
+        return None
+
+
+def _exif_for_output(exif: bytes, width: int, height: int) -> bytes | None:
+    """The EXIF to store with a written image: orientation 1 (the pixels were rotated on
+    reading), the Exif IFD's pixel size set to the written size."""
+    try:
+        block = Image.Exif()
+        block.load(exif)
+        for tag in _LAYOUT_TAGS & set(block):
+            del block[tag]
+        if _ORIENTATION in block:
+            block[_ORIENTATION] = 1
+        if _EXIF_IFD in block:
+            sub = block.get_ifd(_EXIF_IFD)
+            if _PIXEL_X in sub or _PIXEL_Y in sub:
+                sub[_PIXEL_X], sub[_PIXEL_Y] = width, height
+        return block.tobytes() if len(block) else None
+    except Exception:  # noqa: BLE001 - EXIF is kept when it can be, never a reason to fail
+        return None
+
+
+def _icc_fits(icc: bytes, grey: bool) -> bool:
+    """Whether an ICC profile's colour space (header bytes 16-20) is the output's."""
+    return len(icc) >= 128 and icc[16:20] == (b"GRAY" if grey else b"RGB ")
 
 
 def _too_large(path: Path) -> SrkitError:
@@ -118,9 +170,10 @@ def _read_png16(path: Path) -> LoadedImage:
     _check_size(path, width, height)
     try:
         samples = png16.read_png16(path)
+        icc = png16.read_icc_profile(path)
     except (OSError, ValueError) as error:
         raise SrkitError(f"{path}: cannot read 16-bit PNG ({error})") from None
-    return _from_uint16(samples, path)
+    return replace(_from_uint16(samples, path), icc_profile=icc)
 
 
 def _from_uint16(samples: np.ndarray, path: Path) -> LoadedImage:
@@ -144,11 +197,14 @@ def _read_tiff16(path: Path) -> LoadedImage | None:
                 return None
             _check_size(path, int(page.imagewidth), int(page.imagelength))
             samples = page.asarray()
+            icc_tag = page.tags.get(34675)
+            icc = bytes(icc_tag.value) if icc_tag is not None else None
     except SrkitError:
         raise
     except Exception:  # noqa: BLE001 - anything odd: let Pillow try and report
         return None
-    return _from_uint16(samples if samples.ndim == 3 else samples[..., None], path)
+    image = _from_uint16(samples if samples.ndim == 3 else samples[..., None], path)
+    return replace(image, icc_profile=icc or None)
 
 
 def _from_pil(pil: Image.Image, path: Path | None) -> LoadedImage:
@@ -217,12 +273,18 @@ def write_image(
     grey: bool = False,
     quality: int = 95,
     overwrite: bool = True,
+    icc_profile: bytes | None = None,
+    exif: bytes | None = None,
 ) -> Path:
     """Write float RGB [0, 1] ``(H, W, 3)`` (plus optional alpha) atomically.
 
     The format follows the suffix. 16-bit output is kept for PNG and TIFF; other formats
     store 8 bits. ``grey`` writes a single channel (the mean of R, G, B). JPEG cannot hold
-    alpha: it is dropped with a warning. Returns the path written.
+    alpha: it is dropped with a warning. ``quality`` (1-100) is JPEG's and WebP's.
+    ``icc_profile`` is stored by every format but BMP when its colour space is the output's
+    (RGB or grey); ``exif`` (:attr:`LoadedImage.exif`) by JPEG, PNG, WebP and 8-bit TIFF,
+    with orientation 1 and the written size (not by 16-bit TIFF and BMP). Returns the path
+    written.
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -243,14 +305,19 @@ def write_image(
     if alpha is not None:
         planes.append(np.asarray(alpha, dtype=np.float32)[..., None])
     samples = to_uint(np.concatenate(planes, axis=2), bit_depth)
+    if icc_profile is not None and not _icc_fits(icc_profile, grey):
+        icc_profile = None
+    if exif is not None:
+        exif = _exif_for_output(exif, width=rgb.shape[1], height=rgb.shape[0])
     with atomic_path(path) as tmp:
         if bit_depth == 16 and suffix == ".png":
-            png16.write_png16(tmp, samples)
+            png16.write_png16(tmp, samples, icc_profile=icc_profile, exif=exif)
         elif bit_depth == 16:
             import tifffile
 
             tifffile.imwrite(tmp, samples[..., 0] if samples.shape[2] == 1 else samples,
-                             photometric="minisblack" if grey else "rgb")
+                             photometric="minisblack" if grey else "rgb",
+                             iccprofile=icc_profile)
         else:
             mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[samples.shape[2]]
             data = samples[..., 0] if samples.shape[2] == 1 else samples
@@ -258,6 +325,9 @@ def write_image(
             options: dict = {}
             if suffix in (".jpg", ".jpeg", ".webp"):
                 options["quality"] = quality
+            if suffix != ".bmp":
+                options.update({key: value for key, value in
+                                (("icc_profile", icc_profile), ("exif", exif)) if value})
             fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
                    ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}[suffix]
             pil.save(tmp, format=fmt, **options)
@@ -265,10 +335,13 @@ def write_image(
 
 
 def save_like(path: str | Path, like: LoadedImage, rgb: np.ndarray,
-              alpha: np.ndarray | None = None, *, overwrite: bool = True) -> Path:
-    """Write ``rgb`` with the bit depth and greyness of the image it was made from."""
+              alpha: np.ndarray | None = None, *, overwrite: bool = True,
+              quality: int = 95) -> Path:
+    """Write ``rgb`` with the bit depth, greyness, ICC profile and EXIF of the image it was
+    made from (``quality``: JPEG's and WebP's)."""
     return write_image(path, rgb, alpha, bit_depth=like.bit_depth, grey=like.grey,
-                       overwrite=overwrite)
+                       overwrite=overwrite, quality=quality, icc_profile=like.icc_profile,
+                       exif=like.exif)
 
 
 def check_output(path: str | Path, *, overwrite: bool, inputs: Iterable[str | Path] = ()

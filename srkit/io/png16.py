@@ -3,7 +3,9 @@
 Pillow keeps 16-bit greyscale PNGs but reduces 16-bit RGB/RGBA/LA to 8 bits on reading and
 cannot write them at all, so srkit decodes and encodes those itself (PNG spec, ISO/IEC
 15948: zlib stream of filtered scanlines, big-endian samples). Interlaced files are not
-supported by this reader; the caller falls back to Pillow's 8-bit decoding for them.
+supported by this reader; the caller falls back to Pillow's 8-bit decoding for them. The
+writer stores an ICC profile (``iCCP``) and EXIF (``eXIf``) when given; the reader gives back
+the ICC profile (:func:`read_icc_profile`).
 """
 
 from __future__ import annotations
@@ -125,6 +127,32 @@ def _unfilter_wavefront(kinds: np.ndarray, lines: np.ndarray, prev: np.ndarray,
     return skew[ys + xs + 2, ys + 1].astype(np.uint8).reshape(height, stride)
 
 
+def _chunks(blob: bytes):
+    """``(kind, payload)`` of each chunk up to IEND (a truncated tail is ignored)."""
+    pos = 8
+    while pos + 8 <= len(blob):
+        length, kind = struct.unpack(">I4s", blob[pos:pos + 8])
+        yield kind, blob[pos + 8:pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+
+
+def read_icc_profile(path: str | Path) -> bytes | None:
+    """The ICC profile of a PNG's ``iCCP`` chunk (name, 0, method 0, zlib data), or None."""
+    blob = Path(path).read_bytes()
+    for kind, payload in _chunks(blob):
+        if kind == b"IDAT":
+            return None  # iCCP must come before the image data
+        if kind == b"iCCP":
+            _, _, rest = payload.partition(b"\0")
+            try:
+                return zlib.decompress(rest[1:]) if rest[:1] == b"\0" else None
+            except zlib.error:
+                return None
+    return None
+
+
 def read_png16(path: str | Path) -> np.ndarray:
     """Decode a 16-bit PNG into uint16 ``(H, W, C)`` with C = 1, 2, 3 or 4."""
     path = Path(path)
@@ -136,13 +164,8 @@ def read_png16(path: str | Path) -> np.ndarray:
         raise ValueError("not a non-interlaced 16-bit PNG")
     blob = path.read_bytes()
     idat = bytearray()
-    pos = 8
-    while pos + 8 <= len(blob):
-        length, kind = struct.unpack(">I4s", blob[pos:pos + 8])
-        idat += blob[pos + 8:pos + 8 + length] if kind == b"IDAT" else b""
-        pos += 12 + length
-        if kind == b"IEND":
-            break
+    for kind, payload in _chunks(blob):
+        idat += payload if kind == b"IDAT" else b""
     try:
         raw = zlib.decompress(bytes(idat))
     except zlib.error as error:
@@ -158,8 +181,11 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
 
 
-def write_png16(path: str | Path, samples: np.ndarray) -> None:
-    """Encode uint16 ``(H, W, C)`` (C = 1..4) as a 16-bit PNG, Up-filtered scanlines."""
+def write_png16(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | None = None,
+                exif: bytes | None = None) -> None:
+    """Encode uint16 ``(H, W, C)`` (C = 1..4) as a 16-bit PNG, Up-filtered scanlines, with
+    ``icc_profile`` in an ``iCCP`` chunk and ``exif`` (TIFF data, with or without the JPEG
+    ``Exif\\0\\0`` header) in an ``eXIf`` chunk when given."""
     samples = np.asarray(samples)
     if samples.dtype != np.uint16 or samples.ndim != 3 or samples.shape[2] not in (1, 2, 3, 4):
         raise ValueError("samples must be uint16 of shape (H, W, 1..4)")
@@ -176,5 +202,9 @@ def write_png16(path: str | Path, samples: np.ndarray) -> None:
     with open(path, "wb") as handle:
         handle.write(_SIGNATURE)
         handle.write(_chunk(b"IHDR", ihdr))
+        if icc_profile:
+            handle.write(_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile)))
+        if exif:
+            handle.write(_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
         handle.write(_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6)))
         handle.write(_chunk(b"IEND", b""))

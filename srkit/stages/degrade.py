@@ -24,6 +24,8 @@ deterministic; only ``crop`` draws from the generator in dsn mode).
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -159,8 +161,26 @@ class _Worker:
 _PROCESS_WORKER: _Worker | None = None
 
 
-def _init_process(plan: _Plan) -> None:
+# How often a worker checks that the process that started it is still alive (seconds).
+_PARENT_POLL_SECONDS = 0.1
+
+
+def _exit_when_orphaned(parent_pid: int) -> None:
+    """Poll ``os.getppid()``: once the parent has died (SIGKILL leaves the pool no chance to
+    stop its workers) the worker is reparented and would go on writing pairs, so it exits.
+
+    Polling rather than ``prctl(PR_SET_PDEATHSIG)``: that signal follows the parent *thread*
+    that forked, and the pool may start workers from its manager thread."""
+    while os.getppid() == parent_pid:
+        time.sleep(_PARENT_POLL_SECONDS)
+    os._exit(1)
+
+
+def _init_process(plan: _Plan, parent_pid: int | None = None) -> None:
     global _PROCESS_WORKER
+    if parent_pid is not None:
+        threading.Thread(target=_exit_when_orphaned, args=(parent_pid,), daemon=True,
+                         name="srkit-orphan-watch").start()
     plan.degradation.start_worker()
     _PROCESS_WORKER = _Worker(plan)
 
@@ -293,7 +313,8 @@ def degrade(hr_inputs: Sequence[str | Path] | str | Path, output_dir: str | Path
 
             executor = ProcessPoolExecutor(max_workers=min(workers, len(tasks)),
                                            mp_context=multiprocessing.get_context("spawn"),
-                                           initializer=_init_process, initargs=(plan,))
+                                           initializer=_init_process,
+                                           initargs=(plan, os.getpid()))
             try:
                 for outcome in executor.map(_run_in_process, tasks):
                     handle(outcome)

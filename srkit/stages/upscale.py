@@ -136,7 +136,7 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             half: bool = False, device: str = "auto", strict: bool = False,
             overwrite: bool = False, alpha_mode: str = "bicubic",
             denoise_model: str | Path | None = None,
-            denoise_strength: float | None = None) -> UpscaleResult:
+            denoise_strength: float | None = None, jpeg_quality: int = 95) -> UpscaleResult:
     """Upscale image files, folders or globs and write the results.
 
     Args:
@@ -169,6 +169,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         denoise_strength: weight of ``model`` in the blend, in [0, 1] (Real-ESRGAN's
             convention: 1 = ``model`` alone, full denoising; 0 = ``denoise_model`` alone);
             default 0.5 when ``denoise_model`` is given.
+        jpeg_quality: 1-100, the quality of JPEG (and WebP) outputs. Outputs keep the
+            input's ICC profile and EXIF (:func:`srkit.io.images.write_image`).
     """
     from srkit import console
 
@@ -180,6 +182,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         raise SrkitError(f"--outscale must be a positive number, got {outscale}")
     if scale is not None and scale < 1:
         raise SrkitError(f"scale must be a positive integer, got {scale}")
+    if not 1 <= jpeg_quality <= 100:
+        raise SrkitError(f"JPEG quality must be in 1..100, got {jpeg_quality}")
     if tile < 0 or (tile_overlap is not None and tile_overlap < 0):
         raise SrkitError("--tile and --tile-overlap must be ≥ 0")
     extension = _format_extension(fmt)
@@ -230,7 +234,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             rgb, alpha = enlarge_image(image, method=method, model=loaded, scale=scale,
                                        outscale=outscale, tile=tile, tile_overlap=overlap,
                                        half=half, alpha_mode=alpha_mode, on_tile=on_tile)
-            written.append(save_like(target, image, rgb, alpha, overwrite=True))
+            written.append(save_like(target, image, rgb, alpha, overwrite=True,
+                                     quality=jpeg_quality))
             megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
             bar.advance(images_task)
     if not written and skip_log.skipped:
