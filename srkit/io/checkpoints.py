@@ -44,6 +44,7 @@ from srkit.io.foreign_models import (
     require_rgb,
     to_basicsr_names,
 )
+from srkit.io.torch_files import load_weights_only
 
 RESERVED_KEYS = ("srkit_arch", "srkit_arch_args", "srkit_scale", "srkit_version")
 # Wrappers around the state dict in BasicSR / Real-ESRGAN / generic training checkpoints,
@@ -342,7 +343,7 @@ def _read_torch(path: Path) -> dict[str, torch.Tensor]:
                          "PyTorch .pth/.pt)")
     try:
         with open(path, "rb") as handle:  # a handle: torch.load would dispatch on the suffix
-            obj = torch.load(handle, map_location="cpu", weights_only=True)
+            obj = load_weights_only(handle)
     except pickle.UnpicklingError:
         raise SrkitError(f"{path}: holds Python objects besides weights; srkit only loads "
                          "plain weights (weights_only=True)") from None

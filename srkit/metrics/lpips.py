@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from srkit.errors import SrkitError
+from srkit.io.torch_files import load_weights_only
 from srkit.models.alexnet_lpips import CHANNELS, LPIPSAlex
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -40,7 +41,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
             state = load_file(str(path))
         else:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_weights_only(path)
     except Exception as error:  # a pickle / zip / safetensors error of any kind
         raise SrkitError(f"{path}: cannot read weights ({type(error).__name__}: {error})"
                          ) from None

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from srkit.errors import SrkitError
+from srkit.io.torch_files import load_weights_only
 
 # torchvision's vgg19 configuration "E": channels per conv, "M" for 2×2 max pooling.
 _VGG19_CFG: tuple[int | str, ...] = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M",
@@ -88,7 +89,7 @@ class VGG19FeatureExtractor(nn.Module):
             raise SrkitError(f"VGG19 weights not found at {path}: download torchvision's "
                              f"{VGG19_FILE} ({VGG19_URL}) to that path or give its location")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_weights_only(path)
         except Exception as error:  # noqa: BLE001 - any unreadable file is a user error
             raise SrkitError(f"{path}: not a VGG19 weight file torch can read "
                              f"({type(error).__name__})") from None

@@ -20,6 +20,7 @@ import torch
 
 from srkit.errors import SrkitError
 from srkit.io.atomic import atomic_path
+from srkit.io.torch_files import load_weights_only
 
 FORMAT = "srkit-train-state"
 VERSION = 1
@@ -75,7 +76,7 @@ def load_state(path: str | Path) -> dict[str, Any]:
         raise SrkitError(f"{path}: no resume state to continue from (was the run saved? "
                          "see --save-every)")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_weights_only(path)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else "unreadable"
         raise SrkitError(f"{path}: not a readable srkit resume state ({first})") from None
