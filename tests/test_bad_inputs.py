@@ -207,6 +207,15 @@ def test_train_sr_hr_skips_unreadable_photos_with_a_warning(tmp_path: Path,
     assert (tmp_path / "m.safetensors").exists()
 
 
+def test_train_sr_strict_stops_at_the_first_unreadable_photo(tmp_path: Path,
+                                                             hr_photos: Path) -> None:
+    before = snapshot(tmp_path)
+    outcome = invoke(*TRAIN, "--hr", hr_photos, "--synthetic", "--strict",
+                     "-o", tmp_path / "m.safetensors")
+    assert outcome.code == 1 and outcome.lines[-1].startswith("error:")
+    assert not (tmp_path / "m.safetensors").exists() and snapshot(tmp_path) == before
+
+
 def test_train_sr_hr_with_nothing_readable_exits_1(tmp_path: Path, hr_photos: Path) -> None:
     for name in ("good.png", "good2.png"):
         (hr_photos / name).unlink()

@@ -14,6 +14,7 @@ from srkit.cli.app import (
     OutputOpt,
     QuietOpt,
     SeedOpt,
+    StrictOpt,
     SyntheticSetOpt,
     app,
     fraction,
@@ -76,6 +77,7 @@ def train_sr_cmd(
     description: Annotated[str, typer.Option(
         "--description", help="A line about the model, kept in its metadata (srkit models "
         "lists it).")] = "",
+    strict: StrictOpt = False,
     pool_share: Annotated[float, typer.Option(
         "--pool-share", callback=fraction,
         help="With both --pool and --synthetic: the share of samples degraded by the pool.")
@@ -210,7 +212,7 @@ def train_sr_cmd(
         device=device, resume=resume, overwrite=overwrite, val=parse_val(val),
         val_every=val_every, save_every=save_every, log_every=log_every,
         vgg_weights=vgg_weights, amp=amp, channels_last=channels_last, real_lr=real_lr,
-        description=description)
+        description=description, strict=strict)
     _report(result, json_out)
 
 

@@ -100,7 +100,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              save_every: int = 1000, log_every: int = 10,
              vgg_weights: str | Path | None = None, amp: str = "none",
              channels_last: bool = False, real_lr: str | Path | None = None,
-             description: str = "",
+             description: str = "", strict: bool = False,
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -179,7 +179,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
             real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, rank=context.rank,
-            world_size=context.world_size)
+            world_size=context.world_size, strict=strict)
         generator, init_metadata = _build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
