@@ -22,7 +22,7 @@ def _rows(command) -> list[str]:
         if _is_argument(param):
             continue
         names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-        default = param.default
+        default = getattr(param.default, "value", param.default)  # an Enum: its value
         if getattr(param, "is_flag", False):
             default = "off" if not default else "on"
         elif default is None or default == () or default == []:

@@ -48,8 +48,9 @@ def degrade_cmd(
                                        help="Upscaling factor.")],
     mode: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)
         "--mode", help="pool (RealSR: pool kernels + noise), bicubic (MATLAB imresize), "
-        "random (Real-ESRGAN pipeline) or dsn (DASR down-sampling network). Default: pool "
-        "with --pool, dsn with --dsn.",
+        "random (Real-ESRGAN pipeline), dsn (DASR down-sampling network) or blind (random "
+        "blur, downscale and noise, re-upscaled; docs/blind.md). Default: pool with --pool, "
+        "dsn with --dsn.",
         show_default=False)] = None,
     pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--pool", help="Degradation pool (HDF5) for pool mode.", show_default=False)] = None,
