@@ -509,3 +509,19 @@ def test_a_state_saved_before_a_recipe_setting_existed_still_resumes(tmp_path) -
                       "iteration": 3, "trainer": {}})
     assert "param_weight" not in load_state(path)["settings"]["recipe"]
     assert _restore(path, Trainer(), fixed, recipe, 1) == 3
+
+
+def test_a_run_that_ends_below_bicubic_says_so(tmp_path, astronaut, chelsea, coffee,
+                                               capsys) -> None:
+    """Two iterations of a fresh compact net are far below bicubic: the run warns."""
+    from srkit.stages.degrade import degrade
+
+    train, held_out = _photos(tmp_path, astronaut, chelsea, coffee)
+    degrade(train, tmp_path / "pairs", 2, mode="bicubic", seed=0)
+    degrade(held_out, tmp_path / "val", 2, mode="bicubic", seed=1)
+    result = train_sr(tmp_path / "pairs", tmp_path / "m.safetensors", 2, arch="compact",
+                      arch_args={"num_feat": 8, "num_conv": 1}, iters=2, batch_size=2,
+                      patch_size=32, seed=0, workers=0, device="cpu", val=tmp_path / "val",
+                      val_every=2)
+    assert result.val_psnr_y < result.bicubic_psnr_y
+    assert "below bicubic upscaling on the validation pairs" in capsys.readouterr().err

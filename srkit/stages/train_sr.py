@@ -496,6 +496,12 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
     busy = max(done.wait_seconds + done.step_seconds, 1e-12)
     final_psnr = next((r["val_psnr_y"] for r in reversed(done.history)
                        if r.get("val_psnr_y") is not None), None)
+    if final_psnr is not None and bicubic is not None and final_psnr < bicubic:
+        from srkit.console import warn
+
+        warn(f"the model ends {bicubic - final_psnr:.2f} dB below bicubic upscaling on the "
+             f"validation pairs (PSNR-Y {final_psnr:.2f} against {bicubic:.2f}): train longer "
+             "(--iters), or start from a shipped model (--init general_x4)")
     return TrainResult(
         output=output, resume_state=state_file, log=csv_file, arch=fixed["arch"],
         arch_args=fixed["arch_args"], scale=scale, recipe=recipe, start_iteration=start,
