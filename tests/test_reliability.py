@@ -360,3 +360,20 @@ def test_train_sr_keeps_an_earlier_training_log(tmp_path: Path) -> None:
     with pytest.raises(SrkitError, match="training log of an earlier run"):
         train_sr(tmp_path / "pairs", tmp_path / "m.safetensors", 2)
     assert (tmp_path / "m.train.csv").read_text() == "iteration\n1\n"
+
+
+def test_save_kernels_never_replaces_a_file_it_did_not_make_in_this_pool(tmp_path: Path) -> None:
+    from srkit.stages.estimate_kernels import estimate_kernels
+
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "photos" / "a.png", rng.uniform(0, 1, (64, 64, 3)).astype(np.float32))
+    (tmp_path / "kernels").mkdir()
+    mine = tmp_path / "kernels" / "a_x2_edge-gauss.png"
+    mine.write_bytes(b"the user's own file")
+    with pytest.raises(SrkitError, match="already exists and --save-kernels would replace it"):
+        estimate_kernels(tmp_path / "photos", tmp_path / "pool.h5", 2, method="edge-gauss",
+                         save_kernels=tmp_path / "kernels")
+    assert mine.read_bytes() == b"the user's own file" and not (tmp_path / "pool.h5").exists()
+    estimate_kernels(tmp_path / "photos", tmp_path / "pool.h5", 2, method="edge-gauss",
+                     save_kernels=tmp_path / "kernels", redo=True)
+    assert mine.read_bytes() != b"the user's own file"  # --redo: replaced, as asked

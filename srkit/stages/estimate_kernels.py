@@ -72,6 +72,25 @@ def save_kernel_files(folder: Path, stem: str, kernels: dict[int, np.ndarray],
     return written
 
 
+def _refuse_to_replace_kernel_files(folder: Path, paths: Sequence[Path], known: set[str],
+                                    method: str) -> None:
+    """``--save-kernels`` must not replace a file already there for a photo this run is about
+    to estimate (photos already in the pool are skipped, so their files are left alone)."""
+    from srkit.io.hashing import file_sha256
+
+    for path in paths:
+        existing = sorted(folder.glob(f"{path.stem}_x*_{method}.*"))
+        if not existing:
+            continue
+        try:
+            if file_sha256(path) in known:
+                continue
+        except OSError:
+            continue  # unreadable: the run reports it
+        raise SrkitError(f"{existing[0]}: already exists and --save-kernels would replace it; "
+                         "choose another folder, or pass --redo to re-estimate and replace")
+
+
 def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path,
                      scale: int = 2, *, method: str | None = None, iters: int | None = None,
                      device: str = "auto", seed: int = 0, save_kernels: str | Path | None = None,
@@ -121,6 +140,8 @@ def estimate_kernels(inputs: Sequence[str | Path] | str | Path, pool: str | Path
     settings = method_settings(method, iters)
     result = EstimateKernelsResult(pool, scale, method)
     skip_log = SkipLog(strict=strict)
+    if save_kernels is not None and not redo:
+        _refuse_to_replace_kernel_files(Path(save_kernels), paths, known, method)
     start = time.perf_counter()
     if method in SET_METHODS:
         _estimate_set(paths, pool, scale, method, settings, seed, known, redo, skip_log,
