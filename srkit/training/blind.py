@@ -45,47 +45,22 @@ class BlindTrainer(SRTrainer):
         """One iteration on ``(lq, gt, params)``; returns the detached loss terms
         (``total``, ``pixel``, ``params``, ``gan``, ``discriminator``)."""
         lq, gt, params = batch
-        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        gt = gt.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+        lq, gt = self._on_device(lq), self._on_device(gt)
         params = params.to(self.device, non_blocking=True).float()
         weight = self.recipe.param_weight
-        logs: dict[str, torch.Tensor] = {}
 
-        if self.discriminator is not None:
-            self.discriminator.requires_grad_(False)
-        self.g_optimizer.zero_grad(set_to_none=True)
-        with self._autocast():
+        def losses(logs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
             if weight > 0:
                 sr, predicted = self.g_model(lq, with_params=True)
             else:
                 sr, predicted = self.g_model(lq), None
-            total = logs["pixel"] = self.pixel_loss(sr.float(), gt)
-            if predicted is not None:
+
+            def with_params(total: torch.Tensor) -> torch.Tensor:
+                if predicted is None:
+                    return total
                 logs["params"] = F.mse_loss(predicted.float(), params)
-                total = total + weight * logs["params"]
-            if self.perceptual_loss is not None:
-                logs["perceptual"] = self.perceptual_loss(sr, gt)
-                total = total + logs["perceptual"]
-            if self.discriminator is not None:
-                logs["gan"] = self._generator_gan_loss(sr, gt)
-                total = total + logs["gan"]
-        logs["total"] = total
-        self.scaler.scale(total).backward()
-        self.scaler.step(self.g_optimizer)
+                return total + weight * logs["params"]
 
-        if self.discriminator is not None:
-            self.discriminator.requires_grad_(True)
-            assert self.d_optimizer is not None
-            self.d_optimizer.zero_grad(set_to_none=True)
-            with self._autocast():
-                logs["discriminator"] = self._discriminator_loss(sr.detach(), gt)
-            self.scaler.scale(logs["discriminator"]).backward()
-            self.scaler.step(self.d_optimizer)
-        self.scaler.update()
+            return self._image_losses([sr], gt, logs, after_pixel=with_params)
 
-        self.g_scheduler.step()
-        if self.d_scheduler is not None:
-            self.d_scheduler.step()
-        if self.ema is not None:
-            self.ema.update(self.generator)
-        return {name: value.detach().float() for name, value in logs.items()}
+        return self._update(gt, losses)

@@ -162,14 +162,7 @@ class DomainAdaptTrainer(SRTrainer):
         self.t_optimizer.zero_grad(set_to_none=True)
         with self._autocast():
             feat_s = encoder.encode(lq)
-            sr = encoder.decode(feat_s).float()
-            total = logs["pixel"] = self.pixel_loss(sr, gt)
-            if self.perceptual_loss is not None:
-                logs["perceptual"] = self.perceptual_loss(sr, gt)
-                total = total + logs["perceptual"]
-            if self.discriminator is not None:
-                logs["gan"] = self._generator_gan_loss(sr, gt)
-                total = total + logs["gan"]
+            sr, total = self._image_losses([encoder.decode(feat_s).float()], gt, logs)
             feat_t = encoder.encode(target_lq) if needs_target else None
             if recipe.align_weight > 0:
                 assert feat_t is not None

@@ -16,7 +16,7 @@ The ``dasr`` recipe's step is :class:`~srkit.training.dasr.DasrTrainer`, a subcl
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -146,26 +146,46 @@ class SRTrainer:
         """One iteration on a batch ``(lq, gt)``: ``lq`` ``(B, 3, h, w)``, ``gt``
         ``(B, 3, sh, sw)`` in [0, 1]; returns the detached loss terms (``total``, ``pixel``,
         ``perceptual``, ``gan``, ``discriminator``)."""
-        lq, gt = batch
-        lq = lq.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        gt = gt.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
-        logs: dict[str, torch.Tensor] = {}
+        lq, gt = (self._on_device(t) for t in batch)
+        return self._update(gt, lambda logs: self._image_losses(self._generate(lq), gt, logs))
 
+    def _on_device(self, images: torch.Tensor) -> torch.Tensor:
+        return images.to(self.device, non_blocking=True).contiguous(
+            memory_format=self.memory_format)
+
+    def _image_losses(self, outputs: Sequence[torch.Tensor], gt: torch.Tensor,
+                      logs: dict[str, torch.Tensor],
+                      after_pixel: Callable[[torch.Tensor], torch.Tensor] | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The recipe's image terms into ``logs``: pixel (averaged over every output of a
+        multi-output model, SRFBN §3.3), then ``after_pixel(total)`` (a subclass's own term),
+        perceptual and adversarial on the final output. Returns ``(sr, total)``."""
+        sr = outputs[-1]
+        total = logs["pixel"] = sum(self.pixel_loss(out.float(), gt)
+                                    for out in outputs) / len(outputs)
+        if after_pixel is not None:
+            total = after_pixel(total)
+        if self.perceptual_loss is not None:
+            logs["perceptual"] = self.perceptual_loss(sr, gt)
+            total = total + logs["perceptual"]
+        if self.discriminator is not None:
+            logs["gan"] = self._generator_gan_loss(sr, gt)
+            total = total + logs["gan"]
+        return sr, total
+
+    def _update(self, gt: torch.Tensor,
+                generator_losses: Callable[[dict[str, torch.Tensor]],
+                                           tuple[torch.Tensor, torch.Tensor]]
+                ) -> dict[str, torch.Tensor]:
+        """One optimisation step: the generator on ``generator_losses(logs) -> (sr, total)``
+        (run under autocast with the discriminator frozen), then the discriminator on ``sr``
+        against ``gt``, the schedules and EMA; returns the detached ``logs``."""
+        logs: dict[str, torch.Tensor] = {}
         if self.discriminator is not None:
             self.discriminator.requires_grad_(False)
         self.g_optimizer.zero_grad(set_to_none=True)
         with self._autocast():
-            outputs = self._generate(lq)
-            sr = outputs[-1]
-            # Averaged over every output of a multi-output model (SRFBN §3.3), else the one.
-            total = logs["pixel"] = sum(self.pixel_loss(out.float(), gt)
-                                        for out in outputs) / len(outputs)
-            if self.perceptual_loss is not None:
-                logs["perceptual"] = self.perceptual_loss(sr, gt)
-                total = total + logs["perceptual"]
-            if self.discriminator is not None:
-                logs["gan"] = self._generator_gan_loss(sr, gt)
-                total = total + logs["gan"]
+            sr, total = generator_losses(logs)
         logs["total"] = total
         self.scaler.scale(total).backward()
         self.scaler.step(self.g_optimizer)
