@@ -26,6 +26,27 @@ def test_help_lists_the_workflow_commands() -> None:
         assert command in result.output
 
 
+def test_help_names_values_as_the_user_types_them() -> None:
+    """No ``<bool>`` after flags, no ``{inputs}`` / ``<list[str]>``: click's words (TEXT, PATH,
+    INTEGER RANGE), arguments upper-case in the usage line, and each -o says what it writes."""
+    runner = CliRunner()
+    for command in (["upscale"], ["degrade"], ["train-sr"], ["pool", "show"], ["evaluate"],
+                    ["collect-noise"], ["estimate-kernels"], ["pool", "merge"]):
+        result = runner.invoke(app, [*command, "--help"], terminal_width=200)
+        assert result.exit_code == 0, command
+        text = result.output
+        for typer_label in ("<bool>", "<str>", "<list[", "<path>", "<int", "<float>", "{"):
+            assert typer_label not in text, (command, typer_label)
+        assert "Output file or folder" not in text
+        overwrite = [line for line in text.splitlines() if "--overwrite" in line]
+        assert all("BOOLEAN" not in line for line in overwrite)
+    usage = runner.invoke(app, ["upscale", "--help"], terminal_width=200).output
+    assert "Usage: srkit upscale [OPTIONS] INPUTS..." in usage
+    assert "INTEGER RANGE" in usage and "PATH" in usage and "[model|bicubic|lanczos]" in usage
+    shown = runner.invoke(app, ["pool", "show", "--help"], terminal_width=200).output
+    assert "POOL_sheet.png" in shown and "[OPTIONS] POOL" in shown
+
+
 def test_user_error_is_one_line_and_exit_1(tmp_path) -> None:
     out = subprocess.run([sys.executable, "-m", "srkit", "evaluate", str(tmp_path / "nope")],
                          capture_output=True, text=True)

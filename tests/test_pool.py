@@ -328,6 +328,17 @@ def test_cli_info_merge_show(tmp_path: Path) -> None:
     assert sheet.exit_code == 0 and sheet.output.strip() == ""
     assert Image.open(tmp_path / "sheet.png").size[0] == 8 * 100 + 4
 
+    # -o FOLDER (existing, or a name without extension): the sheet goes in as POOL_sheet.png.
+    (tmp_path / "sheets").mkdir()
+    for folder in ("sheets", "new"):
+        shown = runner.invoke(app, ["pool", "show", str(tmp_path / "c.h5"), "-o",
+                                    str(tmp_path / folder), "--max", "2", "-q"])
+        assert shown.exit_code == 0, shown.output
+        assert Image.open(tmp_path / folder / "c_sheet.png").size[0] == 8 * 100 + 4
+    again = runner.invoke(app, ["pool", "show", str(tmp_path / "c.h5"), "-o",
+                                str(tmp_path / "sheets"), "-q"])
+    assert again.exit_code == 1 and "already exists" in str(again.exception)
+
 
 @pytest.mark.parametrize("command", ["info", "show", "merge"])
 def test_cli_bad_pool_exits_1(tmp_path: Path, command: str) -> None:

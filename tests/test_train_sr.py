@@ -525,3 +525,20 @@ def test_a_run_that_ends_below_bicubic_says_so(tmp_path, astronaut, chelsea, cof
                       val_every=2)
     assert result.val_psnr_y < result.bicubic_psnr_y
     assert "below bicubic upscaling on the validation pairs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text, message", [
+    ("learning_rate = -1e-4\n", r"learning_rate must be positive, got -0.0001"),
+    ("lr_gamma = 2.0\n", r"lr_gamma must lie in \(0, 1\]"),
+    ("perceptual_weight = -1.0\n", "perceptual_weight must be 0 or more"),
+    ("lr_milestones = [0.5, 1.5]\n", "lr_milestones must be fractions"),
+    ("adam_beta1 = 1.0\n", r"adam_beta1 must lie in \[0, 1\)"),
+    ("discriminator_num_feat = 0\n", "discriminator_num_feat must be at least 1"),
+])
+def test_a_config_file_value_out_of_range_is_refused_before_training(tmp_path, text, message):
+    """Ranges hold however a value arrives: the options' own bounds, --set (exit 2, in
+    test_bad_options.py) and a TOML file (resolved here)."""
+    config = tmp_path / "c.toml"
+    config.write_text(text)
+    with pytest.raises(SrkitError, match=message):
+        resolve_recipe("esrgan", read_config(config))

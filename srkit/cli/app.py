@@ -14,10 +14,14 @@ from typing import Annotated, Any, Optional
 import typer
 from typer.core import TyperGroup
 
+from srkit.cli import help_format
+
 try:
     from typer._click.exceptions import UsageError  # Typer ≥ 0.25 vendors click
 except ImportError:  # pragma: no cover
     from click.exceptions import UsageError
+
+help_format.install()
 
 # What Ctrl-C leaves behind, and how to go on, per command (printed with exit status 130).
 INTERRUPTED = {
@@ -138,7 +142,10 @@ Inputs = Annotated[list[str], typer.Argument(help="Image files, folders or glob 
 ScaleOpt = Annotated[int, typer.Option("-x", "--scale", min=1, max=MAX_SCALE,
                                         help="Upscaling factor.")]
 PoolOpt = Annotated[Path, typer.Option("--pool", help="Degradation pool (HDF5).")]
-OutputOpt = Annotated[Path, typer.Option("-o", "--output", help="Output file or folder.")]
+def output_option(help: str) -> Any:
+    """``-o/--output`` with what it names in this command (a folder, a model file, a pool)."""
+    return Annotated[Path, typer.Option("-o", "--output", help=help)]
+
 SeedOpt = Annotated[int, typer.Option("--seed", min=0, max=2**63 - 1,
                                        help="Random seed (same seed, same output).")]
 QuietOpt = Annotated[bool, typer.Option("-q", "--quiet",

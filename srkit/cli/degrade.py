@@ -12,7 +12,7 @@ from srkit.cli.app import (
     DeviceOpt,
     Inputs,
     MaxPixelsOpt,
-    OutputOpt,
+    output_option,
     QuietOpt,
     SeedOpt,
     StrictOpt,
@@ -43,7 +43,7 @@ def parse_shard(text: str | None) -> tuple[int, int] | None:
 @app.command("degrade")
 def degrade_cmd(
     inputs: Inputs,
-    output: OutputOpt,
+    output: output_option("Output folder: pairs go to OUTPUT/hr and OUTPUT/lr."),
     scale: Annotated[int, typer.Option("-x", "--scale", callback=one_of(2, 3, 4),
                                        help="Upscaling factor.")],
     mode: Annotated[Optional[str], typer.Option(  # noqa: UP045 (Typer needs Optional)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from srkit.cli.app import JsonOpt, OutputOpt, QuietOpt, pool_app, positive, setup
+from srkit.cli.app import JsonOpt, QuietOpt, output_option, pool_app, positive, setup
 from srkit.console import plural
 
 PoolArg = Annotated[Path, typer.Argument(help="Degradation pool (HDF5).", show_default=False)]
@@ -116,7 +116,7 @@ def _report(message: str) -> None:
 @pool_app.command("merge")
 def merge_cmd(
     pools: PoolsArg,
-    output: OutputOpt,
+    output: output_option("The merged pool to write (HDF5)."),
     overwrite: Annotated[bool, typer.Option("--overwrite",
                                             help="Replace OUTPUT if it exists (it may not be "
                                             "one of the inputs).")] = False,
@@ -137,7 +137,8 @@ def merge_cmd(
 @pool_app.command("show")
 def show_cmd(
     pool: PoolArg,
-    output: OutputOpt,
+    output: output_option("Image file to write, or a folder (a name without extension; "
+                          "the sheet goes there as POOL_sheet.png)."),
     max_items: Annotated[int, typer.Option(
         "--max", min=1, help="At most this many kernels per scale and noise patches (evenly "
         "chosen).")] = 32,

@@ -11,7 +11,7 @@ from srkit.cli.app import (
     MAX_SCALE,
     DeviceOpt,
     JsonOpt,
-    OutputOpt,
+    output_option,
     QuietOpt,
     SeedOpt,
     StrictOpt,
@@ -48,7 +48,8 @@ def parse_val(text: str | None) -> str | float | None:
 
 @app.command("train-sr")
 def train_sr_cmd(
-    output: OutputOpt,
+    output: output_option("Model file to write (.safetensors); its resume state, log (CSV) "
+                          "and curves go beside it."),
     pairs: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
         help="Pair folder (PAIRS/hr, PAIRS/lr) made by srkit degrade. Leave out with --hr.",
         show_default=False)] = None,
@@ -185,6 +186,14 @@ def train_sr_cmd(
                  "num_grow_ch": num_grow_ch}
     arch_args.update({k: v for k, v in shortcuts.items() if v is not None})
     overrides = parse_assignments(set_values, "--set")
+    if overrides:
+        from srkit.training.recipes import check_override_ranges
+
+        try:
+            check_override_ranges(overrides, "--set")
+        except SrkitError as error:
+            message = str(error).removeprefix("--set: ")
+            raise typer.BadParameter(message, param_hint="'--set'") from None
     recipe_shortcuts = {"pixel_weight": pixel_weight, "perceptual_weight": perceptual_weight,
                         "gan_weight": gan_weight}
     overrides.update({k: v for k, v in recipe_shortcuts.items() if v is not None})

@@ -289,8 +289,9 @@ def render_sheet(pool: Pool, *, max_items: int = 32, cell: int = 96, columns: in
 def pool_sheet(path: str | Path, output: str | Path, *, max_items: int = 32, cell: int = 96,
                columns: int = 8, noise_gain: float = 4.0, overwrite: bool = False
                ) -> SheetResult:
-    """Write a contact sheet of a pool's kernels and noise patches to ``output`` (an image);
-    an existing ``output`` is replaced only with ``overwrite`` (the pool never)."""
+    """Write a contact sheet of a pool's kernels and noise patches to ``output`` (an image, or
+    a folder: ``POOL_sheet.png`` in it, made when ``output`` has no file extension); an
+    existing image is replaced only with ``overwrite`` (the pool never)."""
     from srkit.io.images import check_output, write_image
 
     if max_items < 1:
@@ -299,9 +300,13 @@ def pool_sheet(path: str | Path, output: str | Path, *, max_items: int = 32, cel
         raise SrkitError(f"--cell must be at least 8 pixels, got {cell}")
     if columns < 1:
         raise SrkitError(f"--columns must be at least 1, got {columns}")
+    output = Path(output)
+    if output.is_dir() or not output.suffix:
+        output = output / f"{Path(path).stem}_sheet.png"
     check_output(output, overwrite=overwrite, inputs=[path])
     pool = read_pool(path)
     sheet, kernels, noise = render_sheet(pool, max_items=max_items, cell=cell, columns=columns,
                                          noise_gain=noise_gain)
+    output.parent.mkdir(parents=True, exist_ok=True)
     write_image(output, sheet)
-    return SheetResult(Path(output), kernels, noise, int(sheet.shape[1]), int(sheet.shape[0]))
+    return SheetResult(output, kernels, noise, int(sheet.shape[1]), int(sheet.shape[0]))

@@ -271,11 +271,7 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         recipe = replace(recipe, **config.overrides)
     if overrides:
         recipe = replace(recipe, **check_overrides(overrides, "option"))
-    for key in ("iters", "batch_size", "patch_size"):
-        if getattr(recipe, key) < 1:
-            raise SrkitError(f"{key} must be at least 1, got {getattr(recipe, key)}")
-    if not 0 <= recipe.ema_decay < 1:
-        raise SrkitError(f"ema_decay must lie in [0, 1), got {recipe.ema_decay}")
+    _check_ranges(recipe)
     if recipe.gan_weight > 0 and recipe.discriminator == "none":
         raise SrkitError("gan_weight > 0 needs a discriminator (vgg, patchgan or unet)")
     if recipe.is_dasr:
@@ -286,6 +282,51 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         raise SrkitError("param_weight is the blind recipe's parameter loss (--recipe blind)")
     _check_domain_adapt(recipe)
     return recipe
+
+
+_POSITIVE = ("learning_rate", "discriminator_learning_rate")
+_NON_NEGATIVE = ("pixel_weight", "perceptual_weight", "gan_weight", "low_weight",
+                 "weight_decay")
+_AT_LEAST_ONE = ("iters", "batch_size", "patch_size", "discriminator_num_feat",
+                 "discriminator_num_layers")
+
+
+def check_override_ranges(values: Mapping[str, Any], source: str) -> None:
+    """Range-check recipe overrides on their own (before any work), whatever the recipe:
+    SrkitError naming the first value out of range."""
+    _check_ranges(replace(RECIPES["psnr"], **check_overrides(values, source)))
+
+
+def _check_ranges(recipe: Recipe) -> None:
+    """Every number of a recipe in its range, whichever way it was set (recipe, TOML, --set):
+    rates positive and finite, weights 0 or more, Adam's betas and EMA in [0, 1), the decay
+    factor in (0, 1], milestones fractions of the run in (0, 1)."""
+    import math
+
+    def number(key: str) -> float:
+        value = getattr(recipe, key)
+        if not math.isfinite(value):
+            raise SrkitError(f"{key} must be a finite number, got {value}")
+        return value
+
+    for key in _AT_LEAST_ONE:
+        if getattr(recipe, key) < 1:
+            raise SrkitError(f"{key} must be at least 1, got {getattr(recipe, key)}")
+    for key in _POSITIVE:
+        if number(key) <= 0:
+            raise SrkitError(f"{key} must be positive, got {getattr(recipe, key)}")
+    for key in _NON_NEGATIVE:
+        if number(key) < 0:
+            raise SrkitError(f"{key} must be 0 or more, got {getattr(recipe, key)}")
+    for key in ("adam_beta1", "adam_beta2", "ema_decay"):
+        if not 0 <= number(key) < 1:
+            raise SrkitError(f"{key} must lie in [0, 1), got {getattr(recipe, key)}")
+    if not 0 < number("lr_gamma") <= 1:
+        raise SrkitError(f"lr_gamma must lie in (0, 1], got {recipe.lr_gamma}")
+    for milestone in recipe.lr_milestones:
+        if not (isinstance(milestone, (int, float)) and 0 < milestone < 1):
+            raise SrkitError(f"lr_milestones must be fractions of the run in (0, 1), got "
+                             f"{list(recipe.lr_milestones)}")
 
 
 _DOMAIN_ADAPT_WEIGHTS = ("align_weight", "target_rec_weight", "style_weight",
