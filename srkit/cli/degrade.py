@@ -12,7 +12,6 @@ from srkit.cli.app import (
     DeviceOpt,
     Inputs,
     MaxPixelsOpt,
-    output_option,
     QuietOpt,
     SeedOpt,
     StrictOpt,
@@ -21,6 +20,7 @@ from srkit.cli.app import (
     app,
     must,
     one_of,
+    output_option,
     setup,
     synthetic_settings,
 )

@@ -21,7 +21,8 @@ _WORDS = {"str": "TEXT", "int": "INTEGER", "float": "FLOAT", "path": "PATH", "bo
 
 
 def click_words(label: str | None) -> str | None:
-    """Typer's ``<int range>`` / ``<list[str]>`` / ``<path>`` as ``INTEGER RANGE`` / ``TEXT`` / ``PATH``."""
+    """Typer's ``<int range>`` / ``<list[str]>`` / ``<path>`` as click's ``INTEGER RANGE`` /
+    ``TEXT`` / ``PATH``; choices as ``[a|b]``."""
     if label is None:
         return None
     inner = label[1:-1] if label.startswith("<") and label.endswith(">") else label
