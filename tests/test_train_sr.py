@@ -524,7 +524,9 @@ def test_a_run_that_ends_below_bicubic_says_so(tmp_path, astronaut, chelsea, cof
                       patch_size=32, seed=0, workers=0, device="cpu", val=tmp_path / "val",
                       val_every=2)
     assert result.val_psnr_y < result.bicubic_psnr_y
-    assert "below bicubic upscaling on the validation pairs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "below bicubic upscaling on the validation pairs" in err
+    assert "--init general_x2" in err  # the shipped compact model of that scale
 
 
 @pytest.mark.parametrize("text, message", [

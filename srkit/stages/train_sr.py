@@ -501,7 +501,7 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
 
         warn(f"the model ends {bicubic - final_psnr:.2f} dB below bicubic upscaling on the "
              f"validation pairs (PSNR-Y {final_psnr:.2f} against {bicubic:.2f}): train longer "
-             "(--iters), or start from a shipped model (--init general_x4)")
+             f"(--iters){_init_hint(scale, fixed['arch'])}")
     return TrainResult(
         output=output, resume_state=state_file, log=csv_file, arch=fixed["arch"],
         arch_args=fixed["arch_args"], scale=scale, recipe=recipe, start_iteration=start,
@@ -532,6 +532,17 @@ def _save_model(output: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
         metadata.update(init)
     save_model(output, trainer.eval_model, fixed["arch"], fixed["arch_args"], fixed["scale"],
                metadata)
+
+
+def _init_hint(scale: int, arch: str) -> str:
+    """", or start from a shipped model (--init general_xS)" when a compact model of that
+    scale ships (the shipped models are compact nets)."""
+    from srkit.modelzoo import WEIGHTS_DIR, default_model_name
+
+    name = default_model_name(scale)
+    if arch == "compact" and (WEIGHTS_DIR / f"{name}.safetensors").is_file():
+        return f", or start from a shipped model (--init {name})"
+    return ""
 
 
 def _status(row: dict[str, Any], bicubic: float | None) -> str:
