@@ -86,6 +86,20 @@ def test_compact_adds_nearest_upsampled_input() -> None:
     assert torch.equal(model(x), x.repeat_interleave(2, dim=2).repeat_interleave(2, dim=3))
 
 
+@pytest.mark.parametrize("act_type", ["prelu", "relu", "leakyrelu"])
+@pytest.mark.parametrize("num_conv", [2, 16, 32])
+def test_a_fresh_compact_net_keeps_its_signal_through_the_body(act_type, num_conv) -> None:
+    """He init with the activation's gain: a fresh net's residual over nearest upsampling is
+    small but alive at any depth (PyTorch's default init left ~1e-4 after 16 convs, so short
+    runs stayed at nearest-neighbour blocks), and not so large that it starts far off."""
+    torch.manual_seed(0)
+    model = build_model("compact", num_conv=num_conv, upscale=4, act_type=act_type)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        residual = model(x) - nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+    assert 5e-3 < float(residual.abs().mean()) < 0.2
+
+
 def _meta(arch: str, **args) -> nn.Module:
     with torch.device("meta"):
         return build_model(arch, **args)

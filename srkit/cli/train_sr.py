@@ -90,7 +90,7 @@ def train_sr_cmd(
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--arch", help="rrdbnet, srresnet, compact, san, srfbn, metasr, unet-blind or da-sr "
         "(default rrdbnet, unet-blind with --blind, da-sr with --recipe domain-adapt, or the "
-        "config's); docs/models.md.",
+        "config's, or the --init model's); docs/models.md.",
         show_default=False)] = None,
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
@@ -104,7 +104,9 @@ def train_sr_cmd(
     num_grow_ch: Annotated[_Int, typer.Option("--num-grow-ch", min=1, help="RRDB growth channels.",
                                               show_default=False)] = None,
     init: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--init", help="Start from this model's weights (e.g. a psnr run before esrgan).",
+        "--init", help="Start from this model's weights: a file or a model name (e.g. "
+        "general_x4, or a psnr run before esrgan); its architecture and arguments are the "
+        "run's unless --arch / --arch-arg say otherwise.",
         show_default=False)] = None,
     recipe: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--recipe", help="psnr (L1 pre-training; the default), esrgan, realsr, dasr (with "

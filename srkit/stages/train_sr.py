@@ -32,7 +32,7 @@ import json
 import os
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     settings). ``scale`` None is 4 (1 with ``blind``), ``recipe`` None ``psnr`` (``blind``).
     ``val``: a pair folder or a fraction of the training images to hold out. Recipe values
     come from ``recipe``, then ``config`` (TOML), then ``overrides`` and the explicit keyword
-    arguments. ``init`` starts from a model file (e.g. a ``psnr`` run before a GAN recipe).
+    arguments. ``init`` starts from a model (a file, or a name such as ``general_x4``; e.g. a
+    ``psnr`` run before a GAN recipe), whose architecture and arguments are the defaults.
     ``callback(iteration)`` is called after every iteration. ``real_lr``: the target
     camera's LR photos, required by (and only used with) the ``dasr`` and ``domain-adapt``
     recipes.
@@ -132,11 +133,21 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         blind_settings = blind_settings if blind_settings is not None else BlindSettings()
     if scale is None:
         scale = 1 if blind else 4
+    init_arch, auto_init = None, init is None
+    if init is not None and str(init).lower() == "none":
+        init = None  # from scratch, whatever the budget
+    if init is not None:
+        init, init_arch = _resolve_init(init, scale)
     settings = _resolve_settings(arch, arch_args, recipe or ("blind" if blind else "psnr"),
                                  config, overrides, iters, batch_size, patch_size,
                                  learning_rate, ema_decay, scale,
-                                 BLIND_ARCH if blind else DEFAULT_ARCH)
+                                 BLIND_ARCH if blind else DEFAULT_ARCH, init_arch)
     arch, arch_args, run_recipe = settings
+    short_run = None
+    if auto_init:
+        short_run = _short_run_start(arch, arch_args, run_recipe, scale, patch_size, overrides)
+    if short_run is not None:
+        init, run_recipe = short_run
     run_recipe = _domain_adapt_perceptual(run_recipe, vgg_weights)
     if blind:
         arch_args = _blind_arch_args(arch, arch_args, blind_settings)
@@ -203,6 +214,10 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         if context.is_main:
             info(f"training {arch} ×{scale} with the {run_recipe.name} recipe on "
                  f"{data.description}; {context.world_size} process(es) on {torch_device}")
+            if short_run is not None:
+                info(f"a short run ({run_recipe.iters} iterations): starting from the shipped "
+                     f"{Path(init).stem} with {run_recipe.patch_size}-pixel patches "
+                     "(--init none trains from scratch)")
         result = _run(trainer, data, output, state_file, csv_file, fixed, run_recipe, context,
                       start, _workers(workers), torch_device,
                       (val_every, save_every, log_every), channels_last, callback)
@@ -212,10 +227,56 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         shutdown(context)
 
 
+# A psnr run of the compact net this short starts from the shipped model of its scale, with
+# smaller patches: from scratch a few hundred CPU iterations stay below bicubic upscaling
+# (docs/cli/train-sr.md, "Short runs").
+SHORT_RUN_ITERS = 5000
+SHORT_RUN_PATCH = 64
+
+
+def _short_run_start(arch: str, arch_args: dict[str, Any], recipe: Recipe, scale: int,
+                     patch_size: int | None, overrides: Mapping[str, Any] | None
+                     ) -> tuple[Path, Recipe] | None:
+    """(the shipped model to start from, the recipe with short-run patches) for a short psnr
+    run of a compact net with the shipped layout; None otherwise."""
+    from srkit.io.checkpoints import read_safetensors
+    from srkit.models import architecture_arguments
+    from srkit.modelzoo import WEIGHTS_DIR, default_model_name
+    from srkit.training.recipes import RECIPES
+
+    if arch != "compact" or recipe.name != "psnr" or recipe.iters > SHORT_RUN_ITERS:
+        return None
+    shipped = WEIGHTS_DIR / f"{default_model_name(scale)}.safetensors"
+    if not shipped.is_file():
+        return None
+    meta = read_safetensors(shipped)[1]
+    defaults = architecture_arguments(arch)
+    if meta.get("srkit_arch") != arch or {**defaults, **json.loads(
+            meta.get("srkit_arch_args", "{}"))} != {**defaults, **arch_args}:
+        return None
+    if patch_size is None and "patch_size" not in (overrides or {}) \
+            and recipe.patch_size == RECIPES[recipe.name].patch_size:
+        recipe = replace(recipe, patch_size=SHORT_RUN_PATCH)
+    return shipped, recipe
+
+
+def _resolve_init(init: str | Path, scale: int) -> tuple[Path, tuple[str, dict[str, Any]]]:
+    """``--init``'s file (a path, or a model name as ``--model`` takes: ``general_x4``) and
+    its architecture and arguments, which the run takes unless told otherwise."""
+    from srkit.io.checkpoints import load_model
+    from srkit.modelzoo import resolve_model
+
+    path = resolve_model(init, scale)
+    loaded = load_model(path, "cpu")
+    return path, (loaded.arch, dict(loaded.arch_args))
+
+
 def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_size,
-                      patch_size, learning_rate, ema_decay, scale, default_arch=DEFAULT_ARCH
+                      patch_size, learning_rate, ema_decay, scale, default_arch=DEFAULT_ARCH,
+                      init_arch: tuple[str, dict[str, Any]] | None = None
                       ) -> tuple[str, dict[str, Any], Recipe]:
-    """Architecture, its arguments and the recipe from defaults, config file and options."""
+    """Architecture, its arguments and the recipe from defaults, config file and options
+    (with ``init_arch``, the ``--init`` model's architecture and arguments are the defaults)."""
     from srkit.models import arch_args_for_scale
 
     parsed = read_config(config) if config is not None else TrainConfig()
@@ -227,8 +288,9 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
         raise SrkitError(f"scale must be at least 1, got {scale}")
     if run_recipe.is_domain_adapt:
         default_arch = DOMAIN_ADAPT_ARCH
-    arch = arch or parsed.arch or default_arch
-    merged = {**(parsed.arch_args or {}), **dict(arch_args or {})}
+    arch = arch or parsed.arch or (init_arch[0] if init_arch else None) or default_arch
+    start = dict(init_arch[1]) if init_arch and init_arch[0] == arch else {}
+    merged = {**start, **(parsed.arch_args or {}), **dict(arch_args or {})}
     return arch, arch_args_for_scale(arch, scale, **merged), run_recipe
 
 
@@ -386,9 +448,11 @@ def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | No
     if init is None:
         return generator, None
     from srkit.io.checkpoints import load_model
+    from srkit.models import architecture_arguments
 
     loaded = load_model(init, "cpu")
-    if loaded.arch != arch or loaded.arch_args != arch_args:
+    defaults = architecture_arguments(arch) if loaded.arch == arch else {}
+    if loaded.arch != arch or {**defaults, **loaded.arch_args} != {**defaults, **arch_args}:
         raise SrkitError(f"{init}: is a {loaded.arch} with {json.dumps(loaded.arch_args)}, "
                          f"but this run trains a {arch} with {json.dumps(arch_args)}")
     generator.load_state_dict(loaded.model.state_dict())
