@@ -63,6 +63,7 @@ MATRIX = [
     (["train-sr", "-o", "OUT", "pairs"], "--set", "pixel_weight=nan"),
     (["train-sr", "-o", "OUT", "pairs"], "--set", "ema_decay=-0.5"),
     (["train-sr", "-o", "OUT", "pairs"], "--set", "batch_size=0"),
+    (["train-sr", "-o", "OUT", "pairs"], "--set", "bogus=1"),
     (["upscale", "a.png", "-o", "OUT", "--method", "bicubic"], "--outscale", "200"),
     (["upscale", "a.png", "-o", "OUT", "--method", "bicubic"], "--outscale", "0"),
     (["upscale", "a.png", "-o", "OUT", "--method", "bicubic"], "-x", "100"),

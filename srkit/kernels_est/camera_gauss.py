@@ -7,8 +7,9 @@ blur and differ in their scenes, so the set separates them (empirical Bayes):
 1. per photo, the edge-gauss measurement: the LR blur ``S_i`` of its sharpest edges, turned
    into a ×2 kernel covariance ``m_i = (AREA S_i) / GAIN`` (HR px², no prior), written as a
    mean variance ``v_i = tr(m_i)/2`` and an anisotropy ``a_i = ((m_xx − m_yy)/2, m_xy)``;
-2. the camera: a weighted low quantile of the ``v_i`` minus ``offset`` (the scene blur the
-   sharpest photos of a set still add), and the weighted median of the ``a_i`` (scene
+2. the camera: a weighted low quantile of the ``v_i``, times ``gain`` and minus ``offset``
+   (how the edges' blur maps to the kernel's width, and the scene blur the sharpest photos of
+   a set still add), and the weighted median of the ``a_i`` (scene
    anisotropy points every way and cancels). Weights ``E_i / (E_i + reference_edges)`` from
    each photo's usable-edge count. With few photos the camera estimate is itself shrunk
    towards the isotropic prior, by how uncertain a centre of ``n`` photos is;
@@ -52,6 +53,9 @@ class CameraGaussSettings:
     # Calibration: benchmarks/kernels_camera.py --calibrate (development photos only).
     centre_quantile: float = 0.25         # of the photos' mean variances (weighted)
     offset: dict = field(default_factory=lambda: {2: -0.5, 4: -0.75})   # HR px², subtracted
+    # the quantile is multiplied by this before the offset: at ×4 the edges' blur understates
+    # wide kernels (16·S is 0.9× the truth at σ 2.7 HR px) but not sharp ones
+    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 1.0})
     # robust s.d. of one photo's (mean variance, anisotropy part) around its camera's, HR px²
     scene_spread: dict = field(default_factory=lambda: {2: (0.592, 0.354),
                                                         4: (0.682, 0.418)})
@@ -159,7 +163,8 @@ def camera_covariances(stats: Sequence[PhotoStats], scale: int,
     # each photo's noise: the scene spread, inflated when its edges are few
     noise = scene_var[None, :] * (1 + settings.reference_edges / edges)[:, None]
     raw = np.array([
-        _weighted_quantile(values[:, 0], weights, settings.centre_quantile)
+        settings.gain.get(scale, 1.0)
+        * _weighted_quantile(values[:, 0], weights, settings.centre_quantile)
         - settings.offset[scale],
         _weighted_quantile(values[:, 1], weights, 0.5),
         _weighted_quantile(values[:, 2], weights, 0.5)])
