@@ -542,3 +542,19 @@ def test_a_config_file_value_out_of_range_is_refused_before_training(tmp_path, t
     config.write_text(text)
     with pytest.raises(SrkitError, match=message):
         resolve_recipe("esrgan", read_config(config))
+
+
+def test_trains_span_and_writes_its_official_keys(tmp_path, pairs):
+    """SPAN trains like any srkit network; the file's fused eval_conv is that of the saved
+    (EMA) branches, as an official SPAN file's is."""
+    from srkit.io.checkpoints import load_model
+
+    args = {**TINY, "arch": "span", "arch_args": {"feature_channels": 4}}
+    result = train_sr(pairs, tmp_path / "span.safetensors", 2, **args, iters=4, seed=0)
+    loaded = load_model(result.output)
+    assert (loaded.arch, loaded.scale) == ("span", 2)
+    assert loaded.arch_args == {"feature_channels": 4, "upscale": 2}
+    saved = load_file(result.output)
+    rebuilt = loaded.model.state_dict()
+    assert all(torch.equal(saved[k], v) for k, v in rebuilt.items())
+    assert "block_6.c3_r.eval_conv.weight" in saved and "conv_cat.weight" in saved
