@@ -32,6 +32,9 @@ CONFIGS = [
     ("da-sr", {"num_feat": 8, "num_block": 1, "decoder_block": 1, "scale": 2}),
     ("da-sr", {"num_feat": 8, "num_block": 1, "decoder_block": 0, "scale": 3}),
     ("da-sr", {"num_feat": 8, "num_block": 2, "decoder_block": 1, "scale": 4}),
+    ("span", {"feature_channels": 6, "upscale": 2}),
+    ("span", {"feature_channels": 6, "upscale": 3, "norm": False}),
+    ("span", {"feature_channels": 6, "upscale": 4}),
 ]
 IDS = [f"{arch}-x{args.get('scale', args.get('upscale'))}" for arch, args in CONFIGS]
 
@@ -141,7 +144,7 @@ def test_bad_architecture_or_arguments_raise_srkit_error(arch: str, args: dict) 
 
 def test_registry_is_a_plain_dict_of_classes() -> None:
     assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr",
-                                  "unet-blind", "da-sr"}
+                                  "unet-blind", "da-sr", "span"}
     assert architecture_arguments("rrdbnet")["num_block"] == 23
     assert set(DISCRIMINATORS) == {"patchgan", "vgg", "unet"}
 

@@ -598,3 +598,19 @@ def test_a_short_compact_run_at_its_defaults_beats_bicubic(tmp_path) -> None:
     summary = json.loads(result.stdout)
     assert summary["val_psnr_y"] > summary["bicubic_psnr_y"] + 0.1, summary
     assert read_safetensors(tmp_path / "m.safetensors")[1]["init"] == "general_x4.safetensors"
+
+
+def test_trains_span_and_writes_its_official_keys(tmp_path, pairs):
+    """SPAN trains like any srkit network; the file's fused eval_conv is that of the saved
+    (EMA) branches, as an official SPAN file's is."""
+    from srkit.io.checkpoints import load_model
+
+    args = {**TINY, "arch": "span", "arch_args": {"feature_channels": 4}}
+    result = train_sr(pairs, tmp_path / "span.safetensors", 2, **args, iters=4, seed=0)
+    loaded = load_model(result.output)
+    assert (loaded.arch, loaded.scale) == ("span", 2)
+    assert loaded.arch_args == {"feature_channels": 4, "upscale": 2}
+    saved = load_file(result.output)
+    rebuilt = loaded.model.state_dict()
+    assert all(torch.equal(saved[k], v) for k, v in rebuilt.items())
+    assert "block_6.c3_r.eval_conv.weight" in saved and "conv_cat.weight" in saved

@@ -52,6 +52,7 @@ TILED = [  # (arch, args, image height, width, tile)
     ("rrdbnet", {"num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 4}, 55, 47, 8),
     ("rrdbnet", {"num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2}, 95, 87, 16),
     ("rrdbnet", {"num_feat": 4, "num_block": 1, "num_grow_ch": 4, "scale": 1}, 173, 170, 24),
+    ("span", {"feature_channels": 4, "upscale": 2}, 57, 50, 8),
 ]
 
 

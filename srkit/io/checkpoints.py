@@ -252,7 +252,12 @@ def _check_arch_args(arch: str, arch_args: Any, name: str) -> None:
     known = architecture_arguments(arch)
     for key, value in arch_args.items():
         default = known.get(key)
-        if isinstance(default, bool) or default is None:
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise SrkitError(f"{name}: {arch} argument {key} must be true or false, "
+                                 f"got {value!r}")
+            continue
+        if default is None:
             continue  # unknown names are reported by build_model
         if isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int):

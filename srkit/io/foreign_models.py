@@ -1,7 +1,7 @@
 """Foreign SR model files: recognise the architecture of a bare state dict, or refuse clearly.
 
 A ``.pth`` (or a safetensors file without srkit's metadata) does not say which network it
-belongs to. :func:`detect_architecture` recognises the three layouts srkit runs from key
+belongs to. :func:`detect_architecture` recognises the layouts srkit runs from key
 names and tensor shapes, as spandrel does:
 
 - RRDBNet (ESRGAN, Real-ESRGAN, BSRGAN) in BasicSR's names (``conv_first``,
@@ -9,12 +9,13 @@ names and tensor shapes, as spandrel does:
   2019 names (``RRDB_trunk.``, ``trunk_conv.``, ``upconv1.``, ``HRconv.``) and in ESRGAN's
   original sequential layout (:func:`convert_old_esrgan`, which spandrel also writes);
 - MSRResNet (``conv_first``, ``body.N.conv1``, ``upconv1``);
-- SRVGGNetCompact (``body.0``, ``body.1`` PReLU, ..., ``body.{2 * num_conv + 2}``).
+- SRVGGNetCompact (``body.0``, ``body.1`` PReLU, ..., ``body.{2 * num_conv + 2}``);
+- SPAN (hongyuanyu/SPAN: ``conv_1.sk``, ``block_N.cK_r.*``, ``conv_cat``, ``upsampler.0``).
 
 Layouts that only look like one of these (MMRealSR is an RRDBNet with a degradation
 estimator beside it; ESRGAN+ adds 1×1 convs) raise :class:`UnsupportedLayout`, as does any
 file whose keys do not all fit; :func:`load_with_spandrel` then tries spandrel (the
-optional extra ``srkit[spandrel]``), which knows SwinIR, HAT, DAT, SPAN and many more.
+optional extra ``srkit[spandrel]``), which knows SwinIR, HAT, DAT and many more.
 """
 
 from __future__ import annotations
@@ -110,8 +111,8 @@ def _foreign_marker(state: dict[str, torch.Tensor]) -> tuple[str, str] | None:
 
 def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
                         ) -> tuple[str, dict[str, Any]]:
-    """Recognise RRDBNet, MSRResNet or SRVGGNetCompact and their arguments from a state dict
-    in BasicSR names; :class:`UnsupportedLayout` for anything else."""
+    """Recognise RRDBNet, MSRResNet, SRVGGNetCompact or SPAN and their arguments from a state
+    dict in BasicSR / the official names; :class:`UnsupportedLayout` for anything else."""
     marker = _foreign_marker(state)
     if marker:
         raise UnsupportedLayout(f"{name}: looks like {marker[0]} (keys '{marker[1]}…'), "
@@ -123,9 +124,12 @@ def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
         return "srresnet", _srresnet_args(state)
     if "body.0.weight" in state and state["body.0.weight"].ndim == 4:
         return "compact", _compact_args(state, name)
+    if all(key in state for key in SPAN_KEYS):
+        return "span", _span_args(state, name)
     sample = ", ".join(list(state)[:3])
     raise UnsupportedLayout(f"{name}: unrecognised network layout (keys {sample}, ...); srkit "
-                            "reads RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet and SRVGGNetCompact")
+                            "reads RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet, SRVGGNetCompact "
+                            "and SPAN")
 
 
 def require_rgb(arch: str, arch_args: dict[str, Any], name: str) -> None:
@@ -198,6 +202,30 @@ def _compact_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
             "num_conv": (last - 2) // 2, "upscale": upscale, "act_type": "prelu"}
 
 
+# SPAN (hongyuanyu/SPAN): the keys spandrel also detects it by.
+SPAN_KEYS = ("conv_1.sk.weight", "block_1.c1_r.sk.weight", "block_1.c1_r.eval_conv.weight",
+             "conv_cat.weight", "conv_2.sk.weight", "upsampler.0.weight")
+
+
+def _span_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
+    """Width and input channels from conv_1's skip conv; scale from the upsampler's
+    ``num_out_ch · upscale²`` channels (output channels = input channels, as every published
+    SPAN); ``norm=False`` where the file holds spandrel's ``no_norm`` buffer."""
+    skip = state["conv_1.sk.weight"]
+    num_in_ch, width = int(skip.shape[1]), int(skip.shape[0])
+    out_channels = int(state["upsampler.0.weight"].shape[0])
+    upscale = math.isqrt(out_channels // num_in_ch)
+    if upscale < 1 or upscale * upscale * num_in_ch != out_channels:
+        raise UnsupportedLayout(f"{name}: a SPAN whose upsampler has {out_channels} channels, "
+                                f"not {num_in_ch} × a square scale")
+    blocks = _count_blocks(state, r"block_(\d+)\.c1_r\.sk\.weight")
+    if blocks != 6:
+        raise UnsupportedLayout(f"{name}: a SPAN with {blocks} blocks; the SPAN network has "
+                                "6 (block_1 … block_6)")
+    return {"num_in_ch": num_in_ch, "num_out_ch": num_in_ch, "feature_channels": width,
+            "upscale": upscale, "norm": "no_norm" not in state}
+
+
 # A relu or leakyrelu SRVGGNetCompact is saved with the PReLU weights that compute the same
 # function (PReLU(x) = max(0, x) + a·min(0, x): a = 0 is ReLU, a = 0.1 srkit's LeakyReLU), so
 # Real-ESRGAN and spandrel, which only build PReLU compact nets, load it too.
@@ -245,7 +273,7 @@ def drop_equivalent_prelu(state: dict[str, torch.Tensor], arch: str, arch_args: 
 # 32 pixels is 4 SwinIR windows, where tile seams no longer show in practice. --tile 0 runs
 # the whole image at once (exact); --tile-overlap overrides this.
 SPANDREL_OVERLAP = 32
-SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads SwinIR, HAT, DAT, SPAN and more"
+SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads SwinIR, HAT, DAT and more"
 
 
 class SpandrelNetwork(torch.nn.Module):

@@ -25,6 +25,7 @@ from srkit.models.da_sr import DomainAdaptSR
 from srkit.models.metasr import MetaRDN
 from srkit.models.rrdbnet import RRDBNet
 from srkit.models.san import SAN
+from srkit.models.span import SPAN
 from srkit.models.srfbn import SRFBN
 from srkit.models.srresnet import MSRResNet
 from srkit.models.unet_blind import UNetBlind
@@ -38,13 +39,14 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "metasr": MetaRDN,
     "unet-blind": UNetBlind,  # scale 1: pre-upsampled input, plus a degradation head
     "da-sr": DomainAdaptSR,  # encoder + SR decoder of the domain-adapt recipe
+    "span": SPAN,
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
 SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "compact": "upscale", "san": "upscale", "srfbn": "upscale",
                                   "metasr": "scale", "unet-blind": "scale",
-                                  "da-sr": "scale"}
+                                  "da-sr": "scale", "span": "upscale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -66,6 +68,8 @@ def build_model(arch: str, **arch_args: Any) -> nn.Module:
         if isinstance(default, int) and not isinstance(default, bool) and (
                 isinstance(value, bool) or not isinstance(value, int)):
             raise SrkitError(f"{arch}: {name} must be an integer, got {value!r}")
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise SrkitError(f"{arch}: {name} must be true or false, got {value!r}")
     return ARCHITECTURES[arch](**arch_args)
 
 
@@ -82,6 +86,6 @@ def _lookup(arch: str) -> type[nn.Module]:
     return ARCHITECTURES[arch]
 
 
-__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SRFBN", "DomainAdaptSR", "MSRResNet",
+__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SPAN", "SRFBN", "DomainAdaptSR", "MSRResNet",
            "MetaRDN", "RRDBNet", "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale",
            "architecture_arguments", "build_model"]
