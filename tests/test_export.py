@@ -21,7 +21,8 @@ from srkit.stages.export import export_model
 runner = CliRunner()
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = {"compact": {"num_feat": 8, "num_conv": 2, "upscale": 3},
-        "rrdbnet": {"num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2}}
+        "rrdbnet": {"num_feat": 8, "num_block": 1, "num_grow_ch": 4, "scale": 2},
+        "span": {"feature_channels": 8, "upscale": 2}}
 
 
 def _model_file(tmp_path: Path, arch: str) -> tuple[Path, torch.nn.Module]:
@@ -54,10 +55,13 @@ def test_torchscript_export_runs_at_any_size(tmp_path: Path, arch: str) -> None:
         torch.testing.assert_close(traced(x), model(x), atol=1e-5, rtol=0)
 
 
-def test_onnx_export_has_dynamic_sizes_and_matches(tmp_path: Path) -> None:
+@pytest.mark.parametrize("arch", ["compact", "span"])
+def test_onnx_export_has_dynamic_sizes_and_matches(tmp_path: Path, arch: str) -> None:
+    """Dynamic batch, height and width; SPAN computes weights in its graph, which an export
+    from a batch of one would fix to one image."""
     onnxruntime = pytest.importorskip("onnxruntime")
     pytest.importorskip("onnxscript")
-    path, model = _model_file(tmp_path, "compact")
+    path, model = _model_file(tmp_path, arch)
     result = export_model(path, tmp_path / "m.onnx", opset=17)
     assert result.format == "onnx" and result.opset == 17
     assert result.max_abs_diff <= 1e-4 and result.max_abs_diff_resized <= 1e-4
@@ -68,7 +72,7 @@ def test_onnx_export_has_dynamic_sizes_and_matches(tmp_path: Path) -> None:
     with torch.no_grad():
         assert np.abs(out - model(x).numpy()).max() < 1e-4
     props = session.get_modelmeta().custom_metadata_map
-    assert json.loads(props["srkit"])["scale"] == 3
+    assert json.loads(props["srkit"])["scale"] == TINY[arch].get("upscale")
 
 
 def test_a_mismatching_export_is_refused_and_not_written(tmp_path: Path, monkeypatch) -> None:
