@@ -337,7 +337,8 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
     """One image's enlarged RGB ``(H', W', 3)`` and alpha ``(H', W')`` (or None), in [0, 1].
 
     ``model`` is a :class:`~srkit.io.checkpoints.LoadedModel` for ``method="model"``, None
-    for ``bicubic``/``lanczos``; ``H' = round(H·f)`` with ``f`` = ``outscale`` or ``scale``.
+    for ``bicubic``/``lanczos``; ``H' = round(H·f)`` (halves up) with ``f`` = ``outscale`` or
+    ``scale``.
     An arbitrary-scale model runs at ``scale`` (:func:`model_run_scale`, checked by the
     caller), any other at its own factor.
     """
@@ -349,7 +350,9 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
         scale if model is None or pre or run_scale is not None else model.scale)
     if factor is None:
         raise SrkitError(f"--method {method} needs -x/--scale or --outscale")
-    out_shape = (max(1, round(height * factor)), max(1, round(width * factor)))
+    # halves round up, as Meta-SR's output size does (Python's round() would send 22.5 to 22)
+    out_shape = (max(1, math.floor(height * factor + 0.5)),
+                 max(1, math.floor(width * factor + 0.5)))
 
     def enlarge(rgb: np.ndarray) -> np.ndarray:
         if model is None:
