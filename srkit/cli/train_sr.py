@@ -72,7 +72,7 @@ def train_sr_cmd(
         "one drawn per batch; --hr with --bicubic).")] = None,
     hr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--hr", help="Clean HR photos to degrade on the fly (with --pool, --synthetic or "
-        "both).",
+        "both, or --bicubic).",
         show_default=False)] = None,
     pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--pool", help="Degradation pool: a random kernel and noise patch per sample "
