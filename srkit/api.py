@@ -18,6 +18,7 @@ enlarge_image`), so a file and an array give the same result.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,7 +57,7 @@ def load_model(name_or_path: str | Path, device: str = "auto") -> LoadedModel:
 
 
 def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
-                  scale: int | None = None, *, method: str = "model",
+                  scale: float | None = None, *, method: str = "model",
                   tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
                   outscale: float | None = None, alpha_mode: str = "bicubic",
                   half: bool = False, device: str = "auto") -> Any:
@@ -69,7 +70,9 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
         model: a :func:`load_model` result, an srkit network (``nn.Module`` with ``scale``),
             or a name or path to load; None with ``method="model"`` uses the shipped
             ``general_xS`` for ``scale`` (×4 when ``scale`` is None too).
-        scale: integer factor; with a model it must equal the model's (use ``outscale``).
+        scale: the factor; with a fixed-scale model it must equal the model's (use
+            ``outscale``), an arbitrary-scale model (Meta-SR trained over a range) runs at
+            any factor from 1 to 16, integer or not; bicubic and Lanczos take any factor.
         method: ``model``, ``bicubic`` (MATLAB imresize) or ``lanczos`` (Lanczos-3).
         tile, tile_overlap: as in :func:`srkit.upscale` (the default overlap is exact).
         outscale: final factor, may be non-integer (the result is resized with bicubic).
@@ -103,7 +106,7 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
     return Image.fromarray(out)  # uint8 HW, HW2, HW3, HW4 → L, LA, RGB, RGBA; uint16 → I;16
 
 
-def _model_for(model: Any, scale: int | None, method: str, half: bool, device: str
+def _model_for(model: Any, scale: float | None, method: str, half: bool, device: str
                ) -> LoadedModel | None:
     """The network to run (None for interpolation methods), scale and half checked."""
     import torch
@@ -117,24 +120,30 @@ def _model_for(model: Any, scale: int | None, method: str, half: bool, device: s
         if half:
             raise SrkitError("half only applies to method='model'")
         return None
-    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, int)
-                              or scale < 1):
-        raise SrkitError(f"scale must be a positive integer, got {scale!r}")
+    from srkit.stages.upscale import MAX_SCALE, model_run_scale
+
+    if scale is not None and (isinstance(scale, bool) or not isinstance(scale, (int, float))
+                              or not 1 <= scale <= MAX_SCALE):
+        raise SrkitError(f"scale must be a number from 1 to {MAX_SCALE}, got {scale!r}")
     if model is None or isinstance(model, (str, Path)):
         from srkit.io.checkpoints import load_model as load_file
         from srkit.modelzoo import resolve_model
 
-        loaded = load_file(resolve_model(model, scale), device)
+        if model is None and scale is not None and not float(scale).is_integer():
+            raise SrkitError(f"no shipped model runs at ×{scale:g}: pass an arbitrary-scale "
+                             "model (a Meta-SR trained over a range of factors), or outscale")
+        loaded = load_file(resolve_model(model, None if scale is None else int(scale)), device)
     elif isinstance(model, LoadedModel):
         loaded = model
     elif isinstance(model, nn.Module) and isinstance(getattr(model, "scale", None), int):
-        loaded = LoadedModel(model, type(model).__name__, {}, int(model.scale))
+        # a network passed directly: an arbitrary-scale one (Meta-SR) takes any factor
+        metadata = ({"scale_range": json.dumps([1.0, float(MAX_SCALE)])}
+                    if getattr(model, "arbitrary_scale", False) else {})
+        loaded = LoadedModel(model, type(model).__name__, {}, int(model.scale), metadata)
     else:
         raise SrkitError(f"model must be a name, a path, srkit.load_model(...) or an srkit "
                          f"network, not {type(model).__name__}")
-    if scale is not None and scale != loaded.scale:
-        raise SrkitError(f"a ×{loaded.scale} model, but scale={scale} was asked "
-                         f"(pass outscale={scale} to resize its output)")
+    model_run_scale(loaded, scale, f"a ×{loaded.scale} {loaded.arch}", option="scale=")
     if half:
         parameter = next(loaded.model.parameters())
         if parameter.device.type == "cpu":

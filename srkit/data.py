@@ -9,6 +9,7 @@ warning, as every command does (``strict`` raises instead); none readable is an 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from srkit.patches import (
     MixedPatches,
     PairPatches,
     PatchDataset,
+    ScaleRangePatches,
     SyntheticPatches,
     TargetLrPatches,
     dihedral,
@@ -154,7 +156,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           val: str | Path | float | None = None,
                           real_lr: str | Path | None = None, domain_adapt: bool = False,
                           rank: int = 0, world_size: int = 1,
-                          strict: bool = False) -> TrainingData:
+                          strict: bool = False, bicubic: bool = False,
+                          scales: object | None = None, batch_size: int = 1) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
@@ -168,7 +171,19 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     target domain instead: any of the sources above gets an unpaired crop of them added to
     each sample (:class:`TargetLrPatches`, ``(lq, gt, target_lq)``). Unreadable photos and
     pairs are skipped with a warning (``strict``: the first one raises).
+
+    ``bicubic``: ``hr`` photos degraded on the fly by MATLAB bicubic (alone; not with the pool
+    or the random pipeline). ``scales`` (a :class:`~srkit.scales.ScaleRange`, for an
+    arbitrary-scale network): ``hr`` with ``bicubic`` only, one factor per batch of
+    ``batch_size`` (:class:`ScaleRangePatches`, LR patches of ``patch_size / scales.high``
+    pixels, so the largest HR patch fits ``patch_size``); validation pairs are made at
+    ``scale``, the range's default integer factor.
     """
+    if scales is not None:
+        _check_scale_range_source(scales, pairs, pool, synthetic, blind, bicubic, real_lr)
+    if bicubic and (pairs is not None or pool is not None or synthetic or blind):
+        raise SrkitError("--bicubic degrades --hr photos on its own; it does not mix with "
+                         "--pool, --synthetic, --blind or a pair folder")
     if (pairs is None) == (hr is None):
         raise SrkitError("give either a pair folder or --hr DIR (with --pool or --synthetic)")
     if domain_adapt and real_lr is None:
@@ -186,8 +201,9 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                          "does not mix with --pool, --synthetic or a pair folder")
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale}")
-    if hr is not None and pool is None and not synthetic and not blind:
-        raise SrkitError("--hr needs --pool POOL.h5, --synthetic or both (or --blind)")
+    if hr is not None and pool is None and not synthetic and not blind and not bicubic:
+        raise SrkitError("--hr needs --pool POOL.h5, --synthetic or both (or --blind, or "
+                         "--bicubic)")
     fraction = val if isinstance(val, float) else None
     common = {"seed": seed, "rank": rank, "world_size": world_size}
 
@@ -222,6 +238,22 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         train_images = [hr_images[i] for i in keep]
         _check_sizes(train_images, [paths[i].name for i in keep], patch_size, "the photo")
         parts, descriptions = [], []
+        if scales is not None:
+            lr_patch = int(patch_size // scales.high)
+            if lr_patch < 4:
+                raise SrkitError(f"--patch-size {patch_size} at ×{scales.high:g} leaves LR "
+                                 f"patches of {lr_patch} pixels; give at least "
+                                 f"{math.ceil(4 * scales.high)}")
+            parts.append(ScaleRangePatches(train_images, scales, lr_patch, batch_size,
+                                           **common))
+            descriptions.append(f"MATLAB bicubic at ×{scales.text} (steps of 0.1, one factor "
+                                f"per batch; LR patches {lr_patch}×{lr_patch})")
+        elif bicubic:
+            from srkit.degradations import BicubicDegradation
+
+            parts.append(DegradedPatches(train_images, BicubicDegradation(scale), patch_size,
+                                         **common))
+            descriptions.append("MATLAB bicubic downscaling")
         if blind:
             part = BlindPatches(train_images, patch_size, settings=blind_settings, **common)
             parts.append(part)
@@ -268,6 +300,29 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         validation = [ValidationPair(n, to_float(lr), to_float(h))
                       for n, h, lr in zip(names, val_hr, val_lr, strict=True)]
     return TrainingData(dataset, validation, description)
+
+
+def _check_scale_range_source(scales, pairs, pool, synthetic, blind, bicubic,
+                              real_lr) -> None:
+    """A scale range needs pairs at any factor: HR photos degraded by bicubic on the fly."""
+    text = scales.text
+    if pairs is not None:
+        raise SrkitError(f"-x {text}: a pair folder holds pairs at one integer factor; a scale "
+                         "range makes its pairs on the fly (--hr DIR --bicubic)")
+    if pool is not None:
+        raise SrkitError(f"-x {text}: the pool's kernels are estimated for one integer factor; "
+                         "a scale range trains on --hr DIR --bicubic")
+    if synthetic:
+        raise SrkitError(f"-x {text}: the random pipeline downscales by an integer factor; a "
+                         "scale range trains on --hr DIR --bicubic")
+    if blind:
+        raise SrkitError(f"-x {text}: --blind makes ×1 pre-upsampled pairs; a scale range "
+                         "trains on --hr DIR --bicubic")
+    if real_lr is not None:
+        raise SrkitError(f"-x {text}: --real-lr (dasr, domain-adapt) trains at one integer "
+                         "factor")
+    if not bicubic:
+        raise SrkitError(f"-x {text}: a scale range trains on --hr DIR --bicubic")
 
 
 def _degrade_whole(dataset: PatchDataset, hr_img: np.ndarray, name: str,

@@ -19,6 +19,9 @@ Several sources, one sample contract — ``dataset[i]`` is ``(lq, gt)``, float32
   --dsn`` with their domain-distance maps (``PAIRS/dist/NAME.npy``), plus a crop of a real LR
   photo of the target camera and an unrelated HR crop; ``dataset[i]`` is
   ``(lq, gt, dist, real_lq, gt_unpaired)`` (``dist`` ``(1, p / s, p / s)``).
+* :class:`ScaleRangePatches` — HR photos and MATLAB bicubic at a factor drawn per batch from
+  a :class:`~srkit.scales.ScaleRange` (Meta-SR): ``(lq, gt, scale)``, ``lq`` an
+  ``L × L`` crop, ``gt`` ``round(r·L)`` square, ``scale`` a float64 scalar.
 * :class:`TargetLrPatches` — any of the pair datasets above with an unpaired crop of the
   target camera's LR photos added to each sample, ``(lq, gt, target_lq)`` (the
   ``domain-adapt`` recipe).
@@ -265,6 +268,70 @@ class BlindPatches(DegradedPatches):
         if self.augment:
             lr_patch, hr_patch = dihedral([lr_patch, hr_patch], int(rng.integers(0, 8)))
         return _to_tensor(lr_patch), _to_tensor(hr_patch), torch.from_numpy(params)
+
+
+class ScaleRangePatches(DegradedPatches):
+    """Meta-SR's training samples: one factor per batch, any real factor (module doc).
+
+    Batch ``b`` (samples ``b·batch_size …``, as :func:`srkit.data.make_loader` numbers them)
+    is at the factor ``scales.values[k]``, ``k`` drawn from ``default_rng([seed, 5, b])``:
+    a function of the seed and the iteration alone, so every worker, rank and resumed run
+    draws the same factor for the same batch. A sample is a random HR crop of
+    ``round(r·L)`` pixels at any integer position and the ``L × L`` LR that MATLAB bicubic
+    makes of it at exactly ``1/r`` (:func:`~srkit.degradations.bicubic
+    .bicubic_crop_any_scale`): LR pixel ``u`` covers HR ``[u·r, (u+1)·r)`` of the crop, which
+    is where Meta-SR's projection puts output pixel ``i`` (``⌊i/r⌋``). The HR crop's last row
+    and column overhang the LR's extent by under half a pixel where ``r·L`` is not an
+    integer. ``degradation`` (bicubic at ``scales.default_scale``) makes the held-out
+    validation pairs.
+
+    Args:
+        scales: a :class:`~srkit.scales.ScaleRange`.
+        lr_patch: ``L``, the LR patch side (every factor).
+        batch_size: samples per batch (per process).
+    """
+
+    def __init__(self, hr_images: Sequence[np.ndarray], scales, lr_patch: int,
+                 batch_size: int, seed: int, **kwargs) -> None:
+        from srkit.degradations import BicubicDegradation
+
+        default = scales.default_scale
+        super().__init__(hr_images, BicubicDegradation(default), lr_patch * default, seed,
+                         **kwargs)
+        self.scales = scales
+        self.lr_patch = lr_patch
+        self.batch_size = batch_size
+        self.hr_patch_max = round(scales.high * lr_patch)
+
+    def batch_scale(self, index: int) -> float:
+        """The factor of sample ``index``'s batch."""
+        batch = int(index) // self.batch_size
+        values = self.scales.values
+        return values[int(np.random.default_rng([self.seed, 5, batch]).integers(len(values)))]
+
+    def make_scaled_pair(self, image: int, scale: float, rng: np.random.Generator
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        from srkit.degradations.bicubic import bicubic_crop_any_scale
+
+        hr_img = self.hr_images[image]
+        hr_patch = round(scale * self.lr_patch)
+        height, width = hr_img.shape[:2]
+        if min(height, width) < hr_patch:
+            raise SrkitError(f"HR image of {width}×{height} is smaller than the "
+                             f"{hr_patch}×{hr_patch} patch at ×{scale:g} (lower --patch-size)")
+        row = int(rng.integers(0, height - hr_patch + 1))
+        col = int(rng.integers(0, width - hr_patch + 1))
+        lr = bicubic_crop_any_scale(hr_img, scale, row, col, (self.lr_patch, self.lr_patch))
+        return np.clip(lr, 0.0, 1.0), hr_img[row:row + hr_patch, col:col + hr_patch]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        scale = self.batch_scale(int(index))
+        image, rng = self.sample_source(int(index))
+        lr_patch, hr_patch = self.make_scaled_pair(image, scale, rng)
+        if self.augment:
+            lr_patch, hr_patch = dihedral([lr_patch, hr_patch], int(rng.integers(0, 8)))
+        return (_to_tensor(lr_patch), _to_tensor(hr_patch),
+                torch.tensor(scale, dtype=torch.float64))
 
 
 class DasrPatches(PairPatches):

@@ -219,12 +219,25 @@ def test_srfbn_training_averages_the_pixel_loss_over_every_step() -> None:
 # --- Meta-SR --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("scale", [1.0, 1.1, 1.5, 2.3, 2.7, 3.14, 4.0])
-def test_meta_sr_output_is_floor_of_input_times_any_scale(scale: float) -> None:
+def test_meta_sr_output_is_input_times_any_scale_rounded(scale: float) -> None:
     model = build_model("metasr", **META_SMALL)
     with torch.no_grad():
         out = model(torch.rand(1, 3, 10, 13), scale)
-    assert out.shape == (1, 3, int(np.floor(10 * scale + 1e-9)), int(np.floor(13 * scale + 1e-9)))
+    assert out.shape == (1, 3, int(np.floor(10 * scale + 0.5)), int(np.floor(13 * scale + 0.5)))
     assert torch.isfinite(out).all() and output_size(10, 2.3) == 23
+    assert output_size(10, 2.35) == 24 and output_size(13, 1.5) == 20  # halves go up
+
+
+def test_meta_sr_projection_puts_pixel_edges_on_their_pixel() -> None:
+    """Output row i = u·r (81 at ×2.7) starts exactly at LR pixel u: it projects there with
+    offset 0, even where i / r rounds below u in floating point; no row leaves the input."""
+    assert 81 / 2.7 < 30  # the float rounding the projection has to absorb
+    rows, offsets = projection(40, 2.7)
+    assert rows[81] == 30 and offsets[81] < 1e-12 and rows[80] == 29
+    assert int(rows.max()) == 39 and float(offsets.max()) < 1
+    window_rows, window_offsets = projection(8, 2.7, 78, 91, origin=28)
+    assert window_rows.tolist() == (rows[78:91] - 28).tolist()
+    assert torch.equal(window_offsets, offsets[78:91])
 
 
 def test_meta_sr_feature_mapping_is_the_predicted_filter_at_the_projected_pixel() -> None:
@@ -258,4 +271,4 @@ def test_meta_sr_default_scale_is_its_integer_scale() -> None:
     x = torch.rand(1, 3, 6, 5)
     with torch.no_grad():
         assert torch.equal(model(x), model(x, 3.0))
-        assert model(x, 1.5).shape[-2:] == (9, 7)
+        assert model(x, 1.5).shape[-2:] == (9, 8)

@@ -459,9 +459,9 @@ def test_trains_on_the_fly_from_a_pool_and_from_the_random_pipeline(tmp_path, as
 def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
     first = train_sr(pairs, tmp_path / "first.safetensors", 2, **TINY, iters=3)
     frozen = train_sr(pairs, tmp_path / "frozen.safetensors", 2, **TINY, iters=2,
-                      init=first.output, learning_rate=1e-12)  # below float32 resolution
+                      init=first.output, learning_rate=1e-12)  # steps of ~1e-12
     expected, got = load_file(first.output), load_file(frozen.output)
-    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    assert max(float((expected[k] - got[k]).abs().max()) for k in expected) < 1e-9
     # the provenance: the init file and the iterations from scratch, chained over fine-tunes
     meta = read_safetensors(frozen.output)[1]
     assert (meta["init"], meta["iterations"], meta["total_iterations"]) == \

@@ -46,6 +46,18 @@ def parse_val(text: str | None) -> str | float | None:
     return text
 
 
+def _scale_option(param: typer.CallbackParam, value: str | None):
+    """``-x``: an integer factor or a :class:`~srkit.scales.ScaleRange` (exit 2 otherwise)."""
+    if value is None:
+        return None
+    from srkit.scales import parse_scale
+
+    try:
+        return parse_scale(value)
+    except SrkitError as error:
+        raise typer.BadParameter(str(error), param=param) from None
+
+
 @app.command("train-sr")
 def train_sr_cmd(
     output: output_option("Model file to write (.safetensors); its resume state, log (CSV) "
@@ -53,13 +65,14 @@ def train_sr_cmd(
     pairs: Annotated[Optional[Path], typer.Argument(  # noqa: UP045
         help="Pair folder (PAIRS/hr, PAIRS/lr) made by srkit degrade. Leave out with --hr.",
         show_default=False)] = None,
-    scale: Annotated[_Int, typer.Option("-x", "--scale", min=1, max=MAX_SCALE,
-                                        show_default=False,
-                                        help="Upscaling factor (default 4; 1 with --blind).")
-                     ] = None,
+    scale: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "-x", "--scale", callback=_scale_option, show_default=False, metavar="FACTOR",
+        help=f"Upscaling factor 1-{MAX_SCALE} (default 4; 1 with --blind), or a range LOW-HIGH "
+        "for --arch metasr, e.g. 1.1-4: one network for every factor in it (steps of 0.1, "
+        "one drawn per batch; --hr with --bicubic).")] = None,
     hr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--hr", help="Clean HR photos to degrade on the fly (with --pool, --synthetic or "
-        "both).",
+        "both, or --bicubic).",
         show_default=False)] = None,
     pool: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--pool", help="Degradation pool: a random kernel and noise patch per sample "
@@ -67,6 +80,9 @@ def train_sr_cmd(
     synthetic: Annotated[bool, typer.Option(
         "--synthetic", help="Degrade --hr photos with the random Real-ESRGAN pipeline.")] = False,
     synthetic_set: SyntheticSetOpt = None,
+    bicubic: Annotated[bool, typer.Option(
+        "--bicubic", help="Degrade --hr photos with MATLAB bicubic downscaling (any factor; "
+        "what a -x range trains on).")] = False,
     blind: Annotated[bool, typer.Option(
         "--blind", help="Degrade --hr photos with random blur, ×1–3 downscale and noise, "
         "re-upscaled (pre-upsampled pairs with their parameters, for --recipe blind and "
@@ -171,12 +187,13 @@ def train_sr_cmd(
     """Train an SR network (RealSR / ESRGAN / DASR recipes, EMA, resumable, DDP via torchrun).
 
     Data: PAIRS_DIR from srkit degrade, or --hr DIR with --pool POOL.h5 (kernel and noise
-    drawn per sample), --synthetic, or --blind (pre-upsampled pairs for --recipe blind, a
-    ×1 unet-blind with a degradation-parameter head). --recipe dasr: PAIRS_DIR from srkit
-    degrade --dsn (with dist/ maps) and --real-lr DIR. --recipe domain-adapt: any of those
-    sources plus --real-lr DIR (the target domain), a da-sr network. Writes OUTPUT
-    (safetensors), OUTPUT's .resume.pt and .train.csv beside it. Several processes: torchrun
-    --nproc_per_node N -m srkit train-sr ...
+    drawn per sample), --synthetic, --bicubic, or --blind (pre-upsampled pairs for --recipe
+    blind, a ×1 unet-blind with a degradation-parameter head). -x 1.1-4 --arch metasr --hr
+    DIR --bicubic: one Meta-SR for any factor (srkit upscale -x 2.7 runs it). --recipe
+    dasr: PAIRS_DIR from srkit degrade --dsn (with dist/ maps) and --real-lr DIR. --recipe
+    domain-adapt: any of those sources plus --real-lr DIR (the target domain), a da-sr
+    network. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and .train.csv beside it.
+    Several processes: torchrun --nproc_per_node N -m srkit train-sr ...
     """
     setup(quiet=quiet, seed=seed)
     from srkit.training.recipes import AMP_MODES
@@ -215,6 +232,7 @@ def train_sr_cmd(
 
     result = train_sr(
         pairs, output, scale, hr=hr, pool=pool, synthetic=synthetic, pool_share=pool_share,
+        bicubic=bicubic,
         synthetic_settings=random_settings, blind=blind, blind_settings=range_settings,
         arch=arch, arch_args=arch_args, init=init, recipe=recipe, config=config,
         overrides=overrides,
@@ -236,7 +254,8 @@ def _report(result, json_out: bool) -> None:
         return  # under torchrun, rank 0 reports for all
     summary = {"output": str(result.output), "resume_state": str(result.resume_state),
                "log": str(result.log), "arch": result.arch, "arch_args": result.arch_args,
-               "scale": result.scale, "recipe": result.recipe.name,
+               "scale": result.scale, "scale_range": result.scale_range,
+               "recipe": result.recipe.name,
                "iterations": result.iterations, "seconds": round(result.seconds, 3),
                "iterations_per_second": round(result.iterations_per_second, 3),
                "data_wait_fraction": round(result.data_wait_fraction, 4),
@@ -245,7 +264,9 @@ def _report(result, json_out: bool) -> None:
     if json_out:
         stdout.print_json(json.dumps(summary))
         return
-    line = (f"[green]{result.output}[/green]: {result.arch} ×{result.scale}, "
+    factor = (f"{result.scale_range[0]:g}-{result.scale_range[1]:g}" if result.scale_range
+              else result.scale)
+    line = (f"[green]{result.output}[/green]: {result.arch} ×{factor}, "
             f"{result.iterations} iterations")
     if result.iterations > result.start_iteration:
         line += (f" ({result.iterations_per_second:.2f} it/s, "

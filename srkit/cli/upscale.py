@@ -40,9 +40,11 @@ class Format(str, Enum):
     tif = "tif"
 
 
-ScaleOpt = Annotated[int | None, typer.Option(
+ScaleOpt = Annotated[float | None, typer.Option(
     "-x", "--scale", min=1, max=MAX_SCALE, show_default=False,
-    help="Upscaling factor (default: the model's; needed for bicubic/lanczos).")]
+    help="Upscaling factor (default: the model's; needed for bicubic/lanczos). A fixed-scale "
+    "model takes only its own; an arbitrary-scale model (train-sr --arch metasr -x 1.1-4) "
+    "and bicubic/lanczos take any, e.g. 2.7.")]
 ModelOpt = Annotated[str | None, typer.Option(
     "--model", "-m", show_default=False,
     help="Model file (srkit .safetensors or a BasicSR/Real-ESRGAN .pth) or the name of one "

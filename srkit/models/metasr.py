@@ -11,13 +11,19 @@ and 1×1 local fusion, global 1×1 + 3×3 fusion and a global skip) extracts LR 
 - feature mapping: the output pixel is that filter applied to the ``k × k`` neighbourhood of
   ``F_LR`` at the projected pixel (a per-pixel matrix product, no bias).
 
-The output is ``⌊h·r⌋ × ⌊w·r⌋`` (the authors' ``int(scale · h)``). Pixels with the same
-fractional offsets share weights, so the MLP runs once per distinct row offset × distinct
+The output is ``round(h·r) × round(w·r)`` (halves rounded up; the authors' later
+``int(scale · h + 0.5)``); every output pixel still projects inside the input, since
+``(round(h·r) − 1) / r < h``. Output pixel ``i`` covers ``[i/r, (i+1)/r)`` in LR pixel units,
+LR pixel ``u`` covers ``[u·r, (u+1)·r)`` of the HR grid — the geometry of MATLAB's
+``imresize(hr, 1/r)``, which makes the training pairs (:mod:`srkit.patches`). Pixels with the
+same fractional offsets share weights, so the MLP runs once per distinct row offset × distinct
 column offset (``r²`` pairs for an integer ``r``), not once per output pixel.
 
-``forward(x)`` upscales by the default ``scale`` (an integer, what the model file records and
-``upscale``'s tiling uses); ``forward(x, scale=2.7)`` by any factor ≥ 1 (the paper trains
-and tests 1 < r ≤ 4).
+``forward(x)`` upscales by the default ``scale`` (an integer, what the model file records);
+``forward(x, scale=2.7)`` by any factor ≥ 1 (the paper trains and tests 1 < r ≤ 4).
+:meth:`MetaRDN.upscale_region` computes a window of a larger image's output from an input
+window with context around it, with the offsets of the whole image: what exact tiling at a
+non-integer factor needs (:func:`srkit.ops.tiling.upscale_tiled_any_scale`).
 """
 
 from __future__ import annotations
@@ -35,17 +41,30 @@ DIV2K_RGB_MEAN = (0.4488, 0.4371, 0.4040)  # subtracted from the input, added to
 MAX_SCALE = 16.0
 
 
+# i / r is computed in float64; a row whose left edge falls on an LR pixel edge (i = u·r
+# exactly, e.g. 27 / 2.7) must project to that pixel with offset 0, not to the one before it
+# with offset 0.999…: the tolerance absorbs the rounding of i / r.
+_EDGE_TOLERANCE = 1e-9
+
+
 def output_size(size: int, scale: float) -> int:
-    """``⌊size · scale⌋``; the tiny tolerance keeps e.g. 10 · 2.3 = 22.999… at 23."""
-    return int(math.floor(size * scale + 1e-6))
+    """``round(size · scale)``, halves up; the tolerance keeps e.g. 10 · 2.35 = 23.499… at 24."""
+    return int(math.floor(size * scale + 0.5 + 1e-6))
 
 
-def projection(size: int, scale: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """For each of the ``⌊size·scale⌋`` output positions along one axis: the LR position it
-    projects to, ``⌊i/r⌋`` (int64), and its offset ``i/r − ⌊i/r⌋`` in [0, 1) (float64)."""
-    coords = torch.arange(output_size(size, scale), dtype=torch.float64) / scale
+def projection(size: int, scale: float, out_start: int = 0, out_stop: int | None = None,
+               origin: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """For output positions ``out_start .. out_stop − 1`` along one axis (default: all
+    ``round(size·scale)`` of them): the input position each projects to, ``⌊i/r⌋ − origin``
+    (int64; ``origin`` is where a window of the input starts), and its offset
+    ``i/r − ⌊i/r⌋`` in [0, 1) (float64). ``size`` is the length of that (window of the) input;
+    projections are clamped into it."""
+    if out_stop is None:
+        out_stop = output_size(size, scale)
+    coords = torch.arange(out_start, out_stop, dtype=torch.float64) / scale + _EDGE_TOLERANCE
     source = torch.floor(coords)
-    return source.long().clamp_(0, size - 1), coords - source
+    offsets = (coords - source - _EDGE_TOLERANCE).clamp_(min=0.0)
+    return (source.long() - origin).clamp_(0, size - 1), offsets
 
 
 class ResidualDenseBlock(nn.Module):
@@ -65,7 +84,7 @@ class ResidualDenseBlock(nn.Module):
 
 
 class MetaUpscale(nn.Module):
-    """Meta-Upscale: ``(B, C, h, w)`` LR features → ``(B, out_ch, ⌊h·r⌋, ⌊w·r⌋)``.
+    """Meta-Upscale: ``(B, C, h, w)`` LR features → ``(B, out_ch, round(h·r), round(w·r))``.
 
     Args:
         num_feat: feature channels ``C``.
@@ -90,10 +109,21 @@ class MetaUpscale(nn.Module):
         weights = self.weight_predictor(torch.cat((offsets, inverse), 1))
         return weights.view(offsets.shape[0], -1, self.num_out_ch)
 
-    def forward(self, feat: torch.Tensor, scale: float) -> torch.Tensor:
+    def forward(self, feat: torch.Tensor, scale: float,
+                region: tuple[int, int, int, int, int, int] | None = None) -> torch.Tensor:
+        """Upscale ``feat`` by ``scale``. ``region`` ``(top, left, row_start, row_stop,
+        col_start, col_stop)``: ``feat`` is a window of a larger image's features starting at
+        input pixel ``(top, left)``, and the output is that image's output rows
+        ``row_start:row_stop`` × columns ``col_start:col_stop`` (which must project into the
+        window); None: the whole ``round(h·r) × round(w·r)`` output of ``feat``."""
         batch, _, height, width = feat.shape
-        rows, row_offsets = projection(height, scale)
-        cols, col_offsets = projection(width, scale)
+        if region is None:
+            rows, row_offsets = projection(height, scale)
+            cols, col_offsets = projection(width, scale)
+        else:
+            top, left, row_start, row_stop, col_start, col_stop = region
+            rows, row_offsets = projection(height, scale, row_start, row_stop, top)
+            cols, col_offsets = projection(width, scale, col_start, col_stop, left)
         # Distinct offsets along each axis; every output pixel is one (row, column) pair.
         row_values, row_class = torch.unique(row_offsets.float(), return_inverse=True)
         col_values, col_class = torch.unique(col_offsets.float(), return_inverse=True)
@@ -119,7 +149,7 @@ class MetaUpscale(nn.Module):
 
 
 class MetaRDN(nn.Module):
-    """Meta-RDN, ``(B, num_in_ch, H, W)`` → ``(B, num_out_ch, ⌊rH⌋, ⌊rW⌋)`` for any r ≥ 1.
+    """Meta-RDN, ``(B, num_in_ch, H, W)`` → ``(B, num_out_ch, round(rH), round(rW))``, r ≥ 1.
 
     Args:
         num_in_ch, num_out_ch: image channels (3).
@@ -134,6 +164,7 @@ class MetaRDN(nn.Module):
     """
 
     size_multiple = 1
+    arbitrary_scale = True  # forward(x, scale) and upscale_region take any factor
 
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64,
                  num_block: int = 16, num_layer: int = 8, num_grow_ch: int = 64,
@@ -175,7 +206,22 @@ class MetaRDN(nn.Module):
 
     def forward(self, x: torch.Tensor, scale: float | None = None) -> torch.Tensor:
         """Upscale by ``scale`` (default :attr:`scale`), any real number from 1 to 16."""
+        scale = self._check_scale(scale)
+        return self.upsample(self.features(x), scale) + self.rgb_mean
+
+    def upscale_region(self, x: torch.Tensor, scale: float,
+                       region: tuple[int, int, int, int, int, int]) -> torch.Tensor:
+        """Part of a larger image's output: ``x`` is the input window starting at pixel
+        ``(top, left)`` and the result is the whole image's output rows
+        ``row_start:row_stop`` × columns ``col_start:col_stop`` (``region`` as
+        :meth:`MetaUpscale.forward` takes it). With :attr:`receptive_radius` input pixels of
+        context around the pixels those rows and columns project to (or the image border),
+        it equals that part of ``forward`` on the whole image up to float rounding."""
+        scale = self._check_scale(scale)
+        return self.upsample(self.features(x), scale, region) + self.rgb_mean
+
+    def _check_scale(self, scale: float | None) -> float:
         scale = float(self.scale if scale is None else scale)
         if not (1.0 <= scale <= MAX_SCALE):
             raise SrkitError(f"metasr: scale must be 1 to {MAX_SCALE:g}, got {scale:g}")
-        return self.upsample(self.features(x), scale) + self.rgb_mean
+        return scale

@@ -33,8 +33,13 @@ _KERNELS = {"bicubic": (cubic, 4.0), "bilinear": (_linear, 2.0), "lanczos3": (_l
 
 
 def resize_weights(in_length: int, out_length: int, scale: float, method: str = "bicubic",
-                   antialias: bool = True) -> np.ndarray:
-    """The ``(out_length, in_length)`` matrix that resizes one axis, MATLAB's way."""
+                   antialias: bool = True, offset: float = 0.0) -> np.ndarray:
+    """The ``(out_length, in_length)`` matrix that resizes one axis, MATLAB's way.
+
+    ``offset`` (input pixels) shifts the output grid: output pixel ``u`` then samples where
+    pixel ``u`` of a resize of the input starting ``offset`` pixels further on would (so the
+    rows of a crop of a larger image can be computed from the crop with context around it).
+    """
     kernel, width = _KERNELS[method]
     if scale < 1 and antialias:
         def h(x):
@@ -44,7 +49,7 @@ def resize_weights(in_length: int, out_length: int, scale: float, method: str = 
     else:
         h = kernel
     u = np.arange(1, out_length + 1, dtype=np.float64)
-    x = u / scale + 0.5 * (1 - 1 / scale)
+    x = u / scale + 0.5 * (1 - 1 / scale) + offset
     left = np.floor(x - width / 2)
     taps = int(math.ceil(width)) + 2
     indices = left[:, None] + np.arange(taps)[None, :]

@@ -11,6 +11,13 @@ float rounding. Memory is bounded by the processed size ``(tile + 2·overlap)²`
 Networks that pixel-unshuffle their input (RRDBNet ×2 and ×1) need H and W to be multiples
 of ``multiple``: the image is reflect-padded at the bottom/right to a multiple and every
 tile edge is kept on that grid, so the unshuffle cells are the same as untiled.
+
+At a non-integer factor ``r`` (Meta-SR) an input tile does not map onto a whole number of
+output pixels, and the weights of an output pixel depend on its position in the whole output
+(its offset ``i/r − ⌊i/r⌋``). :func:`upscale_tiled_any_scale` therefore tiles the *output*:
+each input core ``[a, b)`` owns the output pixels that project into it (``a ≤ ⌊i/r⌋ < b``),
+and the network computes exactly those from the core with its context, told where the window
+sits in the whole image — so the result again equals the untiled one up to float rounding.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
@@ -116,3 +124,68 @@ def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tens
                 on_tile(done, total)
     assert result is not None
     return result[..., : scale * height, : scale * width]
+
+
+# (top, left, row_start, row_stop, col_start, col_stop): an input window's origin and the
+# whole image's output rows and columns computed from it (MetaRDN.upscale_region's region).
+Region = tuple[int, int, int, int, int, int]
+
+
+def output_tile_spans(length: int, scale: float, tile: int, overlap: int
+                      ) -> list[tuple[TileSpan, int, int]]:
+    """Tiles of one axis at any factor: each input :class:`TileSpan` with the output pixels
+    ``[out_start, out_stop)`` whose projection ``⌊i/r⌋`` lies in its core; together they
+    cover the ``round(length·scale)`` output pixels once, in order."""
+    from srkit.models.metasr import projection
+
+    sources = projection(length, scale)[0].numpy()
+    spans = []
+    for span in tile_spans(length, tile, overlap):
+        out_start = int(np.searchsorted(sources, span.core_start, "left"))
+        out_stop = int(np.searchsorted(sources, span.core_stop, "left"))
+        if out_stop > out_start:
+            spans.append((span, out_start, out_stop))
+    return spans
+
+
+def upscale_tiled_any_scale(run: Callable[[torch.Tensor, Region], torch.Tensor],
+                            image: torch.Tensor, scale: float, tile: int, overlap: int,
+                            on_tile: Callable[[int, int], None] | None = None
+                            ) -> torch.Tensor:
+    """Apply an any-factor upscaler to ``image`` ``(B, C, H, W)`` in output tiles (module doc).
+
+    Args:
+        run: ``run(window, region)`` → the output rows × columns of ``region`` (a
+            :data:`Region`), e.g. ``MetaRDN.upscale_region`` at ``scale``.
+        scale: any factor ≥ 1; the result is ``round(H·scale) × round(W·scale)``.
+        tile: input core side (0 = whole image at once); overlap: context on each side,
+            ≥ the receptive radius for an exact result.
+        on_tile: called as ``on_tile(done, total)`` after each tile.
+    """
+    from srkit.models.metasr import output_size
+
+    height, width = image.shape[-2:]
+    rows = output_tile_spans(height, scale, tile, overlap)
+    cols = output_tile_spans(width, scale, tile, overlap)
+    result: torch.Tensor | None = None
+    total, done = len(rows) * len(cols), 0
+    for row, row_start, row_stop in rows:
+        for col, col_start, col_stop in cols:
+            piece = image[..., row.in_start:row.in_stop, col.in_start:col.in_stop]
+            out = run(piece, (row.in_start, col.in_start, row_start, row_stop, col_start,
+                              col_stop))
+            expected = (row_stop - row_start, col_stop - col_start)
+            if tuple(out.shape[-2:]) != expected:
+                raise ValueError(f"upscaler returned {tuple(out.shape[-2:])} for a region of "
+                                 f"{expected}")
+            if result is None:
+                result = torch.empty((*out.shape[:-2], output_size(height, scale),
+                                      output_size(width, scale)),
+                                     dtype=torch.float32, device=image.device)
+            result[..., row_start:row_stop, col_start:col_stop] = out.to(result.device,
+                                                                         torch.float32)
+            done += 1
+            if on_tile is not None:
+                on_tile(done, total)
+    assert result is not None
+    return result

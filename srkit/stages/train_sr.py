@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from srkit.errors import SrkitError
+from srkit.scales import ScaleRange, check_scale_range_training
 from srkit.training.recipes import Recipe, TrainConfig, read_config, resolve_recipe
 
 DEFAULT_ARCH = "rrdbnet"
@@ -52,7 +53,7 @@ _DOMAIN_ADAPT_COLUMNS = ("loss_align", "loss_target_rec", "loss_style", "loss_id
 _HEAD_RANGES = {"blur_variance": "blur_variance_range", "noise_level": "noise_level_range",
                 "factor": "factor_range"}
 # Settings that must not change between a run and its resumption.
-_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "seed", "recipe")
+_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "scales", "seed", "recipe")
 
 
 @dataclass
@@ -81,11 +82,12 @@ class TrainResult:
     world_size: int = 1
     rank: int = 0
     data: str = ""
+    scale_range: list[float] | None = None  # [low, high] of an arbitrary-scale run
     history: list[dict[str, float]] = field(default_factory=list)
 
 
 def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safetensors",
-             scale: int | None = None, *, hr: str | Path | None = None,
+             scale: int | ScaleRange | None = None, *, hr: str | Path | None = None,
              pool: str | Path | None = None,
              synthetic: bool = False, synthetic_settings: Any | None = None,
              pool_share: float = 0.5, blind: bool = False, blind_settings: Any | None = None,
@@ -100,7 +102,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              save_every: int = 1000, log_every: int = 10,
              vgg_weights: str | Path | None = None, amp: str = "none",
              channels_last: bool = False, real_lr: str | Path | None = None,
-             description: str = "", strict: bool = False,
+             description: str = "", strict: bool = False, bicubic: bool = False,
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -119,6 +121,12 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     recipes.
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
+
+    ``bicubic=True``: the ``hr`` photos are degraded on the fly by MATLAB bicubic. ``scale`` a
+    :class:`~srkit.scales.ScaleRange` (``-x 1.1-4``) trains an arbitrary-scale ``metasr``
+    (Meta-SR) over its factors, one drawn per batch, on ``hr`` with ``bicubic`` and a
+    pixel-loss recipe; the model's integer ``scale`` is the range's ``default_scale`` (and
+    validation runs there), and its file records ``scale_range`` ``[low, high]``.
     """
     from srkit.console import info
     from srkit.device import resolve_device
@@ -133,6 +141,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         blind_settings = blind_settings if blind_settings is not None else BlindSettings()
     if scale is None:
         scale = 1 if blind else 4
+    scales = scale if isinstance(scale, ScaleRange) else None
+    if scales is not None:
+        scale = scales.default_scale
     init_arch, auto_init = None, init is None
     if init is not None and str(init).lower() == "none":
         init = None  # from scratch, whatever the budget
@@ -149,6 +160,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if short_run is not None:
         init, run_recipe = short_run
     run_recipe = _domain_adapt_perceptual(run_recipe, vgg_weights)
+    if scales is not None:
+        check_scale_range_training(scales, arch, run_recipe)
     if blind:
         arch_args = _blind_arch_args(arch, arch_args, blind_settings)
     state_file, csv_file = resume_path(output), log_path(output)
@@ -190,21 +203,24 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
             real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, rank=context.rank,
-            world_size=context.world_size, strict=strict)
+            world_size=context.world_size, strict=strict, bicubic=bicubic, scales=scales,
+            batch_size=run_recipe.batch_size)
         generator, init_metadata = _build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
         from srkit.training.domain_adapt import DomainAdaptTrainer
-        from srkit.training.trainer import SRTrainer, resolve_amp
+        from srkit.training.trainer import ArbitraryScaleTrainer, SRTrainer, resolve_amp
 
-        trainer_class = (DasrTrainer if run_recipe.is_dasr
+        trainer_class = (ArbitraryScaleTrainer if scales is not None
+                         else DasrTrainer if run_recipe.is_dasr
                          else BlindTrainer if run_recipe.is_blind
                          else DomainAdaptTrainer if run_recipe.is_domain_adapt else SRTrainer)
         trainer = trainer_class(generator, run_recipe, torch_device, context=context,
                                 patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
                                 amp=resolve_amp(amp, torch_device),
                                 channels_last=channels_last)
-        fixed = {"arch": arch, "arch_args": arch_args, "scale": scale, "seed": seed,
+        fixed = {"arch": arch, "arch_args": arch_args, "scale": scale,
+                 "scales": scales.to_list() if scales is not None else None, "seed": seed,
                  "description": description, "init": init_metadata,
                  "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"},
                  "blind": blind_settings.to_dict() if blind else None}
@@ -212,7 +228,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         if resume:
             start = _restore(state_file, trainer, fixed, run_recipe, context.world_size)
         if context.is_main:
-            info(f"training {arch} ×{scale} with the {run_recipe.name} recipe on "
+            factor = scales.text if scales is not None else scale
+            info(f"training {arch} ×{factor} with the {run_recipe.name} recipe on "
                  f"{data.description}; {context.world_size} process(es) on {torch_device}")
             if short_run is not None:
                 info(f"a short run ({run_recipe.iters} iterations): starting from the shipped "
@@ -497,7 +514,7 @@ def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
     state = load_state(state_file)
     changed = []
     for key in _FIXED_ON_RESUME:
-        before, now = state["settings"][key], fixed[key]
+        before, now = state["settings"].get(key), fixed[key]  # "scales": newer than some
         if isinstance(now, dict) and isinstance(before, dict):
             # a setting added to srkit after the state was saved counts at its default
             defaults = (Recipe(name="", iters=1).to_dict() if key == "recipe" else {})
@@ -573,7 +590,7 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
         iterations_per_second=(done.iteration - start) / busy,
         data_wait_fraction=done.wait_seconds / busy, val_psnr_y=final_psnr,
         bicubic_psnr_y=bicubic, world_size=context.world_size, rank=context.rank,
-        data=data.description, history=done.history)
+        data=data.description, history=done.history, scale_range=fixed.get("scales"))
 
 
 def _save_model(output: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
@@ -588,6 +605,8 @@ def _save_model(output: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
                 "recipe_settings": json.dumps(recipe.to_dict(), sort_keys=True)}
     if fixed.get("description"):
         metadata["description"] = fixed["description"]
+    if fixed.get("scales"):  # an arbitrary-scale model: srkit upscale takes any -x for it
+        metadata["scale_range"] = json.dumps(fixed["scales"])
     if fixed.get("blind"):
         metadata["blind_settings"] = json.dumps(fixed["blind"], sort_keys=True)
     if fixed.get("init"):

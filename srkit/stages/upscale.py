@@ -18,10 +18,17 @@ For numpy arrays and PIL images in memory see :func:`srkit.api.upscale_image`.
 A *pre-upsampling* model (``pre_upsampling = True``: ``unet-blind``) is a ×1 network trained
 on bicubic-upscaled inputs: with ``-x S`` the photo is first enlarged ×S with MATLAB bicubic
 (as its training pairs were), then the model restores it at that size.
+
+An *arbitrary-scale* model (Meta-SR trained over a range of factors, ``train-sr --arch metasr
+-x 1.1-4``; its file's ``scale_range`` metadata says so) runs natively at any ``-x``, integer
+or not, and is tiled in output coordinates so that tiles still equal an untiled run
+(:func:`srkit.ops.tiling.upscale_tiled_any_scale`). Any other model runs at its own factor
+only; ``--outscale`` resizes its output. Bicubic and Lanczos take any factor.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -45,6 +52,7 @@ ALPHA_MODES = ("bicubic", "model")
 FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tif": ".tif",
            "tiff": ".tif", "bmp": ".bmp"}
 DEFAULT_TILE = 512
+MAX_SCALE = 16  # the largest factor (×16 of a 12 MP photo is already 3 GP)
 _SEPARATORS = "_-."  # a --suffix starting with one of these is used as given
 
 
@@ -85,12 +93,15 @@ def interpolate_image(rgb: np.ndarray, out_shape: tuple[int, int], method: str) 
 
 def run_model(model, rgb: np.ndarray, *, tile: int = DEFAULT_TILE,
               tile_overlap: int | None = None, device=None, half: bool = False,
-              on_tile: Callable[[int, int], None] | None = None) -> np.ndarray:
+              on_tile: Callable[[int, int], None] | None = None,
+              scale: float | None = None) -> np.ndarray:
     """Apply an SR network to float RGB ``(H, W, 3)`` in [0, 1] → ``(sH, sW, 3)`` in [0, 1].
 
     ``model`` is an ``nn.Module`` with ``scale``, ``size_multiple`` and ``receptive_radius``
     (every srkit generator); ``tile_overlap=None`` uses the receptive radius, which makes the
     tiled output equal to the untiled one. Runs on ``device`` (default: the model's).
+    ``scale``: for a network with ``arbitrary_scale`` (Meta-SR), the factor to run it at
+    (output ``round(H·scale) × round(W·scale)``, tiled in output coordinates); None: its own.
     Anything but a float ``(H, W, 3)`` array in [0, 1] raises :class:`SrkitError` (a uint8
     array would otherwise come out almost white).
     """
@@ -109,10 +120,63 @@ def run_model(model, rgb: np.ndarray, *, tile: int = DEFAULT_TILE,
     def run(piece: torch.Tensor) -> torch.Tensor:
         return model(piece.to(device, dtype)).float().clamp_(0.0, 1.0)
 
+    if scale is not None and not getattr(model, "arbitrary_scale", False):
+        if float(scale) != float(model.scale):
+            raise SrkitError(f"a ×{model.scale} network runs at ×{model.scale} only, not "
+                             f"×{scale:g}")
+        scale = None
     with torch.inference_mode():
-        out = upscale_tiled(run, image, int(model.scale), tile, overlap,
-                            int(model.size_multiple), on_tile)
+        if scale is not None:
+            from srkit.ops.tiling import upscale_tiled_any_scale
+
+            def run_region(piece: torch.Tensor, region) -> torch.Tensor:
+                out = model.upscale_region(piece.to(device, dtype), float(scale), region)
+                return out.float().clamp_(0.0, 1.0)
+
+            out = upscale_tiled_any_scale(run_region, image, float(scale), tile, overlap,
+                                          on_tile)
+        else:
+            out = upscale_tiled(run, image, int(model.scale), tile, overlap,
+                                int(model.size_multiple), on_tile)
     return out[0].permute(1, 2, 0).cpu().numpy()
+
+
+def model_scale_range(loaded) -> tuple[float, float] | None:
+    """The factors an arbitrary-scale model was trained over (``(low, high)``, from its
+    file's ``scale_range`` metadata); None for a fixed-scale model."""
+    text = loaded.metadata.get("scale_range") if loaded.metadata else None
+    if text is None or not getattr(loaded.model, "arbitrary_scale", False):
+        return None
+    low, high = json.loads(text)
+    return float(low), float(high)
+
+
+def model_run_scale(loaded, scale: float | None, name: str, option: str = "-x"
+                    ) -> float | None:
+    """The factor to run ``loaded`` at when ``scale`` is asked: None (its own) without a
+    scale, for a pre-upsampling model and for a fixed-scale model asked for its own factor;
+    ``scale`` for an arbitrary-scale model (a warning outside its trained range). A
+    fixed-scale model asked for another factor raises :class:`SrkitError` naming ``name``."""
+    if scale is None or _pre_upsampling(loaded.model):
+        return None
+    trained = model_scale_range(loaded)
+    if trained is None:
+        if float(scale) == float(loaded.scale):
+            return None
+        how = ("--outscale " if option == "-x" else "outscale=") + f"{scale:g}"
+        extra = ("" if float(scale).is_integer() else
+                 "; a non-integer factor needs an arbitrary-scale model: srkit train-sr "
+                 "--arch metasr -x 1.1-4")
+        asked = f"-x {scale:g}" if option == "-x" else f"scale={scale:g}"
+        raise SrkitError(f"{name}: a ×{loaded.scale} model, but {asked} was asked "
+                         f"(use {how} to resize its output{extra})")
+    low, high = trained
+    if not low - 1e-9 <= scale <= high + 1e-9:
+        from srkit.console import warn
+
+        warn(f"{name} was trained for ×{low:g} to ×{high:g}; ×{scale:g} is outside that "
+             "range (it runs, untested)")
+    return float(scale)
 
 
 def check_float_rgb(rgb: object, caller: str) -> None:
@@ -130,7 +194,7 @@ def check_float_rgb(rgb: object, caller: str) -> None:
 
 
 def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None = None,
-            scale: int | None = None, *, model: str | Path | None = None,
+            scale: float | None = None, *, model: str | Path | None = None,
             method: str = "model", tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
             outscale: float | None = None, fmt: str | None = None, suffix: str | None = None,
             half: bool = False, device: str = "auto", strict: bool = False,
@@ -143,7 +207,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         inputs: files, folders or glob patterns.
         output: a file (single input) or a folder. None writes beside a single input file
             (several inputs need an output folder).
-        scale: integer factor; for ``model`` it defaults to (and must equal) the model's.
+        scale: the factor; for ``model`` it defaults to the model's, and must equal it unless
+            the model is arbitrary-scale (any factor from 1 to 16, run natively; see the
+            module doc). Bicubic and Lanczos take any factor.
         model: srkit ``.safetensors`` or a BasicSR-style ``.pth``, or a model name known to
             :mod:`srkit.modelzoo`; None → the default ``general_xS`` for ``scale`` (×4 when
             no scale is given).
@@ -180,8 +246,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     _check_alpha_and_denoise(method, alpha_mode, denoise_model, denoise_strength)
     if outscale is not None and not (outscale > 0 and math.isfinite(outscale)):
         raise SrkitError(f"--outscale must be a positive number, got {outscale}")
-    if scale is not None and scale < 1:
-        raise SrkitError(f"scale must be a positive integer, got {scale}")
+    if scale is not None and not (1 <= scale <= MAX_SCALE and math.isfinite(scale)):
+        raise SrkitError(f"scale must be a number from 1 to {MAX_SCALE}, got {scale}")
     if not 1 <= jpeg_quality <= 100:
         raise SrkitError(f"JPEG quality must be in 1..100, got {jpeg_quality}")
     if tile < 0 or (tile_overlap is not None and tile_overlap < 0):
@@ -195,8 +261,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     model_path: Path | None = None
     if method == "model":
         loaded, model_path = _load(model, scale, device, half, denoise_model, denoise_strength)
-        if not _pre_upsampling(loaded.model):
-            scale = loaded.scale
+        if not _pre_upsampling(loaded.model) and (scale is None
+                                                  or model_scale_range(loaded) is None):
+            scale = loaded.scale  # (_load refused a fixed-scale model at another factor)
         elif scale is None and outscale is None:
             raise SrkitError(f"{model_path}: a pre-upsampling ×1 model ({loaded.arch}); give "
                              "-x/--scale (the photo is bicubic-upscaled, then restored)")
@@ -262,7 +329,7 @@ def _check_alpha_and_denoise(method: str, alpha_mode: str, denoise_model: str | 
 
 
 def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
-                  scale: int | None = None, outscale: float | None = None,
+                  scale: float | None = None, outscale: float | None = None,
                   tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
                   half: bool = False, alpha_mode: str = "bicubic",
                   on_tile: Callable[[int, int], None] | None = None
@@ -270,15 +337,22 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
     """One image's enlarged RGB ``(H', W', 3)`` and alpha ``(H', W')`` (or None), in [0, 1].
 
     ``model`` is a :class:`~srkit.io.checkpoints.LoadedModel` for ``method="model"``, None
-    for ``bicubic``/``lanczos``; ``H' = round(H·f)`` with ``f`` = ``outscale`` or ``scale``.
+    for ``bicubic``/``lanczos``; ``H' = round(H·f)`` (halves up) with ``f`` = ``outscale`` or
+    ``scale``.
+    An arbitrary-scale model runs at ``scale`` (:func:`model_run_scale`, checked by the
+    caller), any other at its own factor.
     """
     height, width = image.height, image.width
     pre = model is not None and _pre_upsampling(model.model)
-    factor = outscale if outscale is not None else (scale if model is None or pre
-                                                    else model.scale)
+    run_scale = (scale if model is not None and not pre and scale is not None
+                 and model_scale_range(model) is not None else None)
+    factor = outscale if outscale is not None else (
+        scale if model is None or pre or run_scale is not None else model.scale)
     if factor is None:
         raise SrkitError(f"--method {method} needs -x/--scale or --outscale")
-    out_shape = (max(1, round(height * factor)), max(1, round(width * factor)))
+    # halves round up, as Meta-SR's output size does (Python's round() would send 22.5 to 22)
+    out_shape = (max(1, math.floor(height * factor + 0.5)),
+                 max(1, math.floor(width * factor + 0.5)))
 
     def enlarge(rgb: np.ndarray) -> np.ndarray:
         if model is None:
@@ -286,7 +360,7 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
         if pre:  # a ×1 model restores the bicubic-upscaled photo (its training pairs' input)
             rgb = np.clip(interpolate_image(rgb, out_shape, "bicubic"), 0.0, 1.0)
         out = run_model(model.model, rgb, tile=tile, tile_overlap=tile_overlap, half=half,
-                        on_tile=on_tile)
+                        on_tile=on_tile, scale=run_scale)
         return out if out.shape[:2] == out_shape else interpolate_image(out, out_shape,
                                                                         "bicubic")
 
@@ -300,7 +374,7 @@ def enlarge_image(image: LoadedImage, *, method: str = "model", model=None,
     return np.clip(rgb, 0.0, 1.0), alpha
 
 
-def _load(model: str | Path | None, scale: int | None, device: str, half: bool,
+def _load(model: str | Path | None, scale: float | None, device: str, half: bool,
           denoise_model: str | Path | None = None, denoise_strength: float | None = None):
     from srkit.device import resolve_device
     from srkit.io.checkpoints import load_model
@@ -311,19 +385,21 @@ def _load(model: str | Path | None, scale: int | None, device: str, half: bool,
                          "on the CPU); drop --half or use --device cuda")
     from srkit.modelzoo import resolve_model
 
-    path = resolve_model(model, scale)
+    if model is None and scale is not None and not float(scale).is_integer():
+        raise SrkitError(f"no shipped model runs at ×{scale:g}: pass --model FILE of an "
+                         "arbitrary-scale model (srkit train-sr --arch metasr -x 1.1-4), use "
+                         "--outscale, or --method bicubic|lanczos")
+    path = resolve_model(model, None if scale is None else int(scale))
     loaded = load_model(path, torch_device)
     if denoise_model is not None:
         from srkit.io.checkpoints import interpolate_models
 
-        other = resolve_model(denoise_model, scale)
+        other = resolve_model(denoise_model, None if scale is None else int(scale))
         strength = 0.5 if denoise_strength is None else denoise_strength
         # Real-ESRGAN's dni weights [strength, 1 - strength] for [model, wdn model].
         loaded = interpolate_models(loaded, load_model(other, torch_device), 1.0 - strength,
                                     names=(str(path), str(other)))
-    if scale is not None and scale != loaded.scale and not _pre_upsampling(loaded.model):
-        raise SrkitError(f"{path}: a ×{loaded.scale} model, but -x {scale} was asked "
-                         f"(use --outscale {scale} to resize its output)")
+    model_run_scale(loaded, scale, str(path))  # a fixed-scale model at another factor raises
     if half:
         loaded.model.half()
     return loaded, path

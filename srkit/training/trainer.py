@@ -269,3 +269,18 @@ class SRTrainer:
             self.discriminator.load_state_dict(state["discriminator"])
             self.d_optimizer.load_state_dict(state["d_optimizer"])
             self.d_scheduler.load_state_dict(state["d_scheduler"])
+
+
+class ArbitraryScaleTrainer(SRTrainer):
+    """:class:`SRTrainer` for an arbitrary-scale network (Meta-SR) on batches
+    ``(lq, gt, scale)`` of one factor each (:class:`~srkit.patches.ScaleRangePatches`): the
+    generator runs as ``generator(lq, scale)``; losses and updates are SRTrainer's."""
+
+    def step(self, batch: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
+        lq, gt = (self._on_device(t) for t in batch[:2])
+        scales = batch[2]
+        scale = float(scales[0])
+        if not bool((scales == scales[0]).all()):
+            raise ValueError("a batch must hold one factor")
+        return self._update(gt, lambda logs: self._image_losses([self.g_model(lq, scale)],
+                                                                gt, logs))
