@@ -115,7 +115,8 @@ class PatchDataset(Dataset):
     def attach_region_labels(self, labels: Sequence[np.ndarray]) -> None:
         """Give every training HR image its region label map (``(H, W)`` uint8, the HR's
         size): samples then carry the labels of their HR crop, flipped / transposed with it
-        (SROBB's targeted perceptual loss). Only datasets with :meth:`make_crop` take them."""
+        (SROBB's targeted perceptual loss). Only datasets that set ``takes_region_labels``
+        take them."""
         if not self.takes_region_labels:
             raise SrkitError(f"{type(self).__name__} samples cannot carry region labels")
         hr_images = self.hr_images
@@ -289,12 +290,13 @@ class BlindPatches(DegradedPatches):
     they are.
     """
 
+    takes_region_labels = False  # its samples are (lq, gt, params)
+
     def __init__(self, hr_images: Sequence[np.ndarray], patch_size: int, seed: int,
                  settings: object | None = None, **kwargs) -> None:
         from srkit.degradations.blind import BlindDegradation
 
         super().__init__(hr_images, BlindDegradation(settings), patch_size, seed, **kwargs)
-        self.takes_region_labels = False  # its samples are (lq, gt, params)
 
     def make_sample(self, image: int, rng: np.random.Generator
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -331,11 +333,12 @@ class DasrPatches(PairPatches):
         real_lr_images: decoded real LR photos, each at least ``patch_size / scale`` wide.
     """
 
+    takes_region_labels = False  # its samples are the five tensors of DASR
+
     def __init__(self, hr_images: Sequence[np.ndarray], lr_images: Sequence[np.ndarray],
                  dist_maps: Sequence[np.ndarray], real_lr_images: Sequence[np.ndarray],
                  scale: int, patch_size: int, seed: int, **kwargs) -> None:
         super().__init__(hr_images, lr_images, scale, patch_size, seed, **kwargs)
-        self.takes_region_labels = False  # its samples are the five tensors of DASR
         self.dist_maps = [np.asarray(d, np.float32) for d in dist_maps]
         self.real_lr_images = list(real_lr_images)
         if len(self.dist_maps) != self.count:

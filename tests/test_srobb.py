@@ -169,6 +169,14 @@ def test_labels_follow_the_crops_of_hr_photos_degraded_on_the_fly(tmp_path) -> N
         assert label_map.shape == hr.shape[:2] and set(np.unique(label_map)) <= {0, 1, 2}
 
 
+def test_samples_that_cannot_carry_labels_refuse_them() -> None:
+    from srkit.patches import BlindPatches
+
+    blind = BlindPatches([np.zeros((32, 32, 3), np.uint8)], 16, seed=0)
+    with pytest.raises(SrkitError, match="BlindPatches samples cannot carry region labels"):
+        blind.attach_region_labels([np.zeros((32, 32), np.uint8)])
+
+
 def _run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
     from srkit.cli import main
 
