@@ -35,9 +35,9 @@ from srkit.patches import (
 )
 
 # names other modules import from here
-__all__ = ["DasrPatches", "PairPatches", "TrainingData", "ValidationPair", "dihedral",
-           "load_all", "load_dist_map", "load_pixels", "make_loader", "prepare_training_data",
-           "to_float"]
+__all__ = ["DasrPatches", "PairPatches", "RegionSource", "TrainingData", "ValidationPair",
+           "dihedral", "load_all", "load_dist_map", "load_pixels", "make_loader",
+           "prepare_training_data", "to_float"]
 
 
 def load_pixels(path: str | Path) -> np.ndarray:
@@ -81,6 +81,48 @@ def make_loader(dataset: Dataset, batch_size: int, start_batch: int, num_batches
     return DataLoader(dataset, batch_size=batch_size, sampler=indices, num_workers=workers,
                       pin_memory=pin_memory, persistent_workers=False,
                       prefetch_factor=4 if workers else None, drop_last=True)
+
+
+@dataclass(frozen=True)
+class RegionSource:
+    """Where the region labels of SROBB's targeted perceptual loss come from: a folder of
+    PNG maps (:mod:`srkit.io.region_labels`), or, with ``folder`` None, derived from each HR
+    image (:func:`srkit.ops.regions.derive_region_labels` with these thresholds)."""
+
+    folder: Path | None = None
+    edge_threshold: float = 0.03
+    texture_threshold: float = 0.02
+    boundary_radius: int = 2
+
+    def describe(self) -> str:
+        return (f"region labels from {self.folder}" if self.folder is not None
+                else "region labels derived from the HR images")
+
+
+def region_label_maps(regions: RegionSource, stems: Sequence[str],
+                      hr_images: Sequence[np.ndarray], trailing: int = 0) -> list[np.ndarray]:
+    """One ``(H, W)`` uint8 label map per HR image (0 background, 1 object, 2 boundary):
+    read from ``regions.folder`` (``STEM.png``; a map without boundary pixels gets them from
+    its class edges) or derived from the image. ``trailing``: see
+    :func:`srkit.io.region_labels.read_region_labels`."""
+    from srkit.console import track
+    from srkit.ops.regions import BOUNDARY, boundary_from_classes, derive_region_labels
+
+    if regions.folder is None:
+        return [derive_region_labels(to_float(image), edge_threshold=regions.edge_threshold,
+                                     texture_threshold=regions.texture_threshold,
+                                     boundary_radius=regions.boundary_radius)
+                for image in track(hr_images, "deriving region labels")]
+    from srkit.io.region_labels import read_region_labels, region_label_paths
+
+    paths = region_label_paths(regions.folder, stems)
+    maps = []
+    for path, image in zip(track(paths, "reading region labels"), hr_images, strict=True):
+        labels = read_region_labels(path, image.shape, trailing)
+        if not (labels == BOUNDARY).any():
+            labels = boundary_from_classes(labels, regions.boundary_radius)
+        maps.append(labels)
+    return maps
 
 
 @dataclass
@@ -155,6 +197,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           blind_settings: object | None = None,
                           val: str | Path | float | None = None,
                           real_lr: str | Path | None = None, domain_adapt: bool = False,
+                          regions: RegionSource | None = None,
                           rank: int = 0, world_size: int = 1,
                           strict: bool = False, bicubic: bool = False,
                           scales: object | None = None, batch_size: int = 1) -> TrainingData:
@@ -177,7 +220,9 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     arbitrary-scale network): ``hr`` with ``bicubic`` only, one factor per batch of
     ``batch_size`` (:class:`ScaleRangePatches`, LR patches of ``patch_size / scales.high``
     pixels, so the largest HR patch fits ``patch_size``); validation pairs are made at
-    ``scale``, the range's default integer factor.
+    ``scale``, the range's default integer factor. ``regions`` gives every training HR image
+    its object / background / boundary labels (SROBB), which then travel with each crop (pair
+    folders and on-the-fly pool / synthetic sources).
     """
     if scales is not None:
         _check_scale_range_source(scales, pairs, pool, synthetic, blind, bicubic, real_lr)
@@ -186,6 +231,10 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                          "--pool, --synthetic, --blind or a pair folder")
     if (pairs is None) == (hr is None):
         raise SrkitError("give either a pair folder or --hr DIR (with --pool or --synthetic)")
+    if regions is not None and (blind or real_lr is not None):
+        raise SrkitError("region labels (SROBB's targeted perceptual loss) travel with pair "
+                         "folders and --hr with --pool / --synthetic, not with --blind or "
+                         "--real-lr samples")
     if domain_adapt and real_lr is None:
         raise SrkitError("the domain-adapt recipe needs --real-lr DIR: LR photos of the target "
                          "camera")
@@ -218,9 +267,13 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                      patch_size // scale, "the LR image")
         train_hr, train_lr = [hr_images[i] for i in keep], [lr_images[i] for i in keep]
         if not dasr:
-            dataset: PatchDataset | TargetLrPatches = PairPatches(
-                train_hr, train_lr, scale, patch_size, **common)
+            pair_patches = PairPatches(train_hr, train_lr, scale, patch_size, **common)
+            dataset: PatchDataset | TargetLrPatches = pair_patches
             description = f"{len(keep)} pairs from {pairs}"
+            if regions is not None:
+                pair_patches.attach_region_labels(region_label_maps(
+                    regions, [Path(names[i]).stem for i in keep], train_hr, scale - 1))
+                description += f", {regions.describe()}"
         else:
             real_paths, real_images = load_readable(list_images(real_lr), "decoding real LR",
                                                     SkipLog(strict=strict))
@@ -284,6 +337,10 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         description = f"{len(keep)} HR photos from {hr}, " + " or ".join(descriptions)
         if len(parts) == 2:
             description += f" ({pool_share:.0%} from the pool)"
+        if regions is not None:
+            dataset.attach_region_labels(region_label_maps(
+                regions, [paths[i].stem for i in keep], train_images))
+            description += f", {regions.describe()}"
         validation = [_degrade_whole(dataset, hr_images[i], paths[i].name,
                                      np.random.default_rng([seed, 3, i])) for i in held]
     if domain_adapt:

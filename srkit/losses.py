@@ -1,4 +1,5 @@
-"""Training losses for SR networks: pixel, VGG perceptual and adversarial.
+"""Training losses for SR networks: pixel, VGG perceptual (whole-image and SROBB's
+region-targeted) and adversarial.
 
 Every loss is an ``nn.Module`` taking ``weight`` (a multiplier applied to the returned
 value) and ``reduction`` (``mean``, ``sum`` or, where it makes sense, ``none``), as in
@@ -137,6 +138,81 @@ class PerceptualLoss(nn.Module):
             total = total + layer_weight * distance(pred_feats[layer], target_feats[layer],
                                                     reduction=self.reduction)
         return self.weight * total
+
+
+class TargetedPerceptualLoss(nn.Module):
+    """SROBB's targeted perceptual loss (Rad et al. 2019, §3.2): one VGG19 feature distance
+    per region of an object / background / boundary label map.
+
+    ``forward(pred, target, labels)`` returns the weighted terms ``{region: value}`` of the
+    regions whose weight is above 0; ``labels`` is ``(B, 1, H, W)`` (or ``(B, H, W)``)
+    integer with 0 background, 1 object, 2 boundary (:mod:`srkit.ops.regions`). As in the
+    paper, the region's binary mask multiplies both *images* before VGG19, and the term of
+    region ``r`` is ``weight_r · criterion(φ_r(M_r ∘ pred), φ_r(M_r ∘ target))`` (mean over
+    the feature map), so pixels outside a region do not reach its term at all. The target's
+    features are detached.
+
+    Args:
+        weights_path: torchvision's ``vgg19-dcbb9e9d.pth`` (a missing file raises
+            SrkitError, as for :class:`PerceptualLoss`).
+        region_layers: region name (``background``, ``object``, ``boundary``) → VGG19 layer
+            name, taken as given (``relu2_2``, ``conv5_4``, ...).
+        region_weights: region name → weight; regions left out or at 0 are not computed.
+        criterion: ``l1`` or ``l2`` (mean squared error).
+        use_input_norm: ImageNet normalisation of the [0, 1] images (after masking).
+    """
+
+    def __init__(self, weights_path: str | Path | None, region_layers: Mapping[str, str],
+                 region_weights: Mapping[str, float], criterion: str = "l2",
+                 use_input_norm: bool = True) -> None:
+        super().__init__()
+        from srkit.models.vgg import VGG19FeatureExtractor, default_vgg19_path
+        from srkit.ops.regions import REGION_NAMES
+
+        unknown = sorted((set(region_layers) | set(region_weights)) - set(REGION_NAMES))
+        if unknown:
+            raise SrkitError(f"unknown region(s) {', '.join(unknown)} (use "
+                             f"{', '.join(REGION_NAMES)})")
+        if criterion not in ("l1", "l2"):
+            raise SrkitError(f"targeted perceptual criterion must be l1 or l2, not "
+                             f"{criterion!r}")
+        self.region_weights = {name: float(region_weights[name]) for name in REGION_NAMES
+                               if region_weights.get(name, 0.0) > 0}
+        if not self.region_weights:
+            raise SrkitError("the targeted perceptual loss needs a region weight above 0")
+        missing = [name for name in self.region_weights if name not in region_layers]
+        if missing:
+            raise SrkitError(f"no VGG19 layer for the {', '.join(missing)} region")
+        self.region_layers = {name: region_layers[name] for name in self.region_weights}
+        self.region_codes = {name: REGION_NAMES.index(name) for name in self.region_weights}
+        self.criterion = criterion
+        self.vgg = VGG19FeatureExtractor(list(self.region_layers.values()),
+                                         use_input_norm=use_input_norm)
+        self.weights_path = Path(weights_path) if weights_path else default_vgg19_path()
+        self.vgg.load_torchvision_weights(self.weights_path)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor,
+                labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        if labels.ndim == 3:
+            labels = labels[:, None]
+        if labels.shape[0] != pred.shape[0] or labels.shape[-2:] != pred.shape[-2:] \
+                or labels.shape[1] != 1:
+            raise ValueError(f"labels must be (B, 1, H, W) matching pred {tuple(pred.shape)}, "
+                             f"got {tuple(labels.shape)}")
+        names = list(self.region_weights)
+        masks = torch.cat([(labels == self.region_codes[name]).to(pred.dtype)
+                           for name in names])  # (R·B, 1, H, W), region-major
+        pred_feats = self.vgg(pred.repeat(len(names), 1, 1, 1) * masks)
+        with torch.no_grad():
+            target_feats = self.vgg(target.detach().repeat(len(names), 1, 1, 1) * masks)
+        distance = F.l1_loss if self.criterion == "l1" else F.mse_loss
+        batch = pred.shape[0]
+        terms = {}
+        for index, name in enumerate(names):
+            layer, rows = self.region_layers[name], slice(index * batch, (index + 1) * batch)
+            terms[name] = self.region_weights[name] * distance(
+                pred_feats[layer][rows].float(), target_feats[layer][rows].float())
+        return terms
 
 
 def _gan_criterion(kind: str, logits: torch.Tensor, real: bool,

@@ -26,6 +26,11 @@ Several sources, one sample contract — ``dataset[i]`` is ``(lq, gt)``, float32
   target camera's LR photos added to each sample, ``(lq, gt, target_lq)`` (the
   ``domain-adapt`` recipe).
 
+With region labels attached (:meth:`PatchDataset.attach_region_labels`, one ``(H, W)``
+uint8 map per HR image: SROBB's object / background / boundary), :class:`PairPatches`,
+:class:`DegradedPatches` and :class:`MixedPatches` samples are ``(lq, gt, labels)``, the labels
+cut at the HR crop and flipped with it.
+
 Every sample is flipped / transposed at random (the 8 symmetries of the square, as BasicSR's
 ``augment``). Images come decoded (uint8/uint16 arrays, :func:`srkit.data.load_pixels`) and
 are shared with the loader's worker processes, so decoding never stalls training.
@@ -85,9 +90,14 @@ def _image_order(seed: int, epoch: int, count: int) -> np.ndarray:
 class PatchDataset(Dataset):
     """Base class: maps a sample index to an image, a seeded Generator and an augmentation.
 
-    Subclasses implement :meth:`make_pair` (float32 HWC LR and HR patches). ``rank`` and
+    Subclasses implement :meth:`make_crop` (float32 HWC LR and HR patches and the HR patch's
+    position; those whose samples can carry region labels set ``takes_region_labels``) or
+    :meth:`make_pair` with their own ``__getitem__``. ``rank`` and
     ``world_size`` interleave the sample indices of several processes (see module doc).
     """
+
+    takes_region_labels = False
+    hr_images: list[np.ndarray]
 
     def __init__(self, count: int, scale: int, patch_size: int, seed: int, *,
                  rank: int = 0, world_size: int = 1, augment: bool = True) -> None:
@@ -103,6 +113,22 @@ class PatchDataset(Dataset):
         self.rank = rank
         self.world_size = world_size
         self.augment = augment
+        self.region_labels: list[np.ndarray] | None = None
+
+    def attach_region_labels(self, labels: Sequence[np.ndarray]) -> None:
+        """Give every training HR image its region label map (``(H, W)`` uint8, the HR's
+        size): samples then carry the labels of their HR crop, flipped / transposed with it
+        (SROBB's targeted perceptual loss). Only datasets that set ``takes_region_labels``
+        take them."""
+        if not self.takes_region_labels:
+            raise SrkitError(f"{type(self).__name__} samples cannot carry region labels")
+        hr_images = self.hr_images
+        if len(labels) != len(hr_images):
+            raise ValueError(f"{len(labels)} label maps for {len(hr_images)} HR images")
+        for label_map, hr in zip(labels, hr_images, strict=True):
+            if label_map.shape != hr.shape[:2]:
+                raise ValueError(f"label map {label_map.shape} is not the HR's size {hr.shape}")
+        self.region_labels = [np.asarray(label_map, np.uint8) for label_map in labels]
 
     def sample_source(self, index: int) -> tuple[int, np.random.Generator]:
         """The image index and the Generator of sample ``index`` of this rank."""
@@ -111,16 +137,33 @@ class PatchDataset(Dataset):
         image = int(_image_order(self.seed, epoch, self.count)[position])
         return image, np.random.default_rng([self.seed, 1, global_index])
 
-    def make_pair(self, image: int, rng: np.random.Generator
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def make_crop(self, image: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+        """The LR and HR patches and the HR patch's top-left corner in its HR image."""
         raise NotImplementedError
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def make_pair(self, image: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        return self.make_crop(image, rng)[:2]
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        """``(lq, gt)``, or with region labels ``(lq, gt, labels)`` (``labels`` uint8
+        ``(1, p, p)``, the same crop and symmetry as ``gt``; the draws are those of the
+        sample without labels, so both see the same pairs)."""
         image, rng = self.sample_source(int(index))
-        lr_patch, hr_patch = self.make_pair(image, rng)
+        if self.region_labels is None:
+            lr_patch, hr_patch = self.make_pair(image, rng)
+            if self.augment:
+                lr_patch, hr_patch = dihedral([lr_patch, hr_patch], int(rng.integers(0, 8)))
+            return _to_tensor(lr_patch), _to_tensor(hr_patch)
+        lr_patch, hr_patch, (row, col) = self.make_crop(image, rng)
+        height, width = hr_patch.shape[:2]
+        labels = self.region_labels[image][row:row + height, col:col + width, None]
         if self.augment:
-            lr_patch, hr_patch = dihedral([lr_patch, hr_patch], int(rng.integers(0, 8)))
-        return _to_tensor(lr_patch), _to_tensor(hr_patch)
+            lr_patch, hr_patch, labels = dihedral([lr_patch, hr_patch, labels],
+                                                  int(rng.integers(0, 8)))
+        return (_to_tensor(lr_patch), _to_tensor(hr_patch),
+                torch.from_numpy(np.ascontiguousarray(labels.transpose(2, 0, 1))))
 
 
 def _to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -129,6 +172,8 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
 
 class PairPatches(PatchDataset):
     """Aligned random crops from decoded pairs (``lr_images[i]`` × scale = ``hr_images[i]``)."""
+
+    takes_region_labels = True
 
     def __init__(self, hr_images: Sequence[np.ndarray], lr_images: Sequence[np.ndarray],
                  scale: int, patch_size: int, seed: int, **kwargs) -> None:
@@ -139,10 +184,10 @@ class PairPatches(PatchDataset):
             if hr.shape[0] != lr.shape[0] * scale or hr.shape[1] != lr.shape[1] * scale:
                 raise ValueError(f"HR {hr.shape} is not LR {lr.shape} × {scale}")
 
-    def make_pair(self, image, rng):
-        lr, hr, _ = aligned_crop(self.lr_images[image], self.hr_images[image], self.scale,
-                                 self.lr_patch, rng)
-        return lr, hr
+    def make_crop(self, image, rng):
+        lr, hr, (row, col) = aligned_crop(self.lr_images[image], self.hr_images[image],
+                                          self.scale, self.lr_patch, rng)
+        return lr, hr, (row * self.scale, col * self.scale)
 
 
 def _hr_crop_position(hr_img: np.ndarray, patch_size: int, scale: int,
@@ -164,20 +209,22 @@ class DegradedPatches(PatchDataset):
     crop of the whole image's LR.
     """
 
+    takes_region_labels = True
+
     def __init__(self, hr_images: Sequence[np.ndarray], degradation: Degradation,
                  patch_size: int, seed: int, **kwargs) -> None:
         super().__init__(len(hr_images), degradation.scale, patch_size, seed, **kwargs)
         self.hr_images = list(hr_images)
         self.degradation = degradation
 
-    def make_pair(self, image, rng):
+    def make_crop(self, image, rng):
         hr_img = self.hr_images[image]
         row, col = _hr_crop_position(hr_img, self.patch_size, self.scale, rng)
         hr_patch = hr_img[row * self.scale:row * self.scale + self.patch_size,
                           col * self.scale:col * self.scale + self.patch_size]
         lr_patch = self.degradation.degrade_crop(hr_img, row, col,
                                                  (self.lr_patch, self.lr_patch), rng)
-        return lr_patch, hr_patch
+        return lr_patch, hr_patch, (row * self.scale, col * self.scale)
 
 
 class PoolPatches(DegradedPatches):
@@ -205,6 +252,8 @@ class MixedPatches(PatchDataset):
     is as reproducible as its parts.
     """
 
+    takes_region_labels = True
+
     def __init__(self, pool_part: DegradedPatches, synthetic_part: SyntheticPatches,
                  pool_share: float) -> None:
         if not 0.0 <= pool_share <= 1.0:
@@ -215,13 +264,14 @@ class MixedPatches(PatchDataset):
         self.pool_part = pool_part
         self.synthetic_part = synthetic_part
         self.pool_share = pool_share
+        self.hr_images = pool_part.hr_images
 
     def part(self, rng: np.random.Generator) -> DegradedPatches:
         """The source of the next sample (consumes one draw of ``rng``)."""
         return self.pool_part if rng.random() < self.pool_share else self.synthetic_part
 
-    def make_pair(self, image, rng):
-        return self.part(rng).make_pair(image, rng)
+    def make_crop(self, image, rng):
+        return self.part(rng).make_crop(image, rng)
 
 
 class SyntheticPatches(DegradedPatches):
@@ -242,6 +292,8 @@ class BlindPatches(DegradedPatches):
     .BlindDegradation`); the flips and transposes leave the (isotropic) parameters as
     they are.
     """
+
+    takes_region_labels = False  # its samples are (lq, gt, params)
 
     def __init__(self, hr_images: Sequence[np.ndarray], patch_size: int, seed: int,
                  settings: object | None = None, **kwargs) -> None:
@@ -347,6 +399,8 @@ class DasrPatches(PairPatches):
         dist_maps: float32 ``(h, w)`` per pair, the LR image's size.
         real_lr_images: decoded real LR photos, each at least ``patch_size / scale`` wide.
     """
+
+    takes_region_labels = False  # its samples are the five tensors of DASR
 
     def __init__(self, hr_images: Sequence[np.ndarray], lr_images: Sequence[np.ndarray],
                  dist_maps: Sequence[np.ndarray], real_lr_images: Sequence[np.ndarray],

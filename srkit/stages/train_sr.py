@@ -9,7 +9,9 @@ With ``blind=True`` the ``hr`` photos are degraded on the fly by the blind degra
 With the ``domain-adapt`` recipe any of the pair sources is the source domain and ``real_lr``
 the target domain's unpaired LR photos; a ``da-sr`` network (encoder + SR decoder) is trained
 with :class:`~srkit.training.domain_adapt.DomainAdaptTrainer` (its perceptual term is dropped,
-with a warning, when no VGG19 weights are found).
+with a warning, when no VGG19 weights are found). With the ``srobb`` recipe (or any region
+weight above 0) every sample carries the object / background / boundary labels of its HR crop
+(``region_labels`` PNGs, or derived from the HR photos) for SROBB's targeted perceptual loss.
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
@@ -49,6 +51,8 @@ DOMAIN_ADAPT_ARCH = "da-sr"
 # The domain-adapt recipe's own loss columns in the CSV log.
 _DOMAIN_ADAPT_COLUMNS = ("loss_align", "loss_target_rec", "loss_style", "loss_identity",
                          "loss_cycle", "d_feature", "d_style")
+# The targeted perceptual loss's terms in the CSV log (srobb, or any run with a region weight).
+_REGION_COLUMNS = ("loss_boundary", "loss_background", "loss_object")
 # unet-blind's arguments that say what its head's 0 and 1 mean, per BlindSettings field.
 _HEAD_RANGES = {"blur_variance": "blur_variance_range", "noise_level": "noise_level_range",
                 "factor": "factor_range"}
@@ -103,6 +107,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              vgg_weights: str | Path | None = None, amp: str = "none",
              channels_last: bool = False, real_lr: str | Path | None = None,
              description: str = "", strict: bool = False, bicubic: bool = False,
+             region_labels: str | Path | None = None,
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -119,6 +124,10 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     ``callback(iteration)`` is called after every iteration. ``real_lr``: the target
     camera's LR photos, required by (and only used with) the ``dasr`` and ``domain-adapt``
     recipes.
+    ``region_labels``: a folder of PNG label maps (0 background, 1 object, 2 boundary; one
+    ``STEM.png`` per training HR image) for the targeted perceptual loss of the ``srobb``
+    recipe (or any recipe with a region weight); without it the labels are derived from the
+    HR images (docs/srobb.md).
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
 
@@ -186,8 +195,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
                          "(srkit upscale -x S bicubic-upscales before running it)")
-    if run_recipe.uses_perceptual:
+    if run_recipe.uses_perceptual or run_recipe.uses_regions:
         _check_vgg_weights(vgg_weights, run_recipe)
+    regions = _region_source(run_recipe, region_labels)
 
     context, torch_device = init_distributed(resolve_device(device))
     if not context.is_main:
@@ -202,9 +212,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             scale=scale, patch_size=run_recipe.patch_size, seed=seed, pairs=pairs, hr=hr,
             pool=pool, synthetic=synthetic, synthetic_settings=synthetic_settings,
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
-            real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, rank=context.rank,
-            world_size=context.world_size, strict=strict, bicubic=bicubic, scales=scales,
-            batch_size=run_recipe.batch_size)
+            real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, regions=regions,
+            rank=context.rank, world_size=context.world_size, strict=strict, bicubic=bicubic,
+            scales=scales, batch_size=run_recipe.batch_size)
         generator, init_metadata = _build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
@@ -430,10 +440,34 @@ def _check_vgg_weights(vgg_weights: str | Path | None, recipe: Recipe) -> None:
     from srkit.models.vgg import VGG19_URL, default_vgg19_path
 
     path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()
-    if not path.is_file():
+    if path.is_file():
+        return
+    if recipe.uses_perceptual:
         raise SrkitError(f"the {recipe.name} recipe's perceptual loss needs VGG19 weights, "
                          f"not found at {path}: download {VGG19_URL} there, pass "
                          "--vgg-weights FILE, or turn the loss off with --perceptual-weight 0")
+    raise SrkitError(f"the {recipe.name} recipe's targeted perceptual loss needs VGG19 "
+                     f"weights, not found at {path}: download {VGG19_URL} there, pass "
+                     "--vgg-weights FILE, or turn its terms off with --set boundary_weight=0 "
+                     "--set background_weight=0 --set object_weight=0")
+
+
+def _region_source(recipe: Recipe, region_labels: str | Path | None):
+    """Where the region labels come from (None when the recipe has no region term)."""
+    if not recipe.uses_regions:
+        if region_labels is not None:
+            raise SrkitError(f"--region-labels feeds the targeted perceptual loss, which the "
+                             f"{recipe.name} recipe does not use (use --recipe srobb, or set "
+                             "boundary_weight, background_weight or object_weight)")
+        return None
+    from srkit.data import RegionSource
+
+    if region_labels is not None and not Path(region_labels).is_dir():
+        raise SrkitError(f"--region-labels {region_labels}: no such folder")
+    return RegionSource(folder=Path(region_labels) if region_labels is not None else None,
+                        edge_threshold=recipe.region_edge_threshold,
+                        texture_threshold=recipe.region_texture_threshold,
+                        boundary_radius=recipe.region_boundary_radius)
 
 
 def _seed_everything(seed: int) -> None:
@@ -561,7 +595,8 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
     from srkit.training.log import COLUMNS
 
     columns = ((*COLUMNS, "loss_params") if recipe.is_blind
-               else (*COLUMNS, *_DOMAIN_ADAPT_COLUMNS) if recipe.is_domain_adapt else COLUMNS)
+               else (*COLUMNS, *_DOMAIN_ADAPT_COLUMNS) if recipe.is_domain_adapt
+               else (*COLUMNS, *_REGION_COLUMNS) if recipe.uses_regions else COLUMNS)
     plan = LoopPlan(recipe.iters, state_file, csv_file, log_columns=columns,
                     save_every=save_every,
                     log_every=log_every, val_every=val_every, metric_names=("val_psnr_y",),

@@ -82,7 +82,7 @@ class SRTrainer:
                  context: DistContext | None = None, patch_size: int = 128,
                  vgg_weights: str | Path | None = None, amp: str = "none",
                  channels_last: bool = False) -> None:
-        from srkit.losses import GANLoss, PerceptualLoss, PixelLoss
+        from srkit.losses import GANLoss, PerceptualLoss, PixelLoss, TargetedPerceptualLoss
 
         self.recipe = recipe
         self.device = device
@@ -101,6 +101,15 @@ class SRTrainer:
                 vgg_weights, {recipe.perceptual_layer: 1.0},
                 before_activation=recipe.perceptual_before_activation,
                 criterion=recipe.perceptual_criterion, weight=recipe.perceptual_weight,
+            ).to(device, memory_format=self.memory_format)
+        self.targeted_loss = None
+        if recipe.uses_regions:
+            self.targeted_loss = TargetedPerceptualLoss(
+                vgg_weights, {"boundary": recipe.boundary_layer,
+                              "background": recipe.background_layer,
+                              "object": recipe.object_layer},
+                {"boundary": recipe.boundary_weight, "background": recipe.background_weight,
+                 "object": recipe.object_weight}, criterion=recipe.region_criterion,
             ).to(device, memory_format=self.memory_format)
         self.gan_loss = (GANLoss("vanilla" if recipe.gan_kind == "ragan" else recipe.gan_kind,
                                  recipe.gan_weight) if recipe.uses_gan else None)
@@ -145,9 +154,17 @@ class SRTrainer:
     def step(self, batch: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
         """One iteration on a batch ``(lq, gt)``: ``lq`` ``(B, 3, h, w)``, ``gt``
         ``(B, 3, sh, sw)`` in [0, 1]; returns the detached loss terms (``total``, ``pixel``,
-        ``perceptual``, ``gan``, ``discriminator``)."""
-        lq, gt = (self._on_device(t) for t in batch)
-        return self._update(gt, lambda logs: self._image_losses(self._generate(lq), gt, logs))
+        ``perceptual``, ``gan``, ``discriminator``). With the targeted perceptual loss the
+        batch is ``(lq, gt, labels)`` (``labels`` ``(B, 1, sh, sw)``) and the region terms
+        (``boundary``, ``background``, ``object``) are logged too."""
+        lq, gt = (self._on_device(t) for t in batch[:2])
+        labels = None
+        if self.targeted_loss is not None:
+            if len(batch) < 3:
+                raise ValueError("the targeted perceptual loss needs (lq, gt, labels) batches")
+            labels = batch[2].to(self.device, non_blocking=True)
+        return self._update(gt, lambda logs: self._image_losses(self._generate(lq), gt, logs,
+                                                                labels=labels))
 
     def _on_device(self, images: torch.Tensor) -> torch.Tensor:
         return images.to(self.device, non_blocking=True).contiguous(
@@ -155,11 +172,13 @@ class SRTrainer:
 
     def _image_losses(self, outputs: Sequence[torch.Tensor], gt: torch.Tensor,
                       logs: dict[str, torch.Tensor],
-                      after_pixel: Callable[[torch.Tensor], torch.Tensor] | None = None
+                      after_pixel: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                      labels: torch.Tensor | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
         """The recipe's image terms into ``logs``: pixel (averaged over every output of a
         multi-output model, SRFBN §3.3), then ``after_pixel(total)`` (a subclass's own term),
-        perceptual and adversarial on the final output. Returns ``(sr, total)``."""
+        perceptual, the targeted perceptual terms on ``labels`` (when the recipe has them)
+        and adversarial on the final output. Returns ``(sr, total)``."""
         sr = outputs[-1]
         total = logs["pixel"] = sum(self.pixel_loss(out.float(), gt)
                                     for out in outputs) / len(outputs)
@@ -168,6 +187,11 @@ class SRTrainer:
         if self.perceptual_loss is not None:
             logs["perceptual"] = self.perceptual_loss(sr, gt)
             total = total + logs["perceptual"]
+        if self.targeted_loss is not None:
+            assert labels is not None
+            for name, term in self.targeted_loss(sr, gt, labels).items():
+                logs[name] = term
+                total = total + term
         if self.discriminator is not None:
             logs["gan"] = self._generator_gan_loss(sr, gt)
             total = total + logs["gan"]
