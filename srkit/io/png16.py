@@ -195,7 +195,7 @@ def write_png(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | Non
     """Encode uint8 or uint16 ``(H, W, C)`` (C = 1..4) as an 8- or 16-bit PNG, in bands.
 
     Each scanline gets the PNG filter (None, Sub, Up, Average, Paeth) with the smallest sum
-    of absolute signed bytes, libpng's heuristic; bands of about a megabyte are filtered and
+    of absolute signed bytes, libpng's heuristic; bands of about 256 KiB are filtered and
     fed to one zlib stream, so memory beyond ``samples`` stays a few megabytes for any
     image size. ``icc_profile`` goes in an ``iCCP`` chunk and ``exif`` (TIFF data, with or
     without the JPEG ``Exif\\0\\0`` header) in an ``eXIf`` chunk when given.
@@ -209,7 +209,7 @@ def write_png(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | Non
     bpp = channels * samples.dtype.itemsize
     stride = width * bpp
     colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    band_rows = max(1, (1 << 20) // max(1, stride))
+    band_rows = max(1, (1 << 18) // max(1, stride))
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     compressor = zlib.compressobj(level)
     prev = np.zeros(stride, dtype=np.uint8)
@@ -235,19 +235,28 @@ def write_png(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | Non
 
 def _filter_rows(rows: np.ndarray, prev: np.ndarray, bpp: int) -> np.ndarray:
     """``(n, stride)`` scanlines (``prev``: the row above the first) → ``(n, 1 + stride)``
-    filtered lines, each with its filter type byte, chosen by the minimum-sum heuristic."""
+    filtered lines, each with its filter type byte, chosen by the minimum-sum heuristic
+    (ties: the lower type)."""
     current = rows.astype(np.int16)
     up = np.vstack([prev[None], rows[:-1]]).astype(np.int16)
     left = np.zeros_like(current)
     left[:, bpp:] = current[:, :-bpp]
     up_left = np.zeros_like(current)
     up_left[:, bpp:] = up[:, :-bpp]
-    candidates = np.stack([current, current - left, current - up,
-                           current - ((left + up) >> 1),
-                           current - _paeth(left, up, up_left)]).astype(np.uint8)
-    cost = np.abs(candidates.view(np.int8).astype(np.int32)).sum(axis=2)
-    kinds = cost.argmin(axis=0)
     out = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
-    out[:, 0] = kinds
-    out[:, 1:] = candidates[kinds, np.arange(rows.shape[0])]
+    best = np.full(rows.shape[0], np.iinfo(np.int64).max)
+    predictors = (None, left, up, (left + up) >> 1, None)
+    for kind, predictor in enumerate(predictors):
+        if kind == 4:
+            predictor = _paeth(left, up, up_left)
+        filtered = rows if predictor is None else (current - predictor).astype(np.uint8)
+        cost = _ABS_SIGNED[filtered].sum(axis=1, dtype=np.int64)
+        better = cost < best
+        best[better] = cost[better]
+        out[better, 0] = kind
+        out[better, 1:] = filtered[better]
     return out
+
+
+# |signed value| of each byte: the cost of a filtered byte in the minimum-sum heuristic
+_ABS_SIGNED = np.abs(np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int16))
