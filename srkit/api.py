@@ -48,11 +48,14 @@ def load_model(name_or_path: str | Path, device: str = "auto") -> LoadedModel:
     """
     from srkit.io.checkpoints import load_model as load_file
     from srkit.modelzoo import resolve_model
+    from srkit.stages.upscale_tiles import prepare
 
     if not isinstance(name_or_path, (str, Path)):
         raise SrkitError(f"load_model takes a model name or a path, not "
                          f"{type(name_or_path).__name__}")
-    return load_file(resolve_model(name_or_path), device)
+    loaded = load_file(resolve_model(name_or_path), device)
+    prepare(loaded.model)  # channels-last on the CPU, as srkit upscale runs it
+    return loaded
 
 
 def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
@@ -123,8 +126,10 @@ def _model_for(model: Any, scale: int | None, method: str, half: bool, device: s
     if model is None or isinstance(model, (str, Path)):
         from srkit.io.checkpoints import load_model as load_file
         from srkit.modelzoo import resolve_model
+        from srkit.stages.upscale_tiles import prepare
 
         loaded = load_file(resolve_model(model, scale), device)
+        prepare(loaded.model)  # channels-last on the CPU, as srkit upscale runs it
     elif isinstance(model, LoadedModel):
         loaded = model
     elif isinstance(model, nn.Module) and isinstance(getattr(model, "scale", None), int):
