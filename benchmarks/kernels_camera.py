@@ -2,9 +2,10 @@
 
 DIV2KRK (benchmarks/kernels_div2krk.py) gives every photo its own kernel; a camera-level
 estimator needs a camera. Here a camera is one DIV2KRK draw of the Gaussian (eigenvalue
-variances U[0.6, 5] HR px² at ×2, U[0.2, 5] at ×4, angle U[0, π); ``X2_VARIANCES``) shared by ``--photos-per-camera`` photos, each
-photo with its own 25 % per-tap shape noise (small per-photo variation), ×2 and ×4 (separate
-cameras), clean and noisy (σ = 2.55/255), ``--cameras`` cameras per seed. HR, LR, scores as
+variances U[0.6, 5] HR px² at ×2, U[0.2, 5] at ×4, angle U[0, π); ``X2_VARIANCES``) shared
+by ``--photos-per-camera`` photos, each photo with its own 25 % per-tap shape noise (small
+per-photo variation), ×2 and ×4 (separate cameras), clean and noisy (σ = 2.55/255),
+``--cameras`` cameras per seed. HR, LR, scores as
 in kernels_div2krk.py (kernel PSNR with ±1 px shift search, re-synthesis PSNR against the
 noise-free LR). Methods: the fixed isotropic Gaussian at the draw's mean variance 2.8,
 edge-gauss per photo, camera-gauss (the default) over each camera's photos, an oracle (the

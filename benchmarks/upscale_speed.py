@@ -1,10 +1,12 @@
 """Upscale speed per architecture: output megapixels per second and share of the CPU's
-measured convolution throughput.
+measured convolution throughput; srkit's runner beside plain torch and onnxruntime on the
+shipped model; the time from process start to the first tile.
 
     python benchmarks/upscale_speed.py [--threads N] [--repeats 3] [--out FILE.md]
 
 For each architecture at its default size at ×4 it times the network on a small input
-(untiled, float32, ``torch.inference_mode``), counts the network's convolution FLOPs per
+(untiled, float32, ``torch.inference_mode``, channels-last with freed memory kept mapped as
+``srkit upscale`` runs it), counts the network's convolution FLOPs per
 output pixel (2 × multiply-adds of every Conv2d, read from forward hooks), and compares
 the FLOP rate reached with that of one large 64→64 3×3 convolution (the best case for
 the same kernels). It also reports the extra work that *exact* tiling costs at the default
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -24,8 +27,12 @@ import torch
 from torch import nn
 
 from srkit.device import cpu_name
+from srkit.memory import keep_freed_memory
 from srkit.models import build_model
 from srkit.ops.tiling import tile_spans
+from srkit.stages.upscale_tiles import prepare
+
+SHIPPED_SIDE = 160  # LR side of the side-by-side runs on the shipped general_x4
 
 MODELS = [  # name, arch, arguments, LR input side for the timing
     ("RRDBNet (23 blocks, ESRGAN)", "rrdbnet", {"scale": 4}, 48),
@@ -71,18 +78,143 @@ def timed(fn, repeats: int) -> list[float]:
     return times
 
 
-def peak_conv_gflops(repeats: int) -> tuple[float, float]:
-    """(best, median) GFLOP/s of a 64→64 3×3 convolution on a 1×64×256×256 map."""
-    conv = nn.Conv2d(64, 64, 3, padding=1).eval()
-    x = torch.rand(1, 64, 256, 256)
+def native_bf16() -> bool:
+    """Whether the CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16), from /proc/cpuinfo."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def peak_conv_gflops(repeats: int, dtype: torch.dtype = torch.float32
+                     ) -> tuple[float, float]:
+    """(best, median) GFLOP/s of a 64→64 3×3 convolution on a 1×64×256×256 map
+    (channels-last, oneDNN's fastest layout)."""
+    conv = nn.Conv2d(64, 64, 3, padding=1).eval().to(dtype, memory_format=torch.channels_last)
+    x = torch.rand(1, 64, 256, 256).to(dtype, memory_format=torch.channels_last)
     flops = 2 * 64 * 9 * 64 * 256 * 256
 
     def run() -> None:
-        with torch.inference_mode():
+        with torch.inference_mode(), keep_freed_memory():
             conv(x)
 
     times = timed(run, repeats)
     return flops / min(times) / 1e9, flops / statistics.median(times) / 1e9
+
+
+def side_by_side(repeats: int) -> tuple[list[dict], float, float | None]:
+    """The shipped general_x4 on a SHIPPED_SIDE² tile: plain torch (NCHW), srkit's runner,
+    onnxruntime with and without kept memory, and the fp32 (and bf16) reference convolution,
+    each repeat running every variant once in turn; medians. Returns the rows, the fp32
+    reference's median GFLOP/s and the bf16 one's (None without native bf16)."""
+    import tempfile
+
+    import numpy as np
+
+    from srkit.io.checkpoints import load_model
+    from srkit.modelzoo import resolve_model
+    from srkit.stages.export import _export_onnx
+    from srkit.stages.upscale_tiles import network_runner
+
+    plain = load_model(resolve_model("general_x4"), "cpu").model
+    srkit_net = load_model(resolve_model("general_x4"), "cpu").model
+    prepare(srkit_net)
+    rgb = np.random.default_rng(0).random((SHIPPED_SIDE, SHIPPED_SIDE, 3), dtype=np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
+    flops = conv_flops(plain, x)
+    runner = network_runner(srkit_net)
+    variants = {
+        "torch, NCHW (srkit before)": lambda: plain(x).clamp(0, 1)[0].permute(1, 2, 0).numpy(),
+        "torch as srkit runs it (channels-last, freed memory kept)": lambda: _kept(
+            lambda: runner(rgb)),
+    }
+    try:
+        import onnxruntime
+    except ImportError:
+        onnxruntime = None
+    if onnxruntime is not None:
+        path = Path(tempfile.mkdtemp()) / "general_x4.onnx"
+        _export_onnx(plain, torch.rand(1, 3, 32, 40), path, 18, "{}")
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+        def ort() -> np.ndarray:
+            out = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+            return np.clip(out, 0, 1)[0].transpose(1, 2, 0)
+
+        variants[f"onnxruntime {onnxruntime.__version__}"] = ort
+        variants["onnxruntime, freed memory kept"] = lambda: _kept(ort)
+    peaks = {torch.float32: []}
+    if native_bf16():
+        peaks[torch.bfloat16] = []
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with torch.inference_mode():
+        reference = np.round(variants["torch, NCHW (srkit before)"]() * 255)
+        diffs = {name: int(np.abs(np.round(fn() * 255) - reference).max())
+                 for name, fn in variants.items()}  # also the warm-up
+        for _ in range(repeats):
+            for dtype, found in peaks.items():
+                found.append(peak_conv_gflops(1, dtype)[1])
+            for name, fn in variants.items():
+                start = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - start)
+    peak32 = statistics.median(peaks[torch.float32])
+    out_pixels = (4 * SHIPPED_SIDE) ** 2
+    rows = []
+    base = statistics.median(times["torch, NCHW (srkit before)"])
+    for name in variants:
+        median = statistics.median(times[name])
+        rows.append({"name": name, "mp_s": out_pixels / median / 1e6, "speedup": base / median,
+                     "share": flops / median / 1e9 / peak32, "diff": diffs[name]})
+    bf16 = statistics.median(peaks[torch.bfloat16]) if torch.bfloat16 in peaks else None
+    return rows, peak32, bf16
+
+
+def _kept(fn):
+    with keep_freed_memory():
+        return fn()
+
+
+def startup(repeats: int) -> dict[str, float]:
+    """Median seconds of ``srkit upscale --help``, and from process start to the first tile
+    of ``srkit upscale`` (a 64² PNG, the shipped model), in fresh processes."""
+    import subprocess
+    import sys
+    import tempfile
+
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(tempfile.mkdtemp())
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(folder / "in.png")
+    first_tile = (
+        "import sys, time\n"
+        "import srkit.stages.upscale_tiles as tiles\n"
+        "original = tiles.network_runner\n"
+        "def timed(*a, **k):\n"
+        "    run = original(*a, **k)\n"
+        "    def first(piece):\n"
+        "        print('FIRST', time.time(), flush=True)\n"
+        "        raise SystemExit(0)\n"
+        "    return first\n"
+        "tiles.network_runner = timed\n"
+        "from srkit.cli import main\n"
+        "sys.argv = ['srkit', 'upscale', sys.argv[1], '-o', sys.argv[2], '-q']\n"
+        "main()\n")
+    helps, tiles = [], []
+    for index in range(repeats):
+        start = time.time()
+        subprocess.run([sys.executable, "-m", "srkit", "upscale", "--help"], check=True,
+                       capture_output=True)
+        helps.append(time.time() - start)
+        start = time.time()
+        done = subprocess.run([sys.executable, "-c", first_tile, str(folder / "in.png"),
+                               str(folder / f"out{index}.png")], capture_output=True,
+                              text=True, check=True)
+        stamp = float(done.stdout.split("FIRST")[1].split()[0])
+        tiles.append(stamp - start)
+    return {"help": statistics.median(helps), "first_tile": statistics.median(tiles)}
 
 
 def tiling_overhead(radius: int, multiple: int, side: int = 1024, tile: int = 512) -> float:
@@ -112,9 +244,11 @@ def main() -> None:
         x = torch.rand(1, 3, side, side)
         out_pixels = (side * model.scale) ** 2
         flops_per_pixel = conv_flops(model, x) / out_pixels
+        prepare(model)
+        x = x.contiguous(memory_format=torch.channels_last)
 
         def run(model: nn.Module = model, x: torch.Tensor = x) -> None:
-            with torch.inference_mode():
+            with torch.inference_mode(), keep_freed_memory():
                 model(x)
 
         times = timed(run, args.repeats)
@@ -128,13 +262,18 @@ def main() -> None:
             "overhead": tiling_overhead(model.receptive_radius, model.size_multiple)})
         print(f"{name}: {rows[-1]['mp_s_best']:.4f} output MP/s (best), "
               f"{rows[-1]['gflops']:.1f} GFLOP/s", flush=True)
+    shipped, peak32, peak_bf16 = side_by_side(args.repeats)
+    for row in shipped:
+        print(f"{row['name']}: {row['mp_s']:.3f} output MP/s, {row['speedup']:.2f}×", flush=True)
+    starts = startup(args.repeats)
     load_after = os.getloadavg()
     peak_best = max(peaks)
     lines = [
         "# Upscale speed on this machine (×4, CPU)",
         "",
-        "Generated by `python benchmarks/upscale_speed.py`. Untiled float32 inference, "
-        f"`torch.inference_mode`, {args.threads} thread(s), best and median of "
+        f"Generated by `{' '.join(['python', 'benchmarks/upscale_speed.py', *sys.argv[1:]])}`. "
+        "Untiled float32 inference, `torch.inference_mode`, channels-last with freed memory "
+        f"kept mapped (as `srkit upscale` runs), {args.threads} thread(s), best and median of "
         f"{args.repeats} runs after a warm-up.",
         "",
         f"- CPU: {cpu_name()}, {os.cpu_count()} logical cores; torch {torch.__version__}",
@@ -171,6 +310,31 @@ def main() -> None:
         "relative to the image area: RRDBNet's 23 blocks reach 349 input pixels, so exact "
         "tiles cost nearly 3× the work; `--tile-overlap 32` brings that to about 1.1× at the "
         "price of differences near tile borders.",
+        "",
+    ]
+    lines += [
+        f"## The shipped general_x4 side by side ({SHIPPED_SIDE}² LR tile, ×4)",
+        "",
+        f"Each of {args.repeats} rounds runs every row once in turn, and the reference "
+        "convolution too; medians. Share = conv GFLOP/s reached / the fp32 reference's median "
+        f"in the same rounds ({peak32:.1f} GFLOP/s"
+        + (f"; bf16, native on this CPU: {peak_bf16:.1f} GFLOP/s" if peak_bf16 else
+           "; this CPU has no native bf16, so no bf16 reference") + "). *8-bit diff* = max "
+        "difference from the first row after rounding to 8 bits.",
+        "",
+        "| runner | output MP/s (median) | speed vs plain torch | share of fp32 conv peak | "
+        "max 8-bit diff |",
+        "|---|---|---|---|---|",
+    ]
+    for row in shipped:
+        lines.append(f"| {row['name']} | {row['mp_s']:.3f} | {row['speedup']:.2f}× | "
+                     f"{100 * row['share']:.0f} % | {row['diff']} |")
+    lines += [
+        "",
+        f"Start-up (median of {args.repeats} fresh processes): `srkit upscale --help` "
+        f"{starts['help']:.2f} s; `srkit upscale` from process start to the first tile "
+        f"entering the network (64² PNG, shipped model; torch import and model load included) "
+        f"{starts['first_tile']:.2f} s.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -49,11 +49,14 @@ def load_model(name_or_path: str | Path, device: str = "auto") -> LoadedModel:
     """
     from srkit.io.checkpoints import load_model as load_file
     from srkit.modelzoo import resolve_model
+    from srkit.stages.upscale_tiles import prepare
 
     if not isinstance(name_or_path, (str, Path)):
         raise SrkitError(f"load_model takes a model name or a path, not "
                          f"{type(name_or_path).__name__}")
-    return load_file(resolve_model(name_or_path), device)
+    loaded = load_file(resolve_model(name_or_path), device)
+    prepare(loaded.model)  # channels-last on the CPU, as srkit upscale runs it
+    return loaded
 
 
 def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
@@ -128,11 +131,13 @@ def _model_for(model: Any, scale: float | None, method: str, half: bool, device:
     if model is None or isinstance(model, (str, Path)):
         from srkit.io.checkpoints import load_model as load_file
         from srkit.modelzoo import resolve_model
+        from srkit.stages.upscale_tiles import prepare
 
         if model is None and scale is not None and not float(scale).is_integer():
             raise SrkitError(f"no shipped model runs at ×{scale:g}: pass an arbitrary-scale "
                              "model (a Meta-SR trained over a range of factors), or outscale")
         loaded = load_file(resolve_model(model, None if scale is None else int(scale)), device)
+        prepare(loaded.model)  # channels-last on the CPU, as srkit upscale runs it
     elif isinstance(model, LoadedModel):
         loaded = model
     elif isinstance(model, nn.Module) and isinstance(getattr(model, "scale", None), int):

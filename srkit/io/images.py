@@ -305,13 +305,51 @@ def write_image(
     if alpha is not None:
         planes.append(np.asarray(alpha, dtype=np.float32)[..., None])
     samples = to_uint(np.concatenate(planes, axis=2), bit_depth)
+    return write_samples(path, samples, quality=quality, overwrite=True,
+                         icc_profile=icc_profile, exif=exif)
+
+
+def output_layout(path: str | Path, bit_depth: int, grey: bool, alpha: bool
+                  ) -> tuple[int, int, bool]:
+    """``(channels, bit_depth, alpha)`` of the samples :func:`write_image` stores at ``path``
+    for an image of ``bit_depth`` (8/16), ``grey`` and with ``alpha``: 16 bits only for PNG
+    and TIFF; JPEG drops alpha (with a warning)."""
+    suffix = Path(path).suffix.lower()
+    if suffix in (".jpg", ".jpeg") and alpha:
+        warnings.warn(f"{path}: JPEG has no alpha channel; transparency dropped", stacklevel=2)
+        alpha = False
+    if suffix not in (".png", ".tif", ".tiff"):
+        bit_depth = 8
+    return (1 if grey else 3) + int(alpha), bit_depth, alpha
+
+
+def write_samples(path: str | Path, samples: np.ndarray, *, quality: int = 95,
+                  overwrite: bool = True, icc_profile: bytes | None = None,
+                  exif: bytes | None = None) -> Path:
+    """Write uint8 / uint16 ``(H, W, C)`` samples (C = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA)
+    atomically, as :func:`write_image` does. PNG is encoded band by band from ``samples``
+    (:func:`srkit.io.png16.write_png`), 16-bit TIFF by tifffile; the other formats go through
+    a Pillow copy of the image."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS:
+        raise SrkitError(f"{path}: unknown image format {suffix!r} "
+                         f"(use one of {', '.join(IMAGE_EXTENSIONS)})")
+    if path.exists() and not overwrite:
+        raise SrkitError(f"{path}: already exists (refusing to overwrite)")
+    if samples.ndim != 3 or samples.shape[2] not in (1, 2, 3, 4) \
+            or samples.dtype not in (np.uint8, np.uint16):
+        raise ValueError(f"samples must be uint8/uint16 (H, W, 1..4), got {samples.dtype} "
+                         f"{samples.shape}")
+    grey = samples.shape[2] <= 2
+    bit_depth = 8 * samples.dtype.itemsize
     if icc_profile is not None and not _icc_fits(icc_profile, grey):
         icc_profile = None
     if exif is not None:
-        exif = _exif_for_output(exif, width=rgb.shape[1], height=rgb.shape[0])
+        exif = _exif_for_output(exif, width=samples.shape[1], height=samples.shape[0])
     with atomic_path(path) as tmp:
-        if bit_depth == 16 and suffix == ".png":
-            png16.write_png16(tmp, samples, icc_profile=icc_profile, exif=exif)
+        if suffix == ".png":
+            png16.write_png(tmp, samples, icc_profile=icc_profile, exif=exif)
         elif bit_depth == 16:
             import tifffile
 
@@ -328,8 +366,8 @@ def write_image(
             if suffix != ".bmp":
                 options.update({key: value for key, value in
                                 (("icc_profile", icc_profile), ("exif", exif)) if value})
-            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP",
-                   ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}[suffix]
+            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF",
+                   ".tiff": "TIFF", ".bmp": "BMP"}[suffix]
             pil.save(tmp, format=fmt, **options)
     return path
 

@@ -183,22 +183,36 @@ def _chunk(kind: bytes, payload: bytes) -> bytes:
 
 def write_png16(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | None = None,
                 exif: bytes | None = None) -> None:
-    """Encode uint16 ``(H, W, C)`` (C = 1..4) as a 16-bit PNG, Up-filtered scanlines, with
-    ``icc_profile`` in an ``iCCP`` chunk and ``exif`` (TIFF data, with or without the JPEG
-    ``Exif\\0\\0`` header) in an ``eXIf`` chunk when given."""
+    """Encode uint16 ``(H, W, C)`` (C = 1..4) as a 16-bit PNG (:func:`write_png`)."""
     samples = np.asarray(samples)
     if samples.dtype != np.uint16 or samples.ndim != 3 or samples.shape[2] not in (1, 2, 3, 4):
         raise ValueError("samples must be uint16 of shape (H, W, 1..4)")
+    write_png(path, samples, icc_profile=icc_profile, exif=exif)
+
+
+def write_png(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | None = None,
+              exif: bytes | None = None, level: int = 6) -> None:
+    """Encode uint8 or uint16 ``(H, W, C)`` (C = 1..4) as an 8- or 16-bit PNG, in bands.
+
+    Each scanline gets the PNG filter (None, Sub, Up, Average, Paeth) with the smallest sum
+    of absolute signed bytes, libpng's heuristic; bands of about 256 KiB are filtered and
+    fed to one zlib stream, so memory beyond ``samples`` stays a few megabytes for any
+    image size. ``icc_profile`` goes in an ``iCCP`` chunk and ``exif`` (TIFF data, with or
+    without the JPEG ``Exif\\0\\0`` header) in an ``eXIf`` chunk when given.
+    """
+    samples = np.asarray(samples)
+    if samples.dtype not in (np.uint8, np.uint16) or samples.ndim != 3 \
+            or samples.shape[2] not in (1, 2, 3, 4):
+        raise ValueError("samples must be uint8 or uint16 of shape (H, W, 1..4)")
     height, width, channels = samples.shape
+    depth = 8 * samples.dtype.itemsize
+    bpp = channels * samples.dtype.itemsize
+    stride = width * bpp
     colour = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
-    # ascontiguousarray: a network's output is often a transposed view, which .view() refuses
-    rows = np.ascontiguousarray(samples, dtype=">u2").view(np.uint8).reshape(
-        height, width * channels * 2)
-    up = rows.astype(np.int16) - np.vstack([np.zeros_like(rows[:1]), rows[:-1]])
-    filtered = np.empty((height, rows.shape[1] + 1), dtype=np.uint8)
-    filtered[:, 0] = 2
-    filtered[:, 1:] = (up & 0xFF).astype(np.uint8)
-    ihdr = struct.pack(">IIBBBBB", width, height, 16, colour, 0, 0, 0)
+    band_rows = max(1, (1 << 18) // max(1, stride))
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    compressor = zlib.compressobj(level)
+    prev = np.zeros(stride, dtype=np.uint8)
     with open(path, "wb") as handle:
         handle.write(_SIGNATURE)
         handle.write(_chunk(b"IHDR", ihdr))
@@ -206,5 +220,43 @@ def write_png16(path: str | Path, samples: np.ndarray, *, icc_profile: bytes | N
             handle.write(_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(icc_profile)))
         if exif:
             handle.write(_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0")))
-        handle.write(_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6)))
+        for start in range(0, height, band_rows):
+            band = samples[start:start + band_rows]
+            if depth == 16:
+                band = band.astype(">u2")
+            rows = np.ascontiguousarray(band).view(np.uint8).reshape(len(band), stride)
+            data = compressor.compress(_filter_rows(rows, prev, bpp).tobytes())
+            if data:
+                handle.write(_chunk(b"IDAT", data))
+            prev = rows[-1].copy()
+        handle.write(_chunk(b"IDAT", compressor.flush()))
         handle.write(_chunk(b"IEND", b""))
+
+
+def _filter_rows(rows: np.ndarray, prev: np.ndarray, bpp: int) -> np.ndarray:
+    """``(n, stride)`` scanlines (``prev``: the row above the first) → ``(n, 1 + stride)``
+    filtered lines, each with its filter type byte, chosen by the minimum-sum heuristic
+    (ties: the lower type)."""
+    current = rows.astype(np.int16)
+    up = np.vstack([prev[None], rows[:-1]]).astype(np.int16)
+    left = np.zeros_like(current)
+    left[:, bpp:] = current[:, :-bpp]
+    up_left = np.zeros_like(current)
+    up_left[:, bpp:] = up[:, :-bpp]
+    out = np.empty((rows.shape[0], rows.shape[1] + 1), dtype=np.uint8)
+    best = np.full(rows.shape[0], np.iinfo(np.int64).max)
+    predictors = (None, left, up, (left + up) >> 1, None)
+    for kind, predictor in enumerate(predictors):
+        if kind == 4:
+            predictor = _paeth(left, up, up_left)
+        filtered = rows if predictor is None else (current - predictor).astype(np.uint8)
+        cost = _ABS_SIGNED[filtered].sum(axis=1, dtype=np.int64)
+        better = cost < best
+        best[better] = cost[better]
+        out[better, 0] = kind
+        out[better, 1:] = filtered[better]
+    return out
+
+
+# |signed value| of each byte: the cost of a filtered byte in the minimum-sum heuristic
+_ABS_SIGNED = np.abs(np.arange(256, dtype=np.uint8).view(np.int8).astype(np.int16))

@@ -108,30 +108,35 @@ def run_model(model, rgb: np.ndarray, *, tile: int = DEFAULT_TILE,
     import torch
 
     from srkit.ops.tiling import upscale_tiled
+    from srkit.stages.upscale_tiles import network_runner
 
     check_float_rgb(rgb, "run_model")
 
-    parameter = next(model.parameters())
-    device = torch.device(device) if device is not None else parameter.device
-    dtype = torch.float16 if half else torch.float32
     overlap = int(model.receptive_radius) if tile_overlap is None else int(tile_overlap)
-    image = torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None].float()
+    image = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32).transpose(2, 0, 1))[None]
+    network = network_runner(model, device, half)
 
     def run(piece: torch.Tensor) -> torch.Tensor:
-        return model(piece.to(device, dtype)).float().clamp_(0.0, 1.0)
+        return torch.from_numpy(network(piece[0].permute(1, 2, 0).numpy())).permute(2, 0, 1)[None]
 
     if scale is not None and not getattr(model, "arbitrary_scale", False):
         if float(scale) != float(model.scale):
             raise SrkitError(f"a ×{model.scale} network runs at ×{model.scale} only, not "
                              f"×{scale:g}")
         scale = None
-    with torch.inference_mode():
+    from srkit.memory import keep_freed_memory
+
+    with torch.inference_mode(), keep_freed_memory():
         if scale is not None:
             from srkit.ops.tiling import upscale_tiled_any_scale
 
+            parameter = next(model.parameters())
+            run_device = torch.device(device) if device is not None else parameter.device
+            dtype = torch.float16 if half else torch.float32
+
             def run_region(piece: torch.Tensor, region) -> torch.Tensor:
-                out = model.upscale_region(piece.to(device, dtype), float(scale), region)
-                return out.float().clamp_(0.0, 1.0)
+                out = model.upscale_region(piece.to(run_device, dtype), float(scale), region)
+                return out.float().clamp_(0.0, 1.0).cpu()
 
             out = upscale_tiled_any_scale(run_region, image, float(scale), tile, overlap,
                                           on_tile)
@@ -289,27 +294,77 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
                                   visible=loaded is not None)
         for path, target in zip(paths, targets, strict=True):
             bar.update(images_task, status=path.name)
-            image = skip_log.read(path)
-            if image is None:
-                bar.advance(images_task)
-                continue
 
             def on_tile(done: int, total: int) -> None:
                 bar.update(tiles_task, completed=done, total=total)
 
             bar.reset(tiles_task)
-            rgb, alpha = enlarge_image(image, method=method, model=loaded, scale=scale,
-                                       outscale=outscale, tile=tile, tile_overlap=overlap,
-                                       half=half, alpha_mode=alpha_mode, on_tile=on_tile)
-            written.append(save_like(target, image, rgb, alpha, overwrite=True,
-                                     quality=jpeg_quality))
-            megapixels += rgb.shape[0] * rgb.shape[1] / 1e6
+            streamed = loaded is not None and not _pre_upsampling(loaded.model) and (
+                outscale is None or outscale == loaded.scale) and not getattr(
+                loaded.model, "arbitrary_scale", False)  # Meta-SR: output-coordinate tiles
+            if streamed:
+                pixels = _upscale_streamed(path, target, skip_log, loaded, tile=tile,
+                                           tile_overlap=overlap, half=half,
+                                           alpha_mode=alpha_mode, on_tile=on_tile,
+                                           quality=jpeg_quality)
+            else:
+                pixels = _upscale_whole(path, target, skip_log, method=method, model=loaded,
+                                        scale=scale, outscale=outscale, tile=tile,
+                                        tile_overlap=overlap, half=half,
+                                        alpha_mode=alpha_mode, on_tile=on_tile,
+                                        quality=jpeg_quality)
+            if pixels is not None:
+                written.append(target)
+                megapixels += pixels / 1e6
             bar.advance(images_task)
     if not written and skip_log.skipped:
         raise nothing_readable(skip_log.skipped)
     return UpscaleResult(written, list(skip_log.skipped or []), method, factor, model_path,
                          loaded.arch if loaded else None, tile if loaded else 0, overlap,
                          time.perf_counter() - started, megapixels)
+
+
+def _upscale_whole(path: Path, target: Path, skip_log: SkipLog, *, method: str, model,
+                   scale: int | None, outscale: float | None, tile: int, tile_overlap: int,
+                   half: bool, alpha_mode: str, on_tile: Callable[[int, int], None],
+                   quality: int) -> int | None:
+    """Read, enlarge (:func:`enlarge_image`) and write one image; its output pixel count,
+    or None when it was skipped."""
+    image = skip_log.read(path)
+    if image is None:
+        return None
+    rgb, alpha = enlarge_image(image, method=method, model=model, scale=scale,
+                               outscale=outscale, tile=tile, tile_overlap=tile_overlap,
+                               half=half, alpha_mode=alpha_mode, on_tile=on_tile)
+    save_like(target, image, rgb, alpha, overwrite=True, quality=quality)
+    return rgb.shape[0] * rgb.shape[1]
+
+
+def _upscale_streamed(path: Path, target: Path, skip_log: SkipLog, model, *, tile: int,
+                      tile_overlap: int, half: bool, alpha_mode: str,
+                      on_tile: Callable[[int, int], None], quality: int) -> int | None:
+    """:func:`_upscale_whole` in bounded memory: tiles go straight into the output's
+    samples (:mod:`srkit.stages.upscale_tiles`), which the writer stores as they are."""
+    from srkit.io.images import output_layout, write_samples
+    from srkit.stages.upscale_tiles import TileSource, enlarge_to_samples, network_runner
+
+    image = skip_log.read(path)
+    if image is None:
+        return None
+    channels, bit_depth, _ = output_layout(target, image.bit_depth, image.grey,
+                                           image.alpha is not None)
+    icc_profile, exif = image.icc_profile, image.exif
+    source = TileSource.from_image(image)
+    del image  # the float planes: only the compact samples are kept
+    samples = enlarge_to_samples(model.model, source, scale=model.scale, tile=tile,
+                                 overlap=tile_overlap, channels=channels, bit_depth=bit_depth,
+                                 alpha_mode=alpha_mode, run=network_runner(model.model,
+                                                                           half=half),
+                                 on_tile=on_tile)
+    del source
+    write_samples(target, samples, quality=quality, overwrite=True, icc_profile=icc_profile,
+                  exif=exif)
+    return samples.shape[0] * samples.shape[1]
 
 
 def _check_alpha_and_denoise(method: str, alpha_mode: str, denoise_model: str | Path | None,
@@ -402,6 +457,9 @@ def _load(model: str | Path | None, scale: float | None, device: str, half: bool
     model_run_scale(loaded, scale, str(path))  # a fixed-scale model at another factor raises
     if half:
         loaded.model.half()
+    from srkit.stages.upscale_tiles import prepare
+
+    prepare(loaded.model)
     return loaded, path
 
 
