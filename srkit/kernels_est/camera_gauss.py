@@ -51,14 +51,13 @@ class CameraGaussSettings:
     """How photos are pooled (module docstring); per scale ``{2: ..., 4: ...}``."""
 
     # Calibration: benchmarks/kernels_camera.py --calibrate (development photos only).
-    centre_quantile: float = 0.25         # of the photos' mean variances (weighted)
-    offset: dict = field(default_factory=lambda: {2: -0.5, 4: -0.75})   # HR px², subtracted
-    # the quantile is multiplied by this before the offset: at ×4 the edges' blur understates
-    # wide kernels (16·S is 0.9× the truth at σ 2.7 HR px) but not sharp ones
-    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 1.0})
+    centre_quantile: float = 0.5          # of the photos' mean variances (weighted)
+    offset: dict = field(default_factory=lambda: {2: -0.25, 4: -0.5})   # HR px², subtracted
+    # the quantile is multiplied by this before the offset (×2-kernel variances, HR px²)
+    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 0.9})
     # robust s.d. of one photo's (mean variance, anisotropy part) around its camera's, HR px²
-    scene_spread: dict = field(default_factory=lambda: {2: (0.592, 0.354),
-                                                        4: (0.682, 0.418)})
+    scene_spread: dict = field(default_factory=lambda: {2: (0.469, 0.349),
+                                                        4: (0.512, 0.408)})
     reference_edges: int = 200            # a photo with this many edges weighs ½
     prior_variance: float = 2.8           # isotropic prior of the camera (HR px², ×2 kernel)
     prior_spread: tuple[float, float] = (0.9, 0.7)   # s.d. of cameras around it (DIV2KRK)
