@@ -18,10 +18,12 @@ user's camera, at ×4:
 Photos (PHOTO_DIR, default ``../shared/data/photos``), three disjoint sets:
 
 * *test*: the names in ``benchmarks/quality_holdout.txt`` (never trained on, by srkit's shipped
-  models either); HR = the photo cleaned by bicubic ×½, centre crop ≤ 512², and its LR made by
-  the camera (one draw per photo and seed);
-* *the user's LR photos* (``--user-photos``, from the rest, evenly spaced by name): whole
-  photos through the camera, LR of 300–480 px — what a user has of their camera, unpaired;
+  models either) that are in no development set (``development_photos()``: the photos that
+  chose the kernel and noise defaults); HR = the photo cleaned by bicubic ×½, centre crop
+  ≤ 512², and its LR made by the camera (one draw per photo and seed);
+* *the user's LR photos* (``--user-photos``, from the rest outside every development set,
+  evenly spaced by name): whole photos through the camera, LR of 300–480 px — what a user has
+  of their camera, unpaired;
 * *clean HR* (``--train-photos``, the rest of the rest): cleaned by bicubic ×½, what the user
   trains on.
 
@@ -96,13 +98,29 @@ def trim(image: np.ndarray, multiple: int = SCALE) -> np.ndarray:
 # --------------------------------------------------------------------------- data
 
 
+def development_photos(photo_dir: Path, rest: list[Path]) -> set[str]:
+    """Every photo that chose a default this workflow runs: kernels_div2krk.py's DEV list (the
+    edge measurement), kernels_camera.py's ``dev_photos()`` (camera-gauss's pooling) and
+    collect-noise's 18 (every 7th photo outside the hold-out list, srkit/ops/noise_level.py)."""
+    import kernels_camera  # noqa: PLC0415  (also imports kernels_div2krk)
+
+    noise_rule = [p.name for p in rest][::7][:18]
+    return set(kernels_camera.div2krk.DEV) | set(kernels_camera.dev_photos(photo_dir)) \
+        | set(noise_rule)
+
+
 def split(photo_dir: Path, user_count: int, train_count: int
           ) -> tuple[list[Path], list[Path], list[Path]]:
+    """(test, the user's LR photos, clean HR): test and LR photos outside every development
+    set (:func:`development_photos`); the clean HR may be any of the rest (training data)."""
     holdout = quality.read_holdout(HERE / "quality_holdout.txt")
     test, rest = quality.split_photos(photo_dir, holdout, None, None)
-    picks = set(np.linspace(0, len(rest) - 1, user_count).round().astype(int).tolist())
-    user = [p for i, p in enumerate(rest) if i in picks]
-    others = [p for i, p in enumerate(rest) if i not in picks]
+    development = development_photos(photo_dir, rest)
+    test = [p for p in test if p.name not in development]
+    candidates = [p for p in rest if p.name not in development]
+    picks = set(np.linspace(0, len(candidates) - 1, user_count).round().astype(int).tolist())
+    user = [p for i, p in enumerate(candidates) if i in picks]
+    others = [p for p in rest if p not in user]
     take = np.linspace(0, len(others) - 1, min(train_count, len(others))).round().astype(int)
     return test, user, [others[i] for i in sorted(set(take.tolist()))]
 
@@ -228,8 +246,9 @@ def summarise(results: dict) -> str:
     seeds = sorted(results["seeds"], key=int)
     lines = ["# The camera workflow on a synthetic camera (`benchmarks/camera_workflow.py`)", "",
              f"Command: `{results['command']}`. {results['settings']['test_photos']} test "
-             f"photos (benchmarks/quality_holdout.txt), {results['settings']['user_photos']} "
-             f"LR photos of the camera for the pool, {results['settings']['train_photos']} "
+             f"photos (benchmarks/quality_holdout.txt outside every development set), "
+             f"{results['settings']['user_photos']} LR photos of the camera for the pool "
+             f"(outside every development set too), {results['settings']['train_photos']} "
              f"clean HR photos; ×4; every row the shipped general_x4 fine-tuned "
              f"{results['settings']['iters']} iterations (batch {results['settings']['batch']}, "
              f"patch {results['settings']['patch']}, learning rate "

@@ -185,8 +185,8 @@ def calibrate(args: argparse.Namespace) -> dict:
     """Choose camera-gauss's per-scale constants on the dev photos' cameras only.
 
     ``scene_spread``: the robust s.d. over photos of (measured − true) mean variance and
-    anisotropy around each camera's median (method of moments). ``centre_quantile`` (shared by
-    both scales) and ``offset`` (per scale): grid search on the mean kernel PSNR (no shift
+    anisotropy around each camera's median (method of moments). ``centre_quantile``,
+    ``offset`` and (×4) ``gain``, per scale: grid search on the mean kernel PSNR (no shift
     search; ×4 scored as the Gaussian of 5Σ).
     """
     from srkit.kernels_est.camera_gauss import (
@@ -236,14 +236,17 @@ def calibrate(args: argparse.Namespace) -> dict:
         for scale in args.scales:
             gains = args.gains if scale == 4 else (1.0,)
             best = max((score(CameraGaussSettings(
-                centre_quantile=quantile, offset={scale: off}, gain={scale: gain},
+                centre_quantile={scale: quantile}, offset={scale: off}, gain={scale: gain},
                 scene_spread=spread), scale), off, gain)
                 for off in np.arange(-2.0, 3.01, 0.25) for gain in gains)
             row[scale] = {"offset": round(float(best[1]), 2), "gain": round(float(best[2]), 2),
                           "dev_kernel_psnr": best[0]}
         grid.append(row)
         print(json.dumps(row), flush=True)
-    chosen = max(grid, key=lambda r: sum(r[s]["dev_kernel_psnr"] for s in args.scales))
+    chosen = {}  # per scale: the quantile, offset and gain of the best dev kernel PSNR
+    for scale in args.scales:
+        best = max(grid, key=lambda r, s=scale: r[s]["dev_kernel_psnr"])
+        chosen[scale] = {"centre_quantile": best["centre_quantile"], **best[scale]}
     out.update({"scene_spread": {str(s): v for s, v in spread.items()}, "grid": grid,
                 "chosen": chosen})
     return out

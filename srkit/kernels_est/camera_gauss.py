@@ -51,10 +51,11 @@ class CameraGaussSettings:
     """How photos are pooled (module docstring); per scale ``{2: ..., 4: ...}``."""
 
     # Calibration: benchmarks/kernels_camera.py --calibrate (development photos only).
-    centre_quantile: float = 0.5          # of the photos' mean variances (weighted)
+    # the quantile of the photos' mean variances (weighted) that the camera starts from
+    centre_quantile: dict = field(default_factory=lambda: {2: 0.5, 4: 0.25})
     offset: dict = field(default_factory=lambda: {2: -0.25, 4: -0.5})   # HR px², subtracted
     # the quantile is multiplied by this before the offset (×2-kernel variances, HR px²)
-    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 0.9})
+    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 1.1})
     # robust s.d. of one photo's (mean variance, anisotropy part) around its camera's, HR px²
     scene_spread: dict = field(default_factory=lambda: {2: (0.469, 0.349),
                                                         4: (0.512, 0.408)})
@@ -116,6 +117,11 @@ def _from_parts(parts: np.ndarray, variance_range: tuple[float, float]) -> np.nd
     return vectors @ np.diag(np.clip(eigenvalues, *variance_range)) @ vectors.T
 
 
+def _per_scale(value: float | dict, scale: int) -> float:
+    """A setting given per scale (``{2: ..., 4: ...}``) or for both (a number)."""
+    return float(value[scale]) if isinstance(value, dict) else float(value)
+
+
 def _weighted_quantile(values: np.ndarray, weights: np.ndarray, quantile: float) -> float:
     order = np.argsort(values)
     cumulative = np.cumsum(weights[order]) - 0.5 * weights[order]
@@ -163,7 +169,8 @@ def camera_covariances(stats: Sequence[PhotoStats], scale: int,
     noise = scene_var[None, :] * (1 + settings.reference_edges / edges)[:, None]
     raw = np.array([
         settings.gain.get(scale, 1.0)
-        * _weighted_quantile(values[:, 0], weights, settings.centre_quantile)
+        * _weighted_quantile(values[:, 0], weights, _per_scale(settings.centre_quantile,
+                                                               scale))
         - settings.offset[scale],
         _weighted_quantile(values[:, 1], weights, 0.5),
         _weighted_quantile(values[:, 2], weights, 0.5)])
