@@ -33,6 +33,11 @@ class AlphaMode(str, Enum):
     model = "model"
 
 
+class Backend(str, Enum):
+    torch = "torch"
+    onnxruntime = "onnxruntime"
+
+
 class Format(str, Enum):
     png = "png"
     jpg = "jpg"
@@ -73,6 +78,10 @@ SuffixOpt = Annotated[str | None, typer.Option(
     help="Appended to output names, after _ unless it starts with _ - or . (default: _xS "
     "beside the input, none in an -o folder).")]
 HalfOpt = Annotated[bool, typer.Option("--half", help="float16 inference (GPU only).")]
+BackendOpt = Annotated[Backend, typer.Option(
+    "--backend", help="torch, or onnxruntime (CPU, when installed: pip install "
+    "'srkit[export]'; the network is exported to ONNX once and cached in ~/.cache/srkit/onnx; "
+    "about 1.1× faster here, outputs within one 8-bit level).")]
 AlphaModeOpt = Annotated[AlphaMode, typer.Option(
     "--alpha-mode", help="How transparency is enlarged: bicubic, or model (the alpha plane "
     "goes through the network as a grey image; twice the time).")]
@@ -107,6 +116,7 @@ def upscale_cmd(
     denoise_strength: DenoiseStrengthOpt = None,
     jpeg_quality: JpegQualityOpt = 95,
     half: HalfOpt = False,
+    backend: BackendOpt = Backend.torch,
     device: DeviceOpt = "auto",
     overwrite: OverwriteOpt = False,
     strict: StrictOpt = False,
@@ -131,7 +141,8 @@ def upscale_cmd(
                      fmt=fmt.value if fmt is not None else None, suffix=suffix, half=half,
                      device=device, strict=strict, overwrite=overwrite,
                      alpha_mode=alpha_mode.value, denoise_model=denoise_model,
-                     denoise_strength=denoise_strength, jpeg_quality=jpeg_quality)
+                     denoise_strength=denoise_strength, jpeg_quality=jpeg_quality,
+                     backend=backend.value)
     from srkit.console import info, plural, stdout
 
     if json_out:

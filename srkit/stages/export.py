@@ -94,9 +94,6 @@ def export_model(model: str | Path, output: str | Path, *, opset: int = DEFAULT_
     an unknown suffix, an existing output without ``overwrite``, a missing ONNX extra, a
     failed export or a check above ``tolerance``; the output is then left untouched.
     """
-    import torch
-
-    from srkit.io.atomic import atomic_path
     from srkit.io.checkpoints import load_model
     from srkit.modelzoo import resolve_model
 
@@ -115,17 +112,36 @@ def export_model(model: str | Path, output: str | Path, *, opset: int = DEFAULT_
     if output.resolve() == path.resolve():
         raise SrkitError(f"{output}: is the model file itself")
     loaded = load_model(path, "cpu")
-    network = loaded.model.float().eval()
+    diffs = export_network(loaded.model, loaded.arch, loaded.arch_args, loaded.scale,
+                           path.name, output, fmt=fmt, opset=opset, tolerance=tolerance)
+    return ExportResult(output, fmt, path, loaded.arch, loaded.scale,
+                        opset if fmt == "onnx" else None, diffs[0], diffs[1], tolerance,
+                        time.perf_counter() - started)
+
+
+def export_network(network, arch: str, arch_args: dict, scale: int, source: str,
+                   output: str | Path, *, fmt: str = "onnx", opset: int = DEFAULT_OPSET,
+                   tolerance: float = TOLERANCE) -> list[float]:
+    """Export an in-memory srkit network to ``output`` (written atomically) and check the
+    exported file against the network's own forward at :data:`EXPORT_SIZE` (a batch of two)
+    and :data:`SECOND_SIZE`; returns the two max differences. Raises :class:`SrkitError`, and
+    writes nothing, when the export fails or a difference is above ``tolerance``."""
+    import torch
+
+    from srkit.io.atomic import atomic_path
+
+    output = Path(output)
+    network = network.float().eval()
     generator = torch.Generator().manual_seed(0)
-    channels = int(loaded.arch_args.get("num_in_ch", 3))
+    channels = int(arch_args.get("num_in_ch", 3))
     # a batch of 2 to export from (with 1 the exporter may fix the batch size where a layer's
     # weights are computed, as SPAN's and SRFBN's are), a single image for the second check
     inputs = [torch.rand(batch, channels, *size, generator=generator)
               for batch, size in ((2, EXPORT_SIZE), (1, SECOND_SIZE))]
     with torch.inference_mode():
         expected = [network(x).clamp(0.0, 1.0).numpy() for x in inputs]
-    info = json.dumps({"arch": loaded.arch, "arch_args": loaded.arch_args,
-                       "scale": loaded.scale, "source": path.name}, sort_keys=True)
+    info = json.dumps({"arch": arch, "arch_args": arch_args, "scale": scale,
+                       "source": source}, sort_keys=True)
     with atomic_path(output) as tmp:
         if fmt == "onnx":
             _export_onnx(network, inputs[0], tmp, opset, info)
@@ -140,9 +156,7 @@ def export_model(model: str | Path, output: str | Path, *, opset: int = DEFAULT_
                                  in zip(diffs, (EXPORT_SIZE, SECOND_SIZE), strict=True))
             raise SrkitError(f"{output}: the exported {fmt} model differs from srkit's forward "
                              f"by {sizes} (tolerance {tolerance:g}); nothing written")
-    return ExportResult(output, fmt, path, loaded.arch, loaded.scale,
-                        opset if fmt == "onnx" else None, diffs[0], diffs[1], tolerance,
-                        time.perf_counter() - started)
+    return diffs
 
 
 def _require_onnx() -> None:

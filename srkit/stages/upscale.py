@@ -205,7 +205,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             half: bool = False, device: str = "auto", strict: bool = False,
             overwrite: bool = False, alpha_mode: str = "bicubic",
             denoise_model: str | Path | None = None,
-            denoise_strength: float | None = None, jpeg_quality: int = 95) -> UpscaleResult:
+            denoise_strength: float | None = None, jpeg_quality: int = 95,
+            backend: str = "torch") -> UpscaleResult:
     """Upscale image files, folders or globs and write the results.
 
     Args:
@@ -242,6 +243,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             default 0.5 when ``denoise_model`` is given.
         jpeg_quality: 1-100, the quality of JPEG (and WebP) outputs. Outputs keep the
             input's ICC profile and EXIF (:func:`srkit.io.images.write_image`).
+        backend: ``torch``, or ``onnxruntime`` (CPU, float32; the network is exported to
+            ONNX once and cached: :mod:`srkit.stages.onnx_backend`).
     """
     from srkit import console
 
@@ -262,10 +265,19 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     if output is None and not _single_file(paths, inputs):
         raise SrkitError("several images (or a folder/glob) need -o OUTPUT_FOLDER")
 
+    from srkit.stages.onnx_backend import attach, check_backend
+
+    if backend != "torch" and method != "model":
+        raise SrkitError(f"--backend only applies to --method model, not {method}")
+    check_backend(backend, half=half, device=device, arbitrary_scale=False)
     loaded = None
     model_path: Path | None = None
     if method == "model":
         loaded, model_path = _load(model, scale, device, half, denoise_model, denoise_strength)
+        if backend == "onnxruntime":
+            check_backend(backend, half=half, device=device,
+                          arbitrary_scale=model_scale_range(loaded) is not None)
+            attach(loaded)
         if not _pre_upsampling(loaded.model) and (scale is None
                                                   or model_scale_range(loaded) is None):
             scale = loaded.scale  # (_load refused a fixed-scale model at another factor)

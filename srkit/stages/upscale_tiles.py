@@ -116,8 +116,12 @@ def prepare(model) -> None:
 def network_runner(model, device=None, half: bool = False
                    ) -> Callable[[np.ndarray], np.ndarray]:
     """``run(piece)``: float32 ``(h, w, 3)`` → clipped float32 ``(sh, sw, 3)`` numpy through
-    ``model``, in channels-last layout when the model is (:func:`prepare`)."""
+    ``model``, in channels-last layout when the model is (:func:`prepare`); through its
+    ``onnx_runner`` when :func:`srkit.stages.onnx_backend.attach` gave it one."""
     import torch
+
+    if getattr(model, "onnx_runner", None) is not None:
+        return model.onnx_runner
 
     parameter = next(model.parameters())
     device = torch.device(device) if device is not None else parameter.device

@@ -1,0 +1,109 @@
+"""srkit upscale --backend onnxruntime: same tiles, same writers, outputs within one level."""
+
+from __future__ import annotations
+
+import builtins
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from srkit.cli import app
+from srkit.errors import SrkitError
+from srkit.io.checkpoints import save_model
+from srkit.models import build_model
+from srkit.stages import onnx_backend
+from srkit.stages.upscale import upscale
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _model(tmp_path: Path) -> Path:
+    torch.manual_seed(0)
+    args = {"num_feat": 8, "num_conv": 2, "upscale": 2}
+    model = build_model("compact", **args).eval()
+    return save_model(tmp_path / "tiny.safetensors", model, "compact", args, 2)
+
+
+def _photo(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(3)
+    path = tmp_path / "in.png"
+    Image.fromarray(rng.integers(0, 256, (37, 50, 4), dtype=np.uint8), "RGBA").save(path)
+    return path
+
+
+def test_onnxruntime_matches_torch_and_reuses_its_export(tmp_path, monkeypatch) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    monkeypatch.setenv("SRKIT_CACHE", str(tmp_path / "cache"))
+    model, photo = _model(tmp_path), _photo(tmp_path)
+    upscale([photo], tmp_path / "torch.png", model=model, tile=16, alpha_mode="model")
+    calls = []
+    real_runner = onnx_backend.session_runner
+
+    def counting_runner(path):
+        run = real_runner(path)
+        return lambda piece: (calls.append(piece.shape), run(piece))[1]
+
+    monkeypatch.setattr(onnx_backend, "session_runner", counting_runner)
+    upscale([photo], tmp_path / "ort.png", model=model, tile=16, alpha_mode="model",
+            backend="onnxruntime")
+    assert len(calls) == 2 * 12  # 3×4 tiles of 16 px, RGB and alpha: all through onnxruntime
+    a = np.asarray(Image.open(tmp_path / "torch.png"), dtype=np.int16)
+    b = np.asarray(Image.open(tmp_path / "ort.png"), dtype=np.int16)
+    assert a.shape == b.shape == (74, 100, 4)
+    assert np.abs(a - b).max() <= 1  # float32 through two runtimes: one 8-bit level at most
+    cached = list((tmp_path / "cache" / "onnx").glob("compact-x2-*.onnx"))
+    assert len(cached) == 1
+    # a second run loads the cached file and does not export again
+    monkeypatch.setattr("srkit.stages.export.export_network",
+                        lambda *a, **k: pytest.fail("exported again"))
+    upscale([photo], tmp_path / "again.png", model=model, tile=16, alpha_mode="model",
+            backend="onnxruntime")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png"), dtype=np.int16), b)
+    # other weights, another cache entry (the key is the weights, not the file name)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        other = build_model("compact", num_feat=8, num_conv=2, upscale=2)
+    key_a = onnx_backend.network_key(build_model("compact", num_feat=8, num_conv=2,
+                                                 upscale=2), "compact", {})
+    assert onnx_backend.network_key(other, "compact", {}) != key_a
+
+
+def test_without_onnxruntime_the_backend_says_what_to_install(tmp_path, monkeypatch) -> None:
+    real_import = builtins.__import__
+
+    def no_onnxruntime(name, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("no onnxruntime")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_onnxruntime)
+    with pytest.raises(SrkitError, match=r"needs onnxruntime: pip install 'srkit\[export\]'"):
+        upscale([_photo(tmp_path)], tmp_path / "o.png", model=_model(tmp_path),
+                backend="onnxruntime")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_what_the_backend_refuses(tmp_path) -> None:
+    photo = _photo(tmp_path)
+    with pytest.raises(SrkitError, match="only applies to --method model"):
+        upscale([photo], tmp_path / "o.png", scale=2, method="bicubic", backend="onnxruntime")
+    with pytest.raises(SrkitError, match="unknown backend 'tvm'"):
+        upscale([photo], tmp_path / "o.png", model=_model(tmp_path), backend="tvm")
+    result = CliRunner().invoke(app, ["upscale", str(photo), "-o", str(tmp_path / "o.png"),
+                                      "--backend", "tvm"])
+    assert result.exit_code == 2 and not (tmp_path / "o.png").exists()
+    pytest.importorskip("onnxruntime")
+    with pytest.raises(SrkitError, match="runs float32 on the CPU"):
+        onnx_backend.check_backend("onnxruntime", half=True, device="auto",
+                                   arbitrary_scale=False)
+    with pytest.raises(SrkitError, match="runs on the CPU, not --device cuda"):
+        onnx_backend.check_backend("onnxruntime", half=False, device="cuda",
+                                   arbitrary_scale=False)
+    with pytest.raises(SrkitError, match="arbitrary-scale"):
+        onnx_backend.check_backend("onnxruntime", half=False, device="cpu",
+                                   arbitrary_scale=True)
