@@ -107,3 +107,40 @@ def test_what_the_backend_refuses(tmp_path) -> None:
     with pytest.raises(SrkitError, match="arbitrary-scale"):
         onnx_backend.check_backend("onnxruntime", half=False, device="cpu",
                                    arbitrary_scale=True)
+
+
+def test_a_cached_export_runs_without_importing_torch(tmp_path, monkeypatch) -> None:
+    """A model file exported once has an index entry: a fresh process finds its export by
+    the file's SHA-256 and upscales without PyTorch (the start-up cost is torch's import),
+    to the same bytes; a damaged index only sends the run back the normal way."""
+    import json
+    import subprocess
+    import sys
+
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SRKIT_CACHE", str(cache))
+    model, photo = _model(tmp_path), _photo(tmp_path)
+    upscale([photo], tmp_path / "first.png", model=model, tile=16, backend="onnxruntime")
+    (index,) = cache.glob("onnx/file-*.json")
+    entry = json.loads(index.read_text())
+    assert (entry["scale"], entry["receptive_radius"], entry["size_multiple"]) == (2, 4, 1)
+    code = ("import sys; from srkit.stages.upscale import upscale; "
+            f"upscale([{str(photo)!r}], {str(tmp_path / 'fresh.png')!r}, "
+            f"model={str(model)!r}, tile=16, backend='onnxruntime'); "
+            "print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "SRKIT_CACHE": str(cache)},
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+    first = np.asarray(Image.open(tmp_path / "first.png"))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "fresh.png")), first)
+    # the cached path keeps the model's rules: another factor is refused as before
+    with pytest.raises(SrkitError, match="×2"):
+        upscale([photo], tmp_path / "x3.png", 3, model=model, backend="onnxruntime")
+    index.write_text("{not json")
+    upscale([photo], tmp_path / "again.png", model=model, tile=16, backend="onnxruntime")
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png")), first)
+    assert json.loads(index.read_text()) == entry  # rewritten by the normal path

@@ -24,10 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from torch.nn import functional as F
+
+if TYPE_CHECKING:  # torch is imported where tensors are tiled: tile_spans needs none
+    import torch
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ def pad_to_multiple(image: torch.Tensor, multiple: int) -> torch.Tensor:
 
     Falls back to edge replication when the image is too small to reflect.
     """
+    from torch.nn import functional as F
+
     height, width = image.shape[-2:]
     pad_h, pad_w = (-height) % multiple, (-width) % multiple
     if not pad_h and not pad_w:
@@ -93,6 +97,8 @@ def upscale_tiled(run: Callable[[torch.Tensor], torch.Tensor], image: torch.Tens
 
     Returns: ``(B, C', scale·H, scale·W)`` float32.
     """
+    import torch
+
     height, width = image.shape[-2:]
     padded = pad_to_multiple(image, multiple)
     rows = tile_spans(padded.shape[-2], tile, overlap, multiple)
@@ -162,6 +168,8 @@ def upscale_tiled_any_scale(run: Callable[[torch.Tensor, Region], torch.Tensor],
             ≥ the receptive radius for an exact result.
         on_tile: called as ``on_tile(done, total)`` after each tile.
     """
+    import torch
+
     from srkit.models.metasr import output_size
 
     height, width = image.shape[-2:]

@@ -273,11 +273,15 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
     loaded = None
     model_path: Path | None = None
     if method == "model":
-        loaded, model_path = _load(model, scale, device, half, denoise_model, denoise_strength)
-        if backend == "onnxruntime":
-            check_backend(backend, half=half, device=device,
-                          arbitrary_scale=model_scale_range(loaded) is not None)
-            attach(loaded)
+        if backend == "onnxruntime" and denoise_model is None:
+            loaded, model_path = _cached_onnx(model, scale)  # (None, None) if not cached yet
+        if loaded is None:
+            loaded, model_path = _load(model, scale, device, half, denoise_model,
+                                       denoise_strength)
+            if backend == "onnxruntime":
+                check_backend(backend, half=half, device=device,
+                              arbitrary_scale=model_scale_range(loaded) is not None)
+                attach(loaded, model_path if denoise_model is None else None)
         if not _pre_upsampling(loaded.model) and (scale is None
                                                   or model_scale_range(loaded) is None):
             scale = loaded.scale  # (_load refused a fixed-scale model at another factor)
@@ -473,6 +477,23 @@ def _load(model: str | Path | None, scale: float | None, device: str, half: bool
 
     prepare(loaded.model)
     return loaded, path
+
+
+def _cached_onnx(model: str | Path | None, scale: float | None):
+    """(the cached onnxruntime export of ``model``'s file, its path), without importing
+    PyTorch (:func:`srkit.stages.onnx_backend.cached_model`); (None, None) when the file has
+    no cached export yet or ``scale`` is not its own (the normal load then says why)."""
+    from srkit.modelzoo import resolve_model
+    from srkit.stages.onnx_backend import cached_model
+
+    if scale is not None and not float(scale).is_integer():
+        return None, None
+    path = resolve_model(model, None if scale is None else int(scale))
+    cached = cached_model(path)
+    if cached is None or (scale is not None and int(scale) != cached.scale
+                          and not cached.model.pre_upsampling):
+        return None, None
+    return cached, path
 
 
 def _pre_upsampling(model) -> bool:

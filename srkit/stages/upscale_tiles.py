@@ -118,10 +118,9 @@ def network_runner(model, device=None, half: bool = False
     """``run(piece)``: float32 ``(h, w, 3)`` → clipped float32 ``(sh, sw, 3)`` numpy through
     ``model``, in channels-last layout when the model is (:func:`prepare`); through its
     ``onnx_runner`` when :func:`srkit.stages.onnx_backend.attach` gave it one."""
-    import torch
-
     if getattr(model, "onnx_runner", None) is not None:
         return model.onnx_runner
+    import torch
 
     parameter = next(model.parameters())
     device = torch.device(device) if device is not None else parameter.device
@@ -176,9 +175,7 @@ def enlarge_to_samples(model, source: TileSource, *, scale: int, tile: int, over
     cols = tile_spans(padded_w, tile, overlap, multiple)
     total, done = len(rows) * len(cols), 0
 
-    import torch
-
-    with torch.inference_mode(), keep_freed_memory():
+    with _no_autograd(model), keep_freed_memory():
         for row in rows:
             row_index = padded_indices(height, padded_h, reflect, row.in_start, row.in_stop)
             core_rows = min(row.core_stop, height) - row.core_start
@@ -206,6 +203,18 @@ def enlarge_to_samples(model, source: TileSource, *, scale: int, tile: int, over
                 if on_tile is not None:
                     on_tile(done, total)
     return canvas
+
+
+def _no_autograd(model):
+    """``torch.inference_mode()``, or nothing for a network run by onnxruntime (so that a
+    cached ONNX model upscales without importing PyTorch)."""
+    import contextlib
+
+    if getattr(model, "onnx_runner", None) is not None:
+        return contextlib.nullcontext()
+    import torch
+
+    return torch.inference_mode()
 
 
 def _bicubic_alpha(source: TileSource, imresize, scale: int, row0: int, n_rows: int,
