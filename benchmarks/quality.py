@@ -507,7 +507,7 @@ def train_baseline(kind: str, scale: int, budget: Budget, data: dict[str, Any],
     result = train_sr(output=output, scale=scale, arch=budget.arch, arch_args=budget.arch_args,
                       recipe=budget.recipe, overrides=budget.overrides, seed=budget.seed,
                       device=device, workers=workers, resume=resume, overwrite=not resume,
-                      init=init,
+                      init=init if init is not None else "none",  # none: from scratch
                       save_every=max(100, iters // 10), callback=report, **data)
     seconds = logged_seconds(result.log) or result.seconds
     record = {"file": str(output), "seconds": seconds,  # every session's, if resumed

@@ -73,7 +73,8 @@ def run(iters: int, workers: int, batch_size: int, patch_size: int, scale: int) 
                 for source_workers in sorted({0, workers}):
                     began = time.perf_counter()
                     result = train_sr(output=root / f"{arch}.safetensors", scale=scale,
-                                      arch=arch, arch_args=arch_args, iters=iters,
+                                      arch=arch, arch_args=arch_args, init="none",
+                                      iters=iters,
                                       batch_size=batch_size, patch_size=patch_size, seed=0,
                                       workers=source_workers, device="cpu", overwrite=True,
                                       save_every=10 * iters, log_every=5, **source)

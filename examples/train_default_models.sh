@@ -94,7 +94,7 @@ for scale in $scales; do
         *) lr1=5e-4 lr2=2.5e-4 lr3=1.25e-4 share3=0.75 ;;
     esac
     out="general_x$scale.safetensors"
-    train "stage 1" "$out" "$iters" "$pool_share" "${lr:-$lr1}" 0
+    train "stage 1" "$out" "$iters" "$pool_share" "${lr:-$lr1}" 0 --init none  # from scratch
     if [ "$finetune_iters" -gt 0 ]; then
         tuned="general_x$scale.finetuned.safetensors"
         train "stage 2" "$tuned" "$finetune_iters" "$finetune_pool_share" "${finetune_lr:-$lr2}" 1 \
