@@ -18,7 +18,7 @@ measured every ``val_every`` iterations and at the end.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -126,9 +126,10 @@ def train_ranker(rank_data: str | Path, output: str | Path = "ranker.safetensors
                  settings: RankerSettings = RANKER_DEFAULTS, num_feat: int = 64,
                  patch_size: int | None = None, val_fraction: float = 0.1, seed: int = 0,
                  device: str = "auto", resume: bool = False, overwrite: bool = False,
-                 val_every: int = 1000, save_every: int = 1000, log_every: int = 10
-                 ) -> TrainRankerResult:
-    """Train a ranker; see the module doc and ``docs/cli/train-ranker.md``."""
+                 val_every: int = 1000, save_every: int = 1000, log_every: int = 10,
+                 callback: Callable[[int], None] | None = None) -> TrainRankerResult:
+    """Train a ranker; see the module doc and ``docs/cli/train-ranker.md``.
+    ``callback(iteration)`` is called after every iteration."""
     from srkit.device import resolve_device
     from srkit.io.hashing import file_sha256
     from srkit.io.rank_data import SCORES_FILE, read_rank_data
@@ -200,7 +201,8 @@ def train_ranker(rank_data: str | Path, output: str | Path = "ranker.safetensors
                     metric_names=("val_accuracy",) if val else (), title="train-ranker",
                     run_info={"iters": settings.iters, "settings": fixed}, device=torch_device)
     hooks = LoopHooks(save, validate=validate if val else None,
-                      status=lambda row: f"loss {row.get('loss_total', float('nan')):.4f}")
+                      status=lambda row: f"loss {row.get('loss_total', float('nan')):.4f}",
+                      after_step=callback)
     done = run_loop(trainer, batches, plan, hooks, start)
     return TrainRankerResult(output, done.iteration, done.seconds,
                              measured.get("val_accuracy"), int(measured.get("val_pairs", 0)),
