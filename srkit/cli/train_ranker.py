@@ -18,7 +18,7 @@ from srkit.cli.app import (
     positive,
     setup,
 )
-from srkit.training.ranker import RANKER_DEFAULTS as _D
+from srkit.training.ranker_settings import RANKER_DEFAULTS as _D
 
 
 @app.command("train-ranker")
