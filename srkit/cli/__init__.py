@@ -13,7 +13,8 @@ from importlib import import_module
 
 from srkit.cli.app import app
 
-_ORDER = ["estimate_kernels", "collect_noise", "degrade", "train_dsn", "train_sr", "upscale",
+_ORDER = ["estimate_kernels", "collect_noise", "degrade", "train_dsn", "rank_data", "train_ranker",
+          "train_sr", "upscale",
           "estimate_degradation",
           "evaluate", "pool", "models", "export"]
 

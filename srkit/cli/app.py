@@ -30,6 +30,8 @@ INTERRUPTED = {
     "collect-noise": "noise patches of finished photos are in the pool; run the same command "
                      "again to go on",
     "degrade": "pairs made so far are kept; run the same command again to go on",
+    "rank-data": "photos finished so far are kept; run the same command again to go on",
+    "train-ranker": "the last saved state is kept; add --resume to the same command to go on",
     "train-dsn": "the last saved state is kept; add --resume to the same command to go on",
     "train-sr": "the last saved state is kept; add --resume to the same command to go on",
     "upscale": "finished images are kept; run the same command with --overwrite to redo "

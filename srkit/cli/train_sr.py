@@ -127,7 +127,8 @@ def train_sr_cmd(
     recipe: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--recipe", help="psnr (L1 pre-training; the default), esrgan, realsr, dasr (with "
         "--real-lr), blind (with --blind, its default), domain-adapt (source pairs with "
-        "--real-lr target photos) or srobb (region-targeted perceptual loss).",
+        "--real-lr target photos), srobb (region-targeted perceptual loss) or ranksrgan (with "
+        "--ranker).",
         show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
@@ -182,6 +183,9 @@ def train_sr_cmd(
         "--region-labels", help="PNG label maps for --recipe srobb, DIR/STEM.png per HR "
         "image: 0 background, 1 object, 2 boundary (default: derived from the HR images; "
         "docs/srobb.md).", show_default=False)] = None,
+    ranker: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--ranker", help="Ranker file (srkit train-ranker) for the rank-content loss of "
+        "--recipe ranksrgan (docs/ranksrgan.md).", show_default=False)] = None,
     amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: none, bf16, "
                                      "fp16.")] = "none",
     channels_last: Annotated[bool, typer.Option(
@@ -246,7 +250,7 @@ def train_sr_cmd(
         device=device, resume=resume, overwrite=overwrite, val=parse_val(val),
         val_every=val_every, save_every=save_every, log_every=log_every,
         vgg_weights=vgg_weights, amp=amp, channels_last=channels_last, real_lr=real_lr,
-        description=description, strict=strict, region_labels=region_labels)
+        description=description, strict=strict, region_labels=region_labels, ranker=ranker)
     _report(result, json_out)
 
 

@@ -81,17 +81,22 @@ class PatchDiscriminator(nn.Module):
         return self.model(x)
 
 
+VGG_INPUT_SIZES = (128, 256, 296)
+
+
 class VGGStyleDiscriminator(nn.Module):
     """SRGAN/ESRGAN discriminator: ``(B, C, S, S)`` → ``(B, 1)`` logits, S = ``input_size``.
 
     Five (or six for 256) stages of a 3×3 conv and a stride-2 4×4 conv with BatchNorm and
     LeakyReLU(0.2), widths 64-128-256-512-512, then Linear(512·4·4, 100) and Linear(100, 1).
+    For 296 (RankSRGAN's ``Discriminator_VGG_296``) five stages leave 9×9:
+    Linear(512·9·9, 100).
     """
 
     def __init__(self, in_channels: int = 3, num_feat: int = 64, input_size: int = 128) -> None:
         super().__init__()
-        if input_size not in (128, 256):
-            raise SrkitError(f"vgg discriminator: input_size must be 128 or 256, "
+        if input_size not in VGG_INPUT_SIZES:
+            raise SrkitError(f"vgg discriminator: input_size must be 128, 256 or 296, "
                              f"got {input_size}")
         self.input_size = input_size
         widths = [num_feat, num_feat * 2, num_feat * 4, num_feat * 8, num_feat * 8]
@@ -106,7 +111,8 @@ class VGGStyleDiscriminator(nn.Module):
             setattr(self, f"bn{i}_0", nn.BatchNorm2d(widths[i], affine=True))
             setattr(self, f"conv{i}_1", nn.Conv2d(widths[i], widths[i], 4, 2, 1, bias=False))
             setattr(self, f"bn{i}_1", nn.BatchNorm2d(widths[i], affine=True))
-        self.linear1 = nn.Linear(num_feat * 8 * 4 * 4, 100)
+        side = 9 if input_size == 296 else 4
+        self.linear1 = nn.Linear(num_feat * 8 * side * side, 100)
         self.linear2 = nn.Linear(100, 1)
         self.lrelu = nn.LeakyReLU(negative_slope=0.2, inplace=True)
 

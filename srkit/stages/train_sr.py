@@ -48,6 +48,7 @@ from srkit.training.recipes import Recipe, TrainConfig, read_config, resolve_rec
 DEFAULT_ARCH = "rrdbnet"
 BLIND_ARCH = "unet-blind"
 DOMAIN_ADAPT_ARCH = "da-sr"
+RANKSRGAN_ARCH = "srresnet"  # the paper's generator (16 residual blocks without BN)
 # The domain-adapt recipe's own loss columns in the CSV log.
 _DOMAIN_ADAPT_COLUMNS = ("loss_align", "loss_target_rec", "loss_style", "loss_identity",
                          "loss_cycle", "d_feature", "d_style")
@@ -57,7 +58,7 @@ _REGION_COLUMNS = ("loss_boundary", "loss_background", "loss_object")
 _HEAD_RANGES = {"blur_variance": "blur_variance_range", "noise_level": "noise_level_range",
                 "factor": "factor_range"}
 # Settings that must not change between a run and its resumption.
-_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "scales", "seed", "recipe")
+_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "scales", "seed", "recipe", "ranker")
 
 
 @dataclass
@@ -107,7 +108,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              vgg_weights: str | Path | None = None, amp: str = "none",
              channels_last: bool = False, real_lr: str | Path | None = None,
              description: str = "", strict: bool = False, bicubic: bool = False,
-             region_labels: str | Path | None = None,
+             region_labels: str | Path | None = None, ranker: str | Path | None = None,
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -128,6 +129,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     ``STEM.png`` per training HR image) for the targeted perceptual loss of the ``srobb``
     recipe (or any recipe with a region weight); without it the labels are derived from the
     HR images (docs/srobb.md).
+    ``ranker``: a ranker file (``srkit train-ranker``) for the rank-content loss of the
+    ``ranksrgan`` recipe (or any recipe with ``rank_weight`` above 0; docs/ranksrgan.md).
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
 
@@ -198,6 +201,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if run_recipe.uses_perceptual or run_recipe.uses_regions:
         _check_vgg_weights(vgg_weights, run_recipe)
     regions = _region_source(run_recipe, region_labels)
+    _check_rank_inputs(run_recipe, ranker, scales is not None)
 
     context, torch_device = init_distributed(resolve_device(device))
     if not context.is_main:
@@ -225,15 +229,24 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                          else DasrTrainer if run_recipe.is_dasr
                          else BlindTrainer if run_recipe.is_blind
                          else DomainAdaptTrainer if run_recipe.is_domain_adapt else SRTrainer)
-        trainer = trainer_class(generator, run_recipe, torch_device, context=context,
-                                patch_size=run_recipe.patch_size, vgg_weights=vgg_weights,
-                                amp=resolve_amp(amp, torch_device),
-                                channels_last=channels_last)
+        options = {"context": context, "patch_size": run_recipe.patch_size,
+                   "vgg_weights": vgg_weights, "amp": resolve_amp(amp, torch_device),
+                   "channels_last": channels_last}
+        ranker_hash = None
+        if run_recipe.uses_rank:
+            from srkit.io.hashing import file_sha256
+            from srkit.io.ranker_files import load_ranker
+            from srkit.training.ranksrgan import RankSRGANTrainer
+
+            trainer_class, options["ranker"] = RankSRGANTrainer, load_ranker(ranker)[0]
+            ranker_hash = file_sha256(ranker)
+        trainer = trainer_class(generator, run_recipe, torch_device, **options)
         fixed = {"arch": arch, "arch_args": arch_args, "scale": scale,
                  "scales": scales.to_list() if scales is not None else None, "seed": seed,
                  "description": description, "init": init_metadata,
                  "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"},
-                 "blind": blind_settings.to_dict() if blind else None}
+                 "blind": blind_settings.to_dict() if blind else None,
+                 "ranker": ranker_hash}
         start = 0
         if resume:
             start = _restore(state_file, trainer, fixed, run_recipe, context.world_size)
@@ -315,6 +328,8 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
         raise SrkitError(f"scale must be at least 1, got {scale}")
     if run_recipe.is_domain_adapt:
         default_arch = DOMAIN_ADAPT_ARCH
+    if run_recipe.name == "ranksrgan":
+        default_arch = RANKSRGAN_ARCH
     arch = arch or parsed.arch or (init_arch[0] if init_arch else None) or default_arch
     start = dict(init_arch[1]) if init_arch and init_arch[0] == arch else {}
     merged = {**start, **(parsed.arch_args or {}), **dict(arch_args or {})}
@@ -323,8 +338,8 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
 
 def _check_discriminator_input(recipe: Recipe) -> None:
     size = recipe.patch_size
-    if recipe.uses_gan and recipe.discriminator == "vgg" and size not in (128, 256):
-        raise SrkitError(f"the VGG-style discriminator takes 128 or 256 pixel patches, not "
+    if recipe.uses_gan and recipe.discriminator == "vgg" and size not in (128, 256, 296):
+        raise SrkitError(f"the VGG-style discriminator takes 128, 256 or 296 pixel patches, not "
                          f"--patch-size {size} (or set discriminator = \"patchgan\")")
     if recipe.uses_gan and recipe.discriminator == "unet" and size % 8:
         raise SrkitError(f"the U-Net discriminator needs --patch-size divisible by 8, not {size}")
@@ -450,6 +465,25 @@ def _check_vgg_weights(vgg_weights: str | Path | None, recipe: Recipe) -> None:
                      f"weights, not found at {path}: download {VGG19_URL} there, pass "
                      "--vgg-weights FILE, or turn its terms off with --set boundary_weight=0 "
                      "--set background_weight=0 --set object_weight=0")
+
+
+def _check_rank_inputs(recipe: Recipe, ranker: str | Path | None, arbitrary_scale: bool
+                       ) -> None:
+    """The rank-content loss and ``--ranker`` go together; the file is checked early."""
+    if not recipe.uses_rank:
+        if ranker is not None:
+            raise SrkitError(f"--ranker feeds the rank-content loss, which the {recipe.name} "
+                             "recipe does not use (use --recipe ranksrgan, or set rank_weight)")
+        return
+    if ranker is None:
+        raise SrkitError(f"the {recipe.name} recipe's rank-content loss needs a ranker: pass "
+                         "--ranker FILE (train one with srkit train-ranker), or turn it off "
+                         "with --set rank_weight=0")
+    if arbitrary_scale:
+        raise SrkitError("the rank-content loss is for fixed-scale training, not a -x range")
+    from srkit.io.ranker_files import load_ranker
+
+    load_ranker(ranker)  # a missing or foreign file stops the run before any data is read
 
 
 def _region_source(recipe: Recipe, region_labels: str | Path | None):
@@ -597,6 +631,8 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
     columns = ((*COLUMNS, "loss_params") if recipe.is_blind
                else (*COLUMNS, *_DOMAIN_ADAPT_COLUMNS) if recipe.is_domain_adapt
                else (*COLUMNS, *_REGION_COLUMNS) if recipe.uses_regions else COLUMNS)
+    if recipe.uses_rank:
+        columns = (*columns, "loss_rank")
     plan = LoopPlan(recipe.iters, state_file, csv_file, log_columns=columns,
                     save_every=save_every,
                     log_every=log_every, val_every=val_every, metric_names=("val_psnr_y",),

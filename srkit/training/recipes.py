@@ -39,6 +39,14 @@
             iterations (SRGAN's schedule), HR patches 128, batch 16. The labels come from
             ``--region-labels DIR`` or are derived from the HR photos.
 
+``ranksrgan`` RankSRGAN (Zhang et al. 2019; docs/ranksrgan.md; reference
+            ``train_RankSRGAN.yml``): no pixel loss (weight 0), VGG19 conv5_4 before ReLU
+            (L1) ×1, vanilla GAN ×0.005 from the VGG-style discriminator on 296×296 patches,
+            and the rank-content loss ×0.03 · Σ_batch sigmoid(R(SR) − rank_bias) of a frozen
+            ranker (``--ranker``, ``srkit train-ranker``); Adam 1e-4 (β 0.9, 0.99) for both,
+            halved at 50k, 100k, 200k and 300k of 500k iterations, batch 8, an SRResNet
+            generator by default.
+
 The first three use HR patches of 128 and batches of 16. Milestones are stored as fractions
 of ``iters`` so that a shorter or longer run keeps the papers' schedule shape. The GAN
 recipes start best from a ``psnr`` model (``--init``), as the papers do.
@@ -136,6 +144,11 @@ class Recipe:
     region_edge_threshold: float = 0.03
     region_texture_threshold: float = 0.02
     region_boundary_radius: int = 2
+    # RankSRGAN's rank-content loss (srkit.training.ranksrgan): rank_weight × the batch's sum
+    # of sigmoid(R(SR) − rank_bias) from a frozen ranker (higher score = worse NIQE); 0
+    # switches it off. Usable by the recipes trained by SRTrainer.
+    rank_weight: float = 0.0
+    rank_bias: float = 0.0
 
     @property
     def uses_gan(self) -> bool:
@@ -160,6 +173,11 @@ class Recipe:
     def uses_regions(self) -> bool:
         """SROBB's targeted perceptual loss is on: samples carry region labels."""
         return max(self.boundary_weight, self.background_weight, self.object_weight) > 0
+
+    @property
+    def uses_rank(self) -> bool:
+        """RankSRGAN's rank-content loss is on: the run needs a ranker."""
+        return self.rank_weight > 0
 
     @property
     def uses_perceptual(self) -> bool:
@@ -214,6 +232,15 @@ RECIPES: dict[str, Recipe] = {
                     boundary_layer="relu2_2", background_layer="relu4_3",
                     object_layer="relu5_4", region_criterion="l2", learning_rate=1e-4,
                     discriminator_learning_rate=1e-4, lr_milestones=(0.5,), lr_gamma=0.1),
+    # RankSRGAN (Zhang et al. 2019, reference train_RankSRGAN.yml): perceptual + GAN +
+    # rank-content loss; which values are the paper's and which srkit chose: docs/ranksrgan.md.
+    "ranksrgan": Recipe(name="ranksrgan", iters=500_000, batch_size=8, patch_size=296,
+                        pixel_loss="l1", pixel_weight=0.0, perceptual_weight=1.0,
+                        perceptual_layer="conv5_4", perceptual_before_activation=True,
+                        perceptual_criterion="l1", gan_kind="vanilla", gan_weight=5e-3,
+                        discriminator="vgg", rank_weight=0.03, rank_bias=0.0,
+                        learning_rate=1e-4, discriminator_learning_rate=1e-4,
+                        adam_beta2=0.99, lr_milestones=(0.1, 0.2, 0.4, 0.6), lr_gamma=0.5),
 }
 
 # Keys a config file may hold besides the Recipe fields.
@@ -340,6 +367,10 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         raise SrkitError(f"the targeted perceptual loss (boundary_weight, background_weight, "
                          f"object_weight) applies to psnr, esrgan, realsr and srobb runs, not "
                          f"to {recipe.name}")
+    if recipe.uses_rank and (recipe.is_dasr or recipe.is_blind or recipe.is_domain_adapt):
+        raise SrkitError(f"the rank-content loss (rank_weight) applies to the recipes trained "
+                         f"on image pairs (psnr, esrgan, realsr, srobb, ranksrgan), not to "
+                         f"{recipe.name}")
     return recipe
 
 
@@ -347,7 +378,7 @@ _POSITIVE = ("learning_rate", "discriminator_learning_rate")
 _NON_NEGATIVE = ("pixel_weight", "perceptual_weight", "gan_weight", "low_weight",
                  "weight_decay", "boundary_weight", "background_weight", "object_weight",
                  "region_edge_threshold", "region_texture_threshold",
-                 "region_boundary_radius")
+                 "region_boundary_radius", "rank_weight")
 _AT_LEAST_ONE = ("iters", "batch_size", "patch_size", "discriminator_num_feat",
                  "discriminator_num_layers")
 
@@ -382,6 +413,7 @@ def _check_ranges(recipe: Recipe) -> None:
     for key in ("adam_beta1", "adam_beta2", "ema_decay"):
         if not 0 <= number(key) < 1:
             raise SrkitError(f"{key} must lie in [0, 1), got {getattr(recipe, key)}")
+    number("rank_bias")
     if not 0 < number("lr_gamma") <= 1:
         raise SrkitError(f"lr_gamma must lie in (0, 1], got {recipe.lr_gamma}")
     for milestone in recipe.lr_milestones:
