@@ -35,6 +35,13 @@ CONFIGS = [
     ("span", {"feature_channels": 6, "upscale": 2}),
     ("span", {"feature_channels": 6, "upscale": 3, "norm": False}),
     ("span", {"feature_channels": 6, "upscale": 4}),
+    ("swinir", {"embed_dim": 8, "depths": [2], "num_heads": [2], "window_size": 4,
+                "img_size": 8, "upscale": 2}),
+    ("swinir", {"embed_dim": 8, "depths": [1, 2], "num_heads": [2, 1], "window_size": 4,
+                "img_size": 8, "upscale": 3, "upsampler": "pixelshuffledirect"}),
+    ("swinir", {"embed_dim": 8, "depths": [2], "num_heads": [2], "window_size": 4,
+                "img_size": 8, "upscale": 4, "upsampler": "nearest+conv",
+                "resi_connection": "3conv"}),
 ]
 IDS = [f"{arch}-x{args.get('scale', args.get('upscale'))}" for arch, args in CONFIGS]
 
@@ -144,7 +151,7 @@ def test_bad_architecture_or_arguments_raise_srkit_error(arch: str, args: dict) 
 
 def test_registry_is_a_plain_dict_of_classes() -> None:
     assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr",
-                                  "unet-blind", "da-sr", "span"}
+                                  "unet-blind", "da-sr", "span", "swinir"}
     assert architecture_arguments("rrdbnet")["num_block"] == 23
     assert set(DISCRIMINATORS) == {"patchgan", "vgg", "unet"}
 

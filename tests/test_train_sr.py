@@ -614,3 +614,18 @@ def test_trains_span_and_writes_its_official_keys(tmp_path, pairs):
     rebuilt = loaded.model.state_dict()
     assert all(torch.equal(saved[k], v) for k, v in rebuilt.items())
     assert "block_6.c3_r.eval_conv.weight" in saved and "conv_cat.weight" in saved
+
+
+def test_trains_a_tiny_swinir(tmp_path, pairs):
+    """SwinIR builds and trains through the registry (list arguments from the config);
+    a few iterations only: a CPU cannot train a useful one."""
+    from srkit.io.checkpoints import load_model
+
+    arch_args = {"embed_dim": 8, "depths": [2], "num_heads": [2], "window_size": 4,
+                 "img_size": 16}
+    args = {**TINY, "arch": "swinir", "arch_args": arch_args}
+    result = train_sr(pairs, tmp_path / "swinir.safetensors", 2, **args, iters=4, seed=0)
+    loaded = load_model(result.output)
+    assert (loaded.arch, loaded.scale) == ("swinir", 2)
+    assert loaded.arch_args == {**arch_args, "upscale": 2}
+    assert "layers.0.residual_group.blocks.1.attn_mask" in load_file(result.output)

@@ -104,9 +104,9 @@ def train_sr_cmd(
         "PAIRS_DIR comes from srkit degrade --dsn, and by --recipe domain-adapt, the target "
         "domain).", show_default=False)] = None,
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--arch", help="rrdbnet, srresnet, compact, span, san, srfbn, metasr, unet-blind or "
-        "da-sr (default rrdbnet, unet-blind with --blind, da-sr with --recipe domain-adapt, "
-        "the config's, or the --init model's); docs/models.md.",
+        "--arch", help="rrdbnet, srresnet, compact, span, swinir, san, srfbn, metasr, "
+        "unet-blind or da-sr (default rrdbnet, unet-blind with --blind, da-sr with --recipe "
+        "domain-adapt, the config's, or the --init model's); docs/models.md.",
         show_default=False)] = None,
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",

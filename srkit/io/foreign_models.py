@@ -10,12 +10,14 @@ names and tensor shapes, as spandrel does:
   original sequential layout (:func:`convert_old_esrgan`, which spandrel also writes);
 - MSRResNet (``conv_first``, ``body.N.conv1``, ``upconv1``);
 - SRVGGNetCompact (``body.0``, ``body.1`` PReLU, ..., ``body.{2 * num_conv + 2}``);
-- SPAN (hongyuanyu/SPAN: ``conv_1.sk``, ``block_N.cK_r.*``, ``conv_cat``, ``upsampler.0``).
+- SPAN (hongyuanyu/SPAN: ``conv_1.sk``, ``block_N.cK_r.*``, ``conv_cat``, ``upsampler.0``);
+- SwinIR (JingyunLiang/SwinIR: ``conv_first``, ``layers.I.residual_group.blocks.J.*``,
+  ``conv_after_body``, one of its three SR upsamplers).
 
 Layouts that only look like one of these (MMRealSR is an RRDBNet with a degradation
 estimator beside it; ESRGAN+ adds 1×1 convs) raise :class:`UnsupportedLayout`, as does any
 file whose keys do not all fit; :func:`load_with_spandrel` then tries spandrel (the
-optional extra ``srkit[spandrel]``), which knows SwinIR, HAT, DAT and many more.
+optional extra ``srkit[spandrel]``), which knows HAT, DAT and many more.
 """
 
 from __future__ import annotations
@@ -111,8 +113,8 @@ def _foreign_marker(state: dict[str, torch.Tensor]) -> tuple[str, str] | None:
 
 def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
                         ) -> tuple[str, dict[str, Any]]:
-    """Recognise RRDBNet, MSRResNet, SRVGGNetCompact or SPAN and their arguments from a state
-    dict in BasicSR / the official names; :class:`UnsupportedLayout` for anything else."""
+    """Recognise RRDBNet, MSRResNet, SRVGGNetCompact, SPAN or SwinIR and their arguments from
+    a state dict in BasicSR / the official names; :class:`UnsupportedLayout` otherwise."""
     marker = _foreign_marker(state)
     if marker:
         raise UnsupportedLayout(f"{name}: looks like {marker[0]} (keys '{marker[1]}…'), "
@@ -126,15 +128,19 @@ def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
         return "compact", _compact_args(state, name)
     if all(key in state for key in SPAN_KEYS):
         return "span", _span_args(state, name)
+    if all(key in state for key in SWINIR_KEYS):
+        return "swinir", _swinir_args(state, name)
     sample = ", ".join(list(state)[:3])
     raise UnsupportedLayout(f"{name}: unrecognised network layout (keys {sample}, ...); srkit "
-                            "reads RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet, SRVGGNetCompact "
-                            "and SPAN")
+                            "reads RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet, SRVGGNetCompact, "
+                            "SPAN and SwinIR")
 
 
 def require_rgb(arch: str, arch_args: dict[str, Any], name: str) -> None:
     """SrkitError unless the network maps 3 channels to 3 (srkit's upscale runs RGB)."""
-    channels = {int(arch_args.get("num_in_ch", 3)), int(arch_args.get("num_out_ch", 3))}
+    in_chans = arch_args.get("in_chans", 3)  # SwinIR's name; its output has as many
+    channels = {int(arch_args.get("num_in_ch", in_chans)),
+                int(arch_args.get("num_out_ch", in_chans))}
     if channels != {3}:
         found = "/".join(str(c) for c in sorted(channels))
         raise SrkitError(f"{name}: a {found}-channel {arch} model; srkit runs RGB "
@@ -226,6 +232,104 @@ def _span_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
             "upscale": upscale, "norm": "no_norm" not in state}
 
 
+# SwinIR (JingyunLiang/SwinIR): the keys spandrel also detects it by.
+_SWINIR_BLOCK = "layers.0.residual_group.blocks.0."
+SWINIR_KEYS = ("conv_first.weight", f"{_SWINIR_BLOCK}norm1.weight", f"{_SWINIR_BLOCK}mlp.fc1.bias",
+               f"{_SWINIR_BLOCK}attn.relative_position_index")
+
+
+def _swinir_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
+    """Every SwinIR hyper-parameter from key names and shapes: ``embed_dim`` and
+    ``in_chans`` from conv_first; per RSTB its layer count and heads (the bias table's
+    columns); the window from the table's ``(2w − 1)²`` rows; ``mlp_ratio`` from fc1;
+    ``img_size`` from a shifted layer's ``attn_mask`` (``(img_size / w)²``
+    windows; 64 without one); the upsampler and scale from the tail; ``resi_connection``
+    and ``patch_norm`` from which keys exist; ``img_range`` 255 for window 7 (the official
+    JPEG models), else 1, spandrel's rule, as files do not store it."""
+    if any("cpb_mlp" in key or "logit_scale" in key for key in state):
+        raise UnsupportedLayout(f"{name}: looks like Swin2SR (Swin v2 attention keys), which "
+                                "srkit does not run")
+    if "absolute_pos_embed" in state:
+        raise UnsupportedLayout(f"{name}: a SwinIR with an absolute position embedding "
+                                "(ape=True), which fixes its input size; srkit runs ape=False")
+    first = state["conv_first.weight"]
+    if first.ndim != 4:
+        raise UnsupportedLayout(f"{name}: a SwinIR whose conv_first.weight has shape "
+                                f"{tuple(first.shape)}")
+    embed_dim, in_chans = int(first.shape[0]), int(first.shape[1])
+    upsampler, upscale = _swinir_tail(state, in_chans, name)
+    num_layers = _count_blocks(state, r"layers\.(\d+)\.residual_group\.blocks\.0\.norm1\.weight")
+    depths, num_heads = [], []
+    for index in range(num_layers):
+        prefix = f"layers.{index}.residual_group.blocks."
+        depths.append(_count_blocks(state, re.escape(prefix) + r"(\d+)\.norm1\.weight"))
+        table = state.get(f"{prefix}0.attn.relative_position_bias_table")
+        if table is None or table.ndim != 2:
+            raise UnsupportedLayout(f"{name}: SwinIR layer {prefix}0 without a 2-D "
+                                    "relative_position_bias_table")
+        num_heads.append(int(table.shape[1]))
+    rows = int(state[f"{_SWINIR_BLOCK}attn.relative_position_bias_table"].shape[0])
+    window = (math.isqrt(rows) + 1) // 2
+    if (2 * window - 1) ** 2 != rows or window < 2:
+        raise UnsupportedLayout(f"{name}: a SwinIR bias table of {rows} rows, not (2w − 1)² "
+                                "for a window w ≥ 2")
+    hidden = int(state[f"{_SWINIR_BLOCK}mlp.fc1.bias"].shape[0])
+    mlp_ratio = hidden / embed_dim
+    img_size = 64
+    masks = [k for k in state
+             if re.fullmatch(r"layers\.\d+\.residual_group\.blocks\.\d+\.attn_mask", k)]
+    if masks:
+        mask = state[masks[0]]
+        side = math.isqrt(int(mask.shape[0]))
+        if side * side != int(mask.shape[0]):
+            raise UnsupportedLayout(f"{name}: a SwinIR attn_mask over {mask.shape[0]} windows: "
+                                    "not a square training size")
+        img_size = side * window
+    if "conv_after_body.weight" in state:
+        resi_connection = "1conv"
+    elif "conv_after_body.0.weight" in state:
+        resi_connection = "3conv"
+    else:
+        raise UnsupportedLayout(f"{name}: a SwinIR without conv_after_body")
+    return {"in_chans": in_chans, "embed_dim": embed_dim, "depths": depths,
+            "num_heads": num_heads, "window_size": window, "mlp_ratio": mlp_ratio,
+            "upscale": upscale, "img_range": 255.0 if window == 7 else 1.0,
+            "upsampler": upsampler, "resi_connection": resi_connection,
+            "patch_norm": "patch_embed.norm.weight" in state, "img_size": img_size}
+
+
+def _swinir_tail(state: dict[str, torch.Tensor], in_chans: int, name: str) -> tuple[str, int]:
+    """The upsampler and scale of a SwinIR: ``conv_up1..3`` (nearest+conv, ×2 each),
+    ``upsample.{0,2,..}`` after ``conv_before_upsample`` (pixelshuffle: ×2 per conv of 4·64
+    channels or one ×3 conv of 9·64) or ``upsample.0`` alone (pixelshuffledirect:
+    ``in_chans · s²`` channels)."""
+    if "conv_before_upsample.0.weight" in state:
+        if "conv_up1.weight" in state:
+            return "nearest+conv", 2 ** _count_blocks(state, r"conv_up(\d+)\.weight")
+        width = int(state["conv_before_upsample.0.weight"].shape[0])
+        indices = sorted(int(m.group(1)) for k in state
+                         if (m := re.fullmatch(r"upsample\.(\d+)\.weight", k)))
+        factors = [math.isqrt(int(state[f"upsample.{i}.weight"].shape[0]) // width)
+                   for i in indices]
+        found = ", ".join(f"upsample.{i} ×{f}" for i, f in zip(indices, factors, strict=True))
+        if width != 64 or indices != list(range(0, 2 * len(indices), 2)) or not (
+                factors == [3] or (factors and set(factors) == {2})):
+            raise UnsupportedLayout(f"{name}: a SwinIR pixelshuffle tail of width {width} with "
+                                    f"{found or 'no upsample convs'}; the official one has "
+                                    "width 64 and ×2 stages or one ×3")
+        return "pixelshuffle", math.prod(factors)
+    if "upsample.0.weight" in state:
+        channels = int(state["upsample.0.weight"].shape[0])
+        upscale = math.isqrt(channels // in_chans)
+        if upscale < 1 or upscale * upscale * in_chans != channels:
+            raise UnsupportedLayout(f"{name}: a SwinIR whose upsample.0 has {channels} "
+                                    f"channels, not {in_chans} × a square scale")
+        return "pixelshuffledirect", upscale
+    raise UnsupportedLayout(f"{name}: a SwinIR without an upsampler (a ×1 denoising or JPEG "
+                            "model); srkit runs its SR upsamplers: pixelshuffle, "
+                            "pixelshuffledirect, nearest+conv")
+
+
 # A relu or leakyrelu SRVGGNetCompact is saved with the PReLU weights that compute the same
 # function (PReLU(x) = max(0, x) + a·min(0, x): a = 0 is ReLU, a = 0.1 srkit's LeakyReLU), so
 # Real-ESRGAN and spandrel, which only build PReLU compact nets, load it too.
@@ -273,7 +377,7 @@ def drop_equivalent_prelu(state: dict[str, torch.Tensor], arch: str, arch_args: 
 # 32 pixels is 4 SwinIR windows, where tile seams no longer show in practice. --tile 0 runs
 # the whole image at once (exact); --tile-overlap overrides this.
 SPANDREL_OVERLAP = 32
-SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads SwinIR, HAT, DAT and more"
+SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads HAT, DAT and more"
 
 
 class SpandrelNetwork(torch.nn.Module):

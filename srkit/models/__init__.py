@@ -28,6 +28,7 @@ from srkit.models.san import SAN
 from srkit.models.span import SPAN
 from srkit.models.srfbn import SRFBN
 from srkit.models.srresnet import MSRResNet
+from srkit.models.swinir import SwinIR
 from srkit.models.unet_blind import UNetBlind
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {
@@ -40,13 +41,15 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "unet-blind": UNetBlind,  # scale 1: pre-upsampled input, plus a degradation head
     "da-sr": DomainAdaptSR,  # encoder + SR decoder of the domain-adapt recipe
     "span": SPAN,
+    "swinir": SwinIR,  # official keys; tiling approximate (exact_tiling = False)
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
 SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "compact": "upscale", "san": "upscale", "srfbn": "upscale",
                                   "metasr": "scale", "unet-blind": "scale",
-                                  "da-sr": "scale", "span": "upscale"}
+                                  "da-sr": "scale", "span": "upscale",
+                                  "swinir": "upscale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -87,5 +90,5 @@ def _lookup(arch: str) -> type[nn.Module]:
 
 
 __all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SPAN", "SRFBN", "DomainAdaptSR", "MSRResNet",
-           "MetaRDN", "RRDBNet", "SRVGGNetCompact", "UNetBlind", "arch_args_for_scale",
+           "MetaRDN", "RRDBNet", "SRVGGNetCompact", "SwinIR", "UNetBlind", "arch_args_for_scale",
            "architecture_arguments", "build_model"]
