@@ -133,7 +133,7 @@ def export_network(network, arch: str, arch_args: dict, scale: int, source: str,
     output = Path(output)
     network = network.float().eval()
     generator = torch.Generator().manual_seed(0)
-    channels = int(arch_args.get("num_in_ch", 3))
+    channels = int(arch_args.get("num_in_ch", arch_args.get("in_chans", 3)))
     # a batch of 2 to export from (with 1 the exporter may fix the batch size where a layer's
     # weights are computed, as SPAN's and SRFBN's are), a single image for the second check
     inputs = [torch.rand(batch, channels, *size, generator=generator)
