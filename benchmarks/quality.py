@@ -304,8 +304,8 @@ def budget_for_scale(scale: int, weights: Path, args: argparse.Namespace) -> Bud
     """The shipped model's training settings from its metadata, flags on top."""
     from srkit.io.checkpoints import read_safetensors
     from srkit.models import arch_args_for_scale
-    from srkit.stages.train_sr import training_stages
     from srkit.training.recipes import RECIPES, recipe_keys
+    from srkit.training.start import training_stages
 
     path = shipped_path(weights, scale)
     flags = {"iters": args.budget_iters, "batch_size": args.batch_size,

@@ -34,7 +34,7 @@ import json
 import os
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,20 +43,34 @@ import torch
 
 from srkit.errors import SrkitError
 from srkit.scales import ScaleRange, check_scale_range_training
+from srkit.training.checks import (
+    BLIND_ARCH,
+    DOMAIN_ADAPT_ARCH,
+    blind_arch_args,
+    check_blind_inputs,
+    check_dasr_inputs,
+    check_discriminator_input,
+    check_domain_adapt_inputs,
+    check_rank_inputs,
+    check_vgg_weights,
+    domain_adapt_perceptual,
+    region_source,
+)
 from srkit.training.recipes import Recipe, TrainConfig, read_config, resolve_recipe
+from srkit.training.start import (
+    build_generator,
+    init_hint,
+    resolve_init,
+    short_run_start,
+)
 
 DEFAULT_ARCH = "rrdbnet"
-BLIND_ARCH = "unet-blind"
-DOMAIN_ADAPT_ARCH = "da-sr"
 RANKSRGAN_ARCH = "srresnet"  # the paper's generator (16 residual blocks without BN)
 # The domain-adapt recipe's own loss columns in the CSV log.
 _DOMAIN_ADAPT_COLUMNS = ("loss_align", "loss_target_rec", "loss_style", "loss_identity",
                          "loss_cycle", "d_feature", "d_style")
 # The targeted perceptual loss's terms in the CSV log (srobb, or any run with a region weight).
 _REGION_COLUMNS = ("loss_boundary", "loss_background", "loss_object")
-# unet-blind's arguments that say what its head's 0 and 1 mean, per BlindSettings field.
-_HEAD_RANGES = {"blur_variance": "blur_variance_range", "noise_level": "noise_level_range",
-                "factor": "factor_range"}
 # Settings that must not change between a run and its resumption.
 _FIXED_ON_RESUME = ("arch", "arch_args", "scale", "scales", "seed", "recipe", "ranker")
 
@@ -160,7 +174,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if init is not None and str(init).lower() == "none":
         init = None  # from scratch, whatever the budget
     if init is not None:
-        init, init_arch = _resolve_init(init, scale)
+        init, init_arch = resolve_init(init, scale)
     settings = _resolve_settings(arch, arch_args, recipe or ("blind" if blind else "psnr"),
                                  config, overrides, iters, batch_size, patch_size,
                                  learning_rate, ema_decay, scale,
@@ -168,14 +182,14 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     arch, arch_args, run_recipe = settings
     short_run = None
     if auto_init:
-        short_run = _short_run_start(arch, arch_args, run_recipe, scale, patch_size, overrides)
+        short_run = short_run_start(arch, arch_args, run_recipe, scale, patch_size, overrides)
     if short_run is not None:
         init, run_recipe = short_run
-    run_recipe = _domain_adapt_perceptual(run_recipe, vgg_weights)
+    run_recipe = domain_adapt_perceptual(run_recipe, vgg_weights)
     if scales is not None:
         check_scale_range_training(scales, arch, run_recipe)
     if blind:
-        arch_args = _blind_arch_args(arch, arch_args, blind_settings)
+        arch_args = blind_arch_args(arch, arch_args, blind_settings)
     state_file, csv_file = resume_path(output), log_path(output)
     if output.suffix != ".safetensors":
         raise SrkitError(f"{output}: the model is written as safetensors; name it *.safetensors")
@@ -191,17 +205,17 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                         ("log_every", log_every)):
         if value < 1:
             raise SrkitError(f"{name} must be at least 1, got {value}")
-    _check_discriminator_input(run_recipe)
-    _check_dasr_inputs(run_recipe, real_lr, amp)
-    _check_domain_adapt_inputs(run_recipe, real_lr, amp, arch, scale)
-    _check_blind_inputs(run_recipe, blind, arch)
+    check_discriminator_input(run_recipe)
+    check_dasr_inputs(run_recipe, real_lr, amp)
+    check_domain_adapt_inputs(run_recipe, real_lr, amp, arch, scale)
+    check_blind_inputs(run_recipe, blind, arch)
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
                          "(srkit upscale -x S bicubic-upscales before running it)")
     if run_recipe.uses_perceptual or run_recipe.uses_regions:
-        _check_vgg_weights(vgg_weights, run_recipe)
-    regions = _region_source(run_recipe, region_labels)
-    _check_rank_inputs(run_recipe, ranker, scales is not None)
+        check_vgg_weights(vgg_weights, run_recipe)
+    regions = region_source(run_recipe, region_labels)
+    check_rank_inputs(run_recipe, ranker, scales is not None)
 
     context, torch_device = init_distributed(resolve_device(device))
     if not context.is_main:
@@ -219,7 +233,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, regions=regions,
             rank=context.rank, world_size=context.world_size, strict=strict, bicubic=bicubic,
             scales=scales, batch_size=run_recipe.batch_size)
-        generator, init_metadata = _build_generator(arch, arch_args, init)
+        generator, init_metadata = build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
         from srkit.training.domain_adapt import DomainAdaptTrainer
@@ -267,50 +281,6 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
         shutdown(context)
 
 
-# A psnr run of the compact net this short starts from the shipped model of its scale, with
-# smaller patches: from scratch a few hundred CPU iterations stay below bicubic upscaling
-# (docs/cli/train-sr.md, "Short runs").
-SHORT_RUN_ITERS = 5000
-SHORT_RUN_PATCH = 64
-
-
-def _short_run_start(arch: str, arch_args: dict[str, Any], recipe: Recipe, scale: int,
-                     patch_size: int | None, overrides: Mapping[str, Any] | None
-                     ) -> tuple[Path, Recipe] | None:
-    """(the shipped model to start from, the recipe with short-run patches) for a short psnr
-    run of a compact net with the shipped layout; None otherwise."""
-    from srkit.io.checkpoints import read_safetensors
-    from srkit.models import architecture_arguments
-    from srkit.modelzoo import WEIGHTS_DIR, default_model_name
-    from srkit.training.recipes import RECIPES
-
-    if arch != "compact" or recipe.name != "psnr" or recipe.iters > SHORT_RUN_ITERS:
-        return None
-    shipped = WEIGHTS_DIR / f"{default_model_name(scale)}.safetensors"
-    if not shipped.is_file():
-        return None
-    meta = read_safetensors(shipped)[1]
-    defaults = architecture_arguments(arch)
-    if meta.get("srkit_arch") != arch or {**defaults, **json.loads(
-            meta.get("srkit_arch_args", "{}"))} != {**defaults, **arch_args}:
-        return None
-    if patch_size is None and "patch_size" not in (overrides or {}) \
-            and recipe.patch_size == RECIPES[recipe.name].patch_size:
-        recipe = replace(recipe, patch_size=SHORT_RUN_PATCH)
-    return shipped, recipe
-
-
-def _resolve_init(init: str | Path, scale: int) -> tuple[Path, tuple[str, dict[str, Any]]]:
-    """``--init``'s file (a path, or a model name as ``--model`` takes: ``general_x4``) and
-    its architecture and arguments, which the run takes unless told otherwise."""
-    from srkit.io.checkpoints import load_model
-    from srkit.modelzoo import resolve_model
-
-    path = resolve_model(init, scale)
-    loaded = load_model(path, "cpu")
-    return path, (loaded.arch, dict(loaded.arch_args))
-
-
 def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_size,
                       patch_size, learning_rate, ema_decay, scale, default_arch=DEFAULT_ARCH,
                       init_arch: tuple[str, dict[str, Any]] | None = None
@@ -336,174 +306,6 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
     return arch, arch_args_for_scale(arch, scale, **merged), run_recipe
 
 
-def _check_discriminator_input(recipe: Recipe) -> None:
-    size = recipe.patch_size
-    if recipe.uses_gan and recipe.discriminator == "vgg" and size not in (128, 256, 296):
-        raise SrkitError(f"the VGG-style discriminator takes 128, 256 or 296 pixel patches, not "
-                         f"--patch-size {size} (or set discriminator = \"patchgan\")")
-    if recipe.uses_gan and recipe.discriminator == "unet" and size % 8:
-        raise SrkitError(f"the U-Net discriminator needs --patch-size divisible by 8, not {size}")
-
-
-def _check_dasr_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str) -> None:
-    """The dasr recipe needs the camera's real LR photos; other recipes do not use them."""
-    if recipe.is_dasr:
-        if real_lr is None:
-            raise SrkitError("the dasr recipe needs --real-lr DIR: LR photos of the target "
-                             "camera (the ones the DSN was trained on)")
-        if amp == "fp16":
-            raise SrkitError("the dasr recipe does not support --amp fp16 (use bf16 or none)")
-        _check_band_discriminator(recipe)
-    elif real_lr is not None and not recipe.is_domain_adapt:
-        raise SrkitError(f"--real-lr is used by the dasr recipe only, not by {recipe.name} — "
-                         "or by domain-adapt, as its target domain (pick --recipe dasr or "
-                         "domain-adapt)")
-
-
-def _check_domain_adapt_inputs(recipe: Recipe, real_lr: str | Path | None, amp: str,
-                               arch: str, scale: int) -> None:
-    """The domain-adapt recipe needs the target photos and an encoder-decoder network."""
-    if not recipe.is_domain_adapt:
-        return
-    if real_lr is None:
-        raise SrkitError("the domain-adapt recipe needs --real-lr DIR: LR photos of the target "
-                         "camera (the target domain)")
-    if arch != DOMAIN_ADAPT_ARCH:
-        raise SrkitError(f"the domain-adapt recipe trains an encoder and an SR decoder: --arch "
-                         f"{DOMAIN_ADAPT_ARCH}, not {arch}")
-    if amp == "fp16":
-        raise SrkitError("the domain-adapt recipe does not support --amp fp16 (use bf16 or "
-                         "none)")
-    lr_patch = recipe.patch_size // scale
-    if lr_patch < 12:
-        raise SrkitError(f"the domain-adapt recipe's LR discriminators need LR crops of 12 "
-                         f"pixels or more: --patch-size {recipe.patch_size} at ×{scale} gives "
-                         f"{lr_patch}")
-
-
-def _domain_adapt_perceptual(recipe: Recipe, vgg_weights: str | Path | None) -> Recipe:
-    """The domain-adapt recipe's perceptual term applies when VGG19 weights are there
-    (``--vgg-weights`` or the default file); without them it is switched off with a warning
-    (the other recipes stop instead). The recorded recipe says which happened."""
-    if not recipe.is_domain_adapt or not recipe.uses_perceptual:
-        return recipe
-    from dataclasses import replace
-
-    from srkit.console import warn
-    from srkit.models.vgg import default_vgg19_path
-
-    path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()
-    if vgg_weights is None and not path.is_file():
-        warn(f"no VGG19 weights at {path}: training domain-adapt without its perceptual term "
-             "(pass --vgg-weights FILE to use it)")
-        return replace(recipe, perceptual_weight=0.0)
-    return recipe
-
-
-def _check_band_discriminator(recipe: Recipe) -> None:
-    """The dasr discriminator must fit the high bands of an HR patch."""
-    if not recipe.uses_gan:
-        return
-    import torch
-
-    from srkit.models.discriminators import PatchDiscriminator
-    from srkit.ops.wavelets import high_channels, high_frequency
-
-    bands = high_frequency(torch.zeros(1, 3, recipe.patch_size, recipe.patch_size),
-                           recipe.freq)
-    discriminator = PatchDiscriminator(high_channels(recipe.freq), 1,
-                                       recipe.discriminator_num_layers, norm="none")
-    try:
-        with torch.no_grad():
-            discriminator(bands)
-    except RuntimeError:
-        raise SrkitError(f"--patch-size {recipe.patch_size} is too small for the dasr "
-                         f"discriminator on {recipe.freq} bands "
-                         f"({recipe.discriminator_num_layers} layers)") from None
-
-
-def _check_blind_inputs(recipe: Recipe, blind: bool, arch: str) -> None:
-    """The blind recipe and the blind data go together (the step needs the parameters)."""
-    if recipe.is_blind and not blind:
-        raise SrkitError("the blind recipe trains on --hr photos degraded with --blind (its "
-                         "samples carry the degradation parameters)")
-    if blind and not recipe.is_blind:
-        raise SrkitError(f"--blind samples carry degradation parameters for the blind recipe, "
-                         f"not {recipe.name} (use --recipe blind, the default with --blind)")
-    if recipe.param_weight > 0 and arch != BLIND_ARCH:
-        raise SrkitError(f"the blind recipe's parameter loss needs --arch {BLIND_ARCH}, not "
-                         f"{arch} (or switch the head's loss off: --set param_weight=0)")
-
-
-def _blind_arch_args(arch: str, arch_args: dict[str, Any], settings) -> dict[str, Any]:
-    """``arch_args`` with unet-blind's head ranges set to the blind settings' ranges (a
-    different range given explicitly is an error: the head would mean something else)."""
-    if arch != BLIND_ARCH:
-        return arch_args
-    out = dict(arch_args)
-    for field_name, argument in _HEAD_RANGES.items():
-        wanted = list(getattr(settings, field_name))
-        given = out.get(argument)
-        if given is not None and [float(v) for v in given] != wanted:
-            raise SrkitError(f"--arch-arg {argument}={given} differs from the blind setting "
-                             f"{field_name}={wanted}; set the range with --blind-set only")
-        out[argument] = wanted
-    return out
-
-
-def _check_vgg_weights(vgg_weights: str | Path | None, recipe: Recipe) -> None:
-    from srkit.models.vgg import VGG19_URL, default_vgg19_path
-
-    path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()
-    if path.is_file():
-        return
-    if recipe.uses_perceptual:
-        raise SrkitError(f"the {recipe.name} recipe's perceptual loss needs VGG19 weights, "
-                         f"not found at {path}: download {VGG19_URL} there, pass "
-                         "--vgg-weights FILE, or turn the loss off with --perceptual-weight 0")
-    raise SrkitError(f"the {recipe.name} recipe's targeted perceptual loss needs VGG19 "
-                     f"weights, not found at {path}: download {VGG19_URL} there, pass "
-                     "--vgg-weights FILE, or turn its terms off with --set boundary_weight=0 "
-                     "--set background_weight=0 --set object_weight=0")
-
-
-def _check_rank_inputs(recipe: Recipe, ranker: str | Path | None, arbitrary_scale: bool
-                       ) -> None:
-    """The rank-content loss and ``--ranker`` go together; the file is checked early."""
-    if not recipe.uses_rank:
-        if ranker is not None:
-            raise SrkitError(f"--ranker feeds the rank-content loss, which the {recipe.name} "
-                             "recipe does not use (use --recipe ranksrgan, or set rank_weight)")
-        return
-    if ranker is None:
-        raise SrkitError(f"the {recipe.name} recipe's rank-content loss needs a ranker: pass "
-                         "--ranker FILE (train one with srkit train-ranker), or turn it off "
-                         "with --set rank_weight=0")
-    if arbitrary_scale:
-        raise SrkitError("the rank-content loss is for fixed-scale training, not a -x range")
-    from srkit.io.ranker_files import load_ranker
-
-    load_ranker(ranker)  # a missing or foreign file stops the run before any data is read
-
-
-def _region_source(recipe: Recipe, region_labels: str | Path | None):
-    """Where the region labels come from (None when the recipe has no region term)."""
-    if not recipe.uses_regions:
-        if region_labels is not None:
-            raise SrkitError(f"--region-labels feeds the targeted perceptual loss, which the "
-                             f"{recipe.name} recipe does not use (use --recipe srobb, or set "
-                             "boundary_weight, background_weight or object_weight)")
-        return None
-    from srkit.data import RegionSource
-
-    if region_labels is not None and not Path(region_labels).is_dir():
-        raise SrkitError(f"--region-labels {region_labels}: no such folder")
-    return RegionSource(folder=Path(region_labels) if region_labels is not None else None,
-                        edge_threshold=recipe.region_edge_threshold,
-                        texture_threshold=recipe.region_texture_threshold,
-                        boundary_radius=recipe.region_boundary_radius)
-
-
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -516,60 +318,6 @@ def _workers(workers: int | None) -> int:
             raise SrkitError(f"--workers must be 0 or more, got {workers}")
         return workers
     return max(1, min(4, (os.cpu_count() or 2) - 1))
-
-
-def _build_generator(arch: str, arch_args: dict[str, Any], init: str | Path | None):
-    """The network, and what the saved model's metadata says about ``init`` (None without).
-
-    The provenance is the init file's name, its iterations from scratch (``total_iterations``,
-    else ``iterations``; 0 for a file srkit did not train) and, for a file trained by srkit from
-    scratch, its recipe settings, iterations and seed (so that a benchmark can repeat both
-    stages); ``init_stages``, when every earlier stage is known, lists them all (JSON, earliest
-    first; see :func:`training_stages`), so that a chain of any length can be repeated.
-    """
-    from srkit.models import build_model
-
-    generator = build_model(arch, **arch_args)
-    if init is None:
-        return generator, None
-    from srkit.io.checkpoints import load_model
-    from srkit.models import architecture_arguments
-
-    loaded = load_model(init, "cpu")
-    defaults = architecture_arguments(arch) if loaded.arch == arch else {}
-    if loaded.arch != arch or {**defaults, **loaded.arch_args} != {**defaults, **arch_args}:
-        raise SrkitError(f"{init}: is a {loaded.arch} with {json.dumps(loaded.arch_args)}, "
-                         f"but this run trains a {arch} with {json.dumps(arch_args)}")
-    generator.load_state_dict(loaded.model.state_dict())
-    meta = loaded.metadata
-    before = meta.get("total_iterations", meta.get("iterations", "0"))
-    provenance = {"init": Path(init).name,
-                  "init_total_iterations": int(before) if before.isdigit() else 0}
-    if "init" not in meta and {"recipe_settings", "iterations", "seed"} <= set(meta):
-        provenance |= {"init_recipe_settings": meta["recipe_settings"],
-                       "init_iterations": meta["iterations"], "init_seed": meta["seed"]}
-    stages = training_stages(meta)
-    if stages is not None:
-        provenance["init_stages"] = json.dumps(stages, sort_keys=True)
-    return generator, provenance
-
-
-def training_stages(meta: Mapping[str, str]) -> list[dict[str, Any]] | None:
-    """Every stage that trained the model of ``meta``, earliest first, as ``{"iterations",
-    "seed", "recipe_settings"}`` (settings as a dict); None where a stage is unknown (a file
-    srkit did not train, or one fine-tuned from such a file)."""
-    if not {"recipe_settings", "iterations", "seed"} <= set(meta):
-        return None
-    own = {"iterations": int(meta["iterations"]), "seed": int(meta["seed"]),
-           "recipe_settings": json.loads(meta["recipe_settings"])}
-    if "init" not in meta:
-        return [own]
-    if "init_stages" in meta:
-        return [*json.loads(meta["init_stages"]), own]
-    if "init_recipe_settings" in meta:  # written before init_stages: the first stage alone
-        return [{"iterations": int(meta["init_iterations"]), "seed": int(meta["init_seed"]),
-                 "recipe_settings": json.loads(meta["init_recipe_settings"])}, own]
-    return None
 
 
 def _restore(state_file: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
@@ -653,7 +401,7 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
 
         warn(f"the model ends {bicubic - final_psnr:.2f} dB below bicubic upscaling on the "
              f"validation pairs (PSNR-Y {final_psnr:.2f} against {bicubic:.2f}): train longer "
-             f"(--iters){_init_hint(scale, fixed['arch'])}")
+             f"(--iters){init_hint(scale, fixed['arch'])}")
     return TrainResult(
         output=output, resume_state=state_file, log=csv_file, arch=fixed["arch"],
         arch_args=fixed["arch_args"], scale=scale, recipe=recipe, start_iteration=start,
@@ -686,17 +434,6 @@ def _save_model(output: Path, trainer, fixed: dict[str, Any], recipe: Recipe,
         metadata.update(init)
     save_model(output, trainer.eval_model, fixed["arch"], fixed["arch_args"], fixed["scale"],
                metadata)
-
-
-def _init_hint(scale: int, arch: str) -> str:
-    """", or start from a shipped model (--init general_xS)" when a compact model of that
-    scale ships (the shipped models are compact nets)."""
-    from srkit.modelzoo import WEIGHTS_DIR, default_model_name
-
-    name = default_model_name(scale)
-    if arch == "compact" and (WEIGHTS_DIR / f"{name}.safetensors").is_file():
-        return f", or start from a shipped model (--init {name})"
-    return ""
 
 
 def _status(row: dict[str, Any], bicubic: float | None) -> str:
