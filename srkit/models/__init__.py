@@ -22,6 +22,7 @@ from torch import nn
 from srkit.errors import SrkitError
 from srkit.models.compact import SRVGGNetCompact
 from srkit.models.da_sr import DomainAdaptSR
+from srkit.models.hat import HAT
 from srkit.models.metasr import MetaRDN
 from srkit.models.rrdbnet import RRDBNet
 from srkit.models.san import SAN
@@ -42,6 +43,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "da-sr": DomainAdaptSR,  # encoder + SR decoder of the domain-adapt recipe
     "span": SPAN,
     "swinir": SwinIR,  # official keys; tiling approximate (exact_tiling = False)
+    "hat": HAT,  # official keys; tiling approximate (exact_tiling = False)
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
@@ -49,7 +51,7 @@ SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "compact": "upscale", "san": "upscale", "srfbn": "upscale",
                                   "metasr": "scale", "unet-blind": "scale",
                                   "da-sr": "scale", "span": "upscale",
-                                  "swinir": "upscale"}
+                                  "swinir": "upscale", "hat": "upscale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:

@@ -110,14 +110,17 @@ def shift_mask(regions: torch.Tensor, dtype: torch.dtype = torch.float32) -> tor
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside windows, with the relative position bias."""
 
-    def __init__(self, dim: int, window: int, num_heads: int) -> None:
+    def __init__(self, dim: int, window: int, num_heads: int, store_index: bool = True) -> None:
+        """``store_index``: keep the official ``relative_position_index`` buffer in the state
+        dict (SwinIR's files have it per layer; HAT's have one for the whole network)."""
         super().__init__()
         self.window, self.num_heads = window, num_heads
         self.scale = (dim // num_heads) ** -0.5
         self.relative_position_bias_table = nn.Parameter(
             torch.zeros((2 * window - 1) ** 2, num_heads))
         index = relative_position_index(window)
-        self.register_buffer("relative_position_index", index)  # the file's; not read
+        if store_index:
+            self.register_buffer("relative_position_index", index)  # the file's; not read
         self.register_buffer("index", index.clone(), persistent=False)
         self.qkv = nn.Linear(dim, 3 * dim)
         self.proj = nn.Linear(dim, dim)
@@ -176,17 +179,25 @@ class SwinLayer(nn.Module):
                 regions: torch.Tensor) -> torch.Tensor:
         height, width = size
         batch, _, channels = x.shape
-        w, s = self.window, self.shift
         image = self.norm1(x).view(batch, height, width, channels)
-        if s:
-            image = torch.roll(image, shifts=(-s, -s), dims=(1, 2))
-        windows = window_partition(image, w).view(-1, w * w, channels)
-        windows = self.attn(windows, regions if s else None)
-        image = window_reverse(windows.view(-1, w, w, channels), w, height, width)
-        if s:
-            image = torch.roll(image, shifts=(s, s), dims=(1, 2))
+        image = shifted_window_attention(self.attn, image, self.window, self.shift, regions)
         x = x + image.reshape(batch, height * width, channels)
         return x + self.mlp(self.norm2(x))
+
+
+def shifted_window_attention(attn: WindowAttention, image: torch.Tensor, window: int,
+                             shift: int, regions: torch.Tensor) -> torch.Tensor:
+    """(S)W-MSA on ``(B, H, W, C)``: roll by ``−shift`` (if any), attention in windows (masked
+    by ``regions`` when shifted), windows back to the image, roll back."""
+    batch, height, width, channels = image.shape
+    if shift:
+        image = torch.roll(image, shifts=(-shift, -shift), dims=(1, 2))
+    windows = window_partition(image, window).view(-1, window * window, channels)
+    windows = attn(windows, regions if shift else None)
+    image = window_reverse(windows.view(-1, window, window, channels), window, height, width)
+    if shift:
+        image = torch.roll(image, shifts=(shift, shift), dims=(1, 2))
+    return image
 
 
 class BasicLayer(nn.Module):
@@ -308,12 +319,7 @@ class SwinIR(nn.Module):
             self.conv_before_upsample = nn.Sequential(nn.Conv2d(embed_dim, NUM_FEAT, 3, 1, 1),
                                                       nn.LeakyReLU())  # slope 0.01
             if upsampler == "pixelshuffle":
-                stages = [3] if upscale == 3 else [2] * (upscale.bit_length() - 1)
-                parts: list[nn.Module] = []
-                for factor in stages:
-                    parts += [nn.Conv2d(NUM_FEAT, factor * factor * NUM_FEAT, 3, 1, 1),
-                              nn.PixelShuffle(factor)]
-                self.upsample = nn.Sequential(*parts)
+                self.upsample = pixelshuffle_stages(NUM_FEAT, upscale)
             else:
                 for index in range(1, upscale.bit_length()):
                     self.add_module(f"conv_up{index}", nn.Conv2d(NUM_FEAT, NUM_FEAT, 3, 1, 1))
@@ -367,6 +373,17 @@ class SwinIR(nn.Module):
             x = self.conv_last(F.leaky_relu(self.conv_hr(x), 0.2))
         x = x / self.img_range + mean
         return x[:, :, :height * self.upscale, :width * self.upscale]
+
+
+def pixelshuffle_stages(num_feat: int, upscale: int) -> nn.Sequential:
+    """The official ``Upsample``: per ×2 a conv to ``4·num_feat`` and a pixel shuffle, or one
+    ×3 conv to ``9·num_feat`` (keys ``upsample.0``, ``upsample.2``, …)."""
+    stages = [3] if upscale == 3 else [2] * (upscale.bit_length() - 1)
+    parts: list[nn.Module] = []
+    for factor in stages:
+        parts += [nn.Conv2d(num_feat, factor * factor * num_feat, 3, 1, 1),
+                  nn.PixelShuffle(factor)]
+    return nn.Sequential(*parts)
 
 
 def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
