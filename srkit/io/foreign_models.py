@@ -12,12 +12,14 @@ names and tensor shapes, as spandrel does:
 - SRVGGNetCompact (``body.0``, ``body.1`` PReLU, ..., ``body.{2 * num_conv + 2}``);
 - SPAN (hongyuanyu/SPAN: ``conv_1.sk``, ``block_N.cK_r.*``, ``conv_cat``, ``upsampler.0``);
 - SwinIR (JingyunLiang/SwinIR: ``conv_first``, ``layers.I.residual_group.blocks.J.*``,
-  ``conv_after_body``, one of its three SR upsamplers).
+  ``conv_after_body``, one of its three SR upsamplers);
+- HAT (XPixelGroup/HAT: SwinIR's layout plus ``conv_block.cab.*``, ``overlap_attn.*`` and
+  ``relative_position_index_SA`` / ``_OCA``; :mod:`srkit.io.foreign_hat`).
 
 Layouts that only look like one of these (MMRealSR is an RRDBNet with a degradation
 estimator beside it; ESRGAN+ adds 1×1 convs) raise :class:`UnsupportedLayout`, as does any
 file whose keys do not all fit; :func:`load_with_spandrel` then tries spandrel (the
-optional extra ``srkit[spandrel]``), which knows HAT, DAT and many more.
+optional extra ``srkit[spandrel]``), which knows DAT and many more.
 """
 
 from __future__ import annotations
@@ -113,8 +115,8 @@ def _foreign_marker(state: dict[str, torch.Tensor]) -> tuple[str, str] | None:
 
 def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
                         ) -> tuple[str, dict[str, Any]]:
-    """Recognise RRDBNet, MSRResNet, SRVGGNetCompact, SPAN or SwinIR and their arguments from
-    a state dict in BasicSR / the official names; :class:`UnsupportedLayout` otherwise."""
+    """Recognise RRDBNet, MSRResNet, SRVGGNetCompact, SPAN, SwinIR or HAT and their arguments
+    from a state dict in BasicSR / the official names; :class:`UnsupportedLayout` otherwise."""
     marker = _foreign_marker(state)
     if marker:
         raise UnsupportedLayout(f"{name}: looks like {marker[0]} (keys '{marker[1]}…'), "
@@ -130,10 +132,13 @@ def detect_architecture(state: dict[str, torch.Tensor], name: str = "checkpoint"
         return "span", _span_args(state, name)
     if all(key in state for key in SWINIR_KEYS):
         return "swinir", _swinir_args(state, name)
+    from srkit.io.foreign_hat import HAT_KEYS, hat_args  # it reads this module's helpers
+    if all(key in state for key in HAT_KEYS):
+        return "hat", hat_args(state, name)
     sample = ", ".join(list(state)[:3])
     raise UnsupportedLayout(f"{name}: unrecognised network layout (keys {sample}, ...); srkit "
                             "reads RRDBNet (ESRGAN, Real-ESRGAN), MSRResNet, SRVGGNetCompact, "
-                            "SPAN and SwinIR")
+                            "SPAN, SwinIR and HAT")
 
 
 def require_rgb(arch: str, arch_args: dict[str, Any], name: str) -> None:
@@ -298,8 +303,10 @@ def _swinir_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
             "patch_norm": "patch_embed.norm.weight" in state, "img_size": img_size}
 
 
-def _swinir_tail(state: dict[str, torch.Tensor], in_chans: int, name: str) -> tuple[str, int]:
-    """The upsampler and scale of a SwinIR: ``conv_up1..3`` (nearest+conv, ×2 each),
+def _swinir_tail(state: dict[str, torch.Tensor], in_chans: int, name: str,
+                 family: str = "SwinIR") -> tuple[str, int]:
+    """The upsampler and scale of a SwinIR (or of a HAT, ``family``, which shares the
+    pixelshuffle tail): ``conv_up1..3`` (nearest+conv, ×2 each),
     ``upsample.{0,2,..}`` after ``conv_before_upsample`` (pixelshuffle: ×2 per conv of 4·64
     channels or one ×3 conv of 9·64) or ``upsample.0`` alone (pixelshuffledirect:
     ``in_chans · s²`` channels)."""
@@ -314,7 +321,7 @@ def _swinir_tail(state: dict[str, torch.Tensor], in_chans: int, name: str) -> tu
         found = ", ".join(f"upsample.{i} ×{f}" for i, f in zip(indices, factors, strict=True))
         if width != 64 or indices != list(range(0, 2 * len(indices), 2)) or not (
                 factors == [3] or (factors and set(factors) == {2})):
-            raise UnsupportedLayout(f"{name}: a SwinIR pixelshuffle tail of width {width} with "
+            raise UnsupportedLayout(f"{name}: a {family} pixelshuffle tail of width {width} with "
                                     f"{found or 'no upsample convs'}; the official one has "
                                     "width 64 and ×2 stages or one ×3")
         return "pixelshuffle", math.prod(factors)
@@ -322,10 +329,10 @@ def _swinir_tail(state: dict[str, torch.Tensor], in_chans: int, name: str) -> tu
         channels = int(state["upsample.0.weight"].shape[0])
         upscale = math.isqrt(channels // in_chans)
         if upscale < 1 or upscale * upscale * in_chans != channels:
-            raise UnsupportedLayout(f"{name}: a SwinIR whose upsample.0 has {channels} "
+            raise UnsupportedLayout(f"{name}: a {family} whose upsample.0 has {channels} "
                                     f"channels, not {in_chans} × a square scale")
         return "pixelshuffledirect", upscale
-    raise UnsupportedLayout(f"{name}: a SwinIR without an upsampler (a ×1 denoising or JPEG "
+    raise UnsupportedLayout(f"{name}: a {family} without an upsampler (a ×1 denoising or JPEG "
                             "model); srkit runs its SR upsamplers: pixelshuffle, "
                             "pixelshuffledirect, nearest+conv")
 
@@ -377,7 +384,7 @@ def drop_equivalent_prelu(state: dict[str, torch.Tensor], arch: str, arch_args: 
 # 32 pixels is 4 SwinIR windows, where tile seams no longer show in practice. --tile 0 runs
 # the whole image at once (exact); --tile-overlap overrides this.
 SPANDREL_OVERLAP = 32
-SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads HAT, DAT and more"
+SPANDREL_HINT = "`pip install 'srkit[spandrel]'` reads DAT and more"
 
 
 class SpandrelNetwork(torch.nn.Module):
