@@ -182,7 +182,7 @@ def test_unknown_layout_without_spandrel_names_the_extra(tmp_path: Path,
         load_model(tmp_path / "swin.pth")
     message = str(error.value)
     assert "unrecognised network layout" in message and "\n" not in message
-    assert "pip install 'srkit[spandrel]'" in message and "HAT" in message
+    assert "pip install 'srkit[spandrel]'" in message and "DAT" in message
 
 
 @pytest.mark.parametrize("act_type", ["relu", "leakyrelu"])

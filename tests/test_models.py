@@ -42,6 +42,11 @@ CONFIGS = [
     ("swinir", {"embed_dim": 8, "depths": [2], "num_heads": [2], "window_size": 4,
                 "img_size": 8, "upscale": 4, "upsampler": "nearest+conv",
                 "resi_connection": "3conv"}),
+    # HAT with squeeze_factor 1: a narrower channel attention's ReLUs are all off at seed 0.
+    ("hat", {"embed_dim": 12, "depths": [2], "num_heads": [2], "window_size": 4,
+             "squeeze_factor": 1, "upscale": 2}),
+    ("hat", {"embed_dim": 12, "depths": [1, 2], "num_heads": [2, 1], "window_size": 4,
+             "squeeze_factor": 1, "upscale": 3, "resi_connection": "identity"}),
 ]
 IDS = [f"{arch}-x{args.get('scale', args.get('upscale'))}" for arch, args in CONFIGS]
 
@@ -151,7 +156,7 @@ def test_bad_architecture_or_arguments_raise_srkit_error(arch: str, args: dict) 
 
 def test_registry_is_a_plain_dict_of_classes() -> None:
     assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr",
-                                  "unet-blind", "da-sr", "span", "swinir"}
+                                  "unet-blind", "da-sr", "span", "swinir", "hat"}
     assert architecture_arguments("rrdbnet")["num_block"] == 23
     assert set(DISCRIMINATORS) == {"patchgan", "vgg", "unet"}
 
