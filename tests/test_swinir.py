@@ -507,8 +507,14 @@ def _spandrel_root() -> Path:
 
 def spandrel_swinir() -> ModuleType:
     """spandrel's ``architectures/SwinIR`` package (its detection, ``SwinIRArch``, and its
-    network, ``SwinIR``), imported under stub parent packages so that its relative imports
-    resolve without the top-level ``__init__``; ``sys.modules`` is restored afterwards."""
+    network, ``SwinIR``)."""
+    return spandrel_architecture("SwinIR")
+
+
+def spandrel_architecture(arch: str) -> ModuleType:
+    """spandrel's ``architectures/<arch>`` package, imported under stub parent packages so
+    that its relative imports resolve without the top-level ``__init__``; ``sys.modules`` is
+    restored afterwards."""
     root = _spandrel_root()
     saved = {name: module for name, module in sys.modules.items()
              if name == "spandrel" or name.startswith("spandrel.")}
@@ -520,7 +526,7 @@ def spandrel_swinir() -> ModuleType:
             package = ModuleType(name)
             package.__path__ = [str(folder)]
             sys.modules[name] = package
-        return importlib.import_module("spandrel.architectures.SwinIR")
+        return importlib.import_module(f"spandrel.architectures.{arch}")
     finally:
         for name in [n for n in sys.modules if n == "spandrel" or n.startswith("spandrel.")]:
             del sys.modules[name]
