@@ -63,7 +63,7 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
                   scale: float | None = None, *, method: str = "model",
                   tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
                   outscale: float | None = None, alpha_mode: str = "bicubic",
-                  half: bool = False, device: str = "auto") -> Any:
+                  half: bool = False, device: str = "auto", backend: str = "torch") -> Any:
     """Upscale one image held in memory; returns the same kind of image (module docstring).
 
     Args:
@@ -82,6 +82,9 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
         alpha_mode: ``bicubic``, or ``model`` (alpha through the network as a grey image).
         half: float16 inference (GPU only).
         device: where a model given by name is loaded (a loaded model stays where it is).
+        backend: ``torch``, or ``onnxruntime`` (as ``srkit upscale --backend``: the network is
+            exported once per set of weights and cached; each call opens a session, so for
+            many small images the torch backend may be quicker).
     """
     if method not in METHODS:
         raise SrkitError(f"unknown method {method!r} (use {', '.join(METHODS)})")
@@ -96,11 +99,24 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
         raise SrkitError(f"method={method!r} needs scale or outscale")
     if alpha_mode == "model" and loaded is None:
         raise SrkitError(f"alpha_mode='model' needs method='model', not {method!r}")
+    from srkit.stages.onnx_backend import attach, check_backend
+    from srkit.stages.upscale import model_scale_range
+
+    if backend != "torch" and loaded is None:
+        raise SrkitError(f"backend={backend!r} only applies to method='model'")
+    check_backend(backend, half=half, device=device,
+                  arbitrary_scale=loaded is not None and model_scale_range(loaded) is not None)
     array, pil_mode = _as_array(image)
     pixels, kind = _to_loaded(array)
-    rgb, alpha = enlarge_image(pixels, method=method, model=loaded, scale=scale,
-                               outscale=outscale, tile=tile, tile_overlap=tile_overlap,
-                               half=half, alpha_mode=alpha_mode)
+    if backend == "onnxruntime":
+        attach(loaded)  # for this call only: the caller's model is left as it was
+    try:
+        rgb, alpha = enlarge_image(pixels, method=method, model=loaded, scale=scale,
+                                   outscale=outscale, tile=tile, tile_overlap=tile_overlap,
+                                   half=half, alpha_mode=alpha_mode)
+    finally:
+        if backend == "onnxruntime":
+            del loaded.model.onnx_runner
     out = kind.assemble(rgb, alpha)
     if pil_mode is None:
         return out

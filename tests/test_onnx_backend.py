@@ -144,3 +144,23 @@ def test_a_cached_export_runs_without_importing_torch(tmp_path, monkeypatch) -> 
     upscale([photo], tmp_path / "again.png", model=model, tile=16, backend="onnxruntime")
     assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png")), first)
     assert json.loads(index.read_text()) == entry  # rewritten by the normal path
+
+
+def test_upscale_image_takes_the_backend_too(tmp_path, monkeypatch) -> None:
+    """The in-memory API runs onnxruntime for one call and leaves the caller's model as it
+    was (a later torch call is plain torch again)."""
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    import srkit
+
+    monkeypatch.setenv("SRKIT_CACHE", str(tmp_path / "cache"))
+    model = srkit.load_model(_model(tmp_path))
+    image = np.random.default_rng(2).integers(0, 256, (21, 30, 3), dtype=np.uint8)
+    with_torch = srkit.upscale_image(image, model)
+    with_ort = srkit.upscale_image(image, model, backend="onnxruntime")
+    assert with_ort.shape == with_torch.shape == (42, 60, 3) and with_ort.dtype == np.uint8
+    assert np.abs(with_ort.astype(int) - with_torch).max() <= 1
+    assert not hasattr(model.model, "onnx_runner")
+    assert np.array_equal(srkit.upscale_image(image, model), with_torch)
+    with pytest.raises(SrkitError, match="only applies to method='model'"):
+        srkit.upscale_image(image, method="bicubic", scale=2, backend="onnxruntime")
