@@ -23,8 +23,9 @@ with, so ``upscale --ref`` needs no VGG file. Training loads them from ``--vgg-w
 
 ``forward(x)`` is the single-image mode; ``forward(x, ref)`` runs the texture swap against
 ``ref`` ``(1 or B, 3, H_r, W_r)`` in [0, 1] (any size of at least 12×12; cropped to
-multiples of 4) and the texture transfer. The swap is global, so tiling is not exact
-(``exact_tiling = False``); ``upscale --ref`` runs each image whole.
+multiples of 4) and the texture transfer. The single-image mode is convolutional and tiles
+exactly (``receptive_radius``); the swap is global, so ``upscale --ref`` runs each image
+whole (:mod:`srkit.stages.upscale_ref`).
 """
 
 from __future__ import annotations
@@ -83,7 +84,6 @@ class SRNTT(nn.Module):
     """
 
     reference_based = True
-    exact_tiling = False
     size_multiple = 1
 
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64,
