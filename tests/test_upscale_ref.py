@@ -104,3 +104,15 @@ def test_bad_references_are_one_line_errors(tmp_path, refsr, monkeypatch) -> Non
     assert missing.returncode == 1 and missing.stderr.count("\n") == 1
     assert missing.stderr.startswith("error:") and "no such file or folder" in missing.stderr
     assert not (tmp_path / "b.png").exists()
+
+
+def test_the_single_image_mode_tiles_exactly() -> None:
+    from srkit.stages.upscale import run_model
+
+    torch.manual_seed(0)
+    model = build_model("srntt", **ARGS).eval()
+    rgb = np.random.default_rng(0).random((20, 26, 3)).astype(np.float32)
+    whole = run_model(model, rgb, tile=0)
+    tiled = run_model(model, rgb, tile=8)
+    assert whole.shape == (80, 104, 3)
+    assert np.abs(whole - tiled).max() < 1e-5
