@@ -43,7 +43,7 @@ def test_correlation_and_match_equal_a_brute_force_patch_comparison(monkeypatch)
     index, score = match_patches(content, reference)
     assert torch.equal(index, expected.argmax(0))
     assert torch.allclose(score, expected.max(0).values, atol=1e-6)
-    monkeypatch.setattr(texture_swap, "_CHUNK_ELEMENTS", 7)  # one reference patch at a time
+    monkeypatch.setattr(texture_swap, "_CHUNK_ELEMENTS", 7)  # one band of rows at a time
     chunked_index, chunked_score = match_patches(content, reference)
     assert torch.equal(chunked_index, index) and torch.allclose(chunked_score, score)
 
@@ -77,17 +77,24 @@ def test_swap_takes_the_reference_texture_where_it_matches_exactly(factor: int) 
     assert torch.allclose(swapped[:, rows, rows], shifted, atol=1e-6)
 
 
-def test_swap_averages_overlapping_patches() -> None:
-    reference = torch.arange(2 * 4 * 4, dtype=torch.float32).view(2, 4, 4)
-    index = torch.tensor([[0, 3], [1, 2]])  # on the 2×2 grid of 3×3 reference patches
-    swapped = swap_patches(index, reference, 1)
-    patches = extract_patches(reference, 3, 1)
-    total = torch.zeros(2, 4, 4)
-    count = torch.zeros(1, 4, 4)
-    for (i, j), k in zip([(0, 0), (0, 1), (1, 0), (1, 1)], index.flatten(), strict=True):
-        total[:, i:i + 3, j:j + 3] += patches[k]
-        count[:, i:i + 3, j:j + 3] += 1
+@pytest.mark.parametrize("factor", [1, 2, 4])
+def test_swap_averages_overlapping_patches(factor: int) -> None:
+    reference = torch.arange(2 * 16 * factor * factor, dtype=torch.float32).view(
+        2, 4 * factor, 4 * factor)
+    index = torch.tensor([[0, 3], [1, 2], [3, 3]])  # on the 2×2 grid of 3×3 patches
+    swapped = swap_patches(index, reference, factor)
+    patches = extract_patches(reference, 3 * factor, factor)
+    side = 3 * factor
+    total = torch.zeros(2, 5 * factor, 4 * factor)
+    count = torch.zeros(1, 5 * factor, 4 * factor)
+    for (i, j), k in zip([(i, j) for i in range(3) for j in range(2)], index.flatten(),
+                         strict=True):
+        total[:, factor * i:factor * i + side, factor * j:factor * j + side] += patches[k]
+        count[:, factor * i:factor * i + side, factor * j:factor * j + side] += 1
     assert torch.allclose(swapped, total / count)
+
+
+def test_scores_are_padded_by_their_edges() -> None:
     assert torch.equal(pad_scores(torch.tensor([[1.0, 2.0], [3.0, 4.0]])),
                        torch.tensor([[1.0, 1, 2, 2], [1, 1, 2, 2], [3, 3, 4, 4], [3, 3, 4, 4]]))
 

@@ -22,7 +22,8 @@ The features come from whatever VGG19 weights the caller loaded (torchvision's f
 random ones in the tests: matching is then on random features, which still makes an exact
 copy the unique best match). Cost: one correlation of ``(H − 2)(W − 2)`` LR patches with
 ``(H_r − 2)(W_r − 2)`` reference patches of ``9·C`` numbers, in chunks of reference patches
-(memory stays bounded; time does not).
+(memory stays bounded; time does not). The swap builds its maps from shifted blocks, never
+from all of the reference's patches at once.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import torch.nn.functional as F
 
 PATCH = 3  # patch side at the matching layer (relu3_1)
 _EPS = 1e-5
-# reference patches correlated at once (bounds the (chunk, H−2, W−2) correlation block)
+# correlation values computed at once (bounds the (patches, H−2, W−2) correlation block)
 _CHUNK_ELEMENTS = 1 << 25
 
 
@@ -72,17 +73,19 @@ def match_patches(content: torch.Tensor, reference: torch.Tensor, size: int = PA
     """The best reference patch for each content patch: ``(index, score)``, both
     ``(H − size + 1, W − size + 1)``; ``index`` counts reference patches row-major (on the
     ``(H_r − size + 1) × (W_r − size + 1)`` grid), ``score`` is their cosine similarity.
-    Computed in chunks of reference patches; ties go to the lowest index."""
+    The reference's patches are made and correlated a band of rows at a time, so memory
+    stays bounded whatever the reference's size; ties go to the lowest index."""
     if min(reference.shape[-2:]) < size or min(content.shape[-2:]) < size:
         raise ValueError(f"feature maps smaller than a {size}×{size} patch")
-    kernels = _unit_kernels(reference, size)
+    grid_h, grid_w = reference.shape[-2] - size + 1, reference.shape[-1] - size + 1
     out_h, out_w = content.shape[-2] - size + 1, content.shape[-1] - size + 1
-    chunk = max(1, _CHUNK_ELEMENTS // (out_h * out_w))
+    rows = max(1, _CHUNK_ELEMENTS // (out_h * out_w * grid_w))
     best_score = best_index = None
-    for start in range(0, kernels.shape[0], chunk):
-        block = F.conv2d(content[None], kernels[start:start + chunk])[0]
+    for top in range(0, grid_h, rows):
+        band = reference[:, top:min(grid_h, top + rows) + size - 1]
+        block = F.conv2d(content[None], _unit_kernels(band, size))[0]
         score, index = block.max(dim=0)
-        index = index + start
+        index = index + top * grid_w
         if best_score is None:
             best_score, best_index = score, index
         else:
@@ -99,19 +102,28 @@ def swap_patches(index: torch.Tensor, reference: torch.Tensor, factor: int,
 
     ``index`` ``(h, w)`` from :func:`match_patches` on the matching layer; ``reference``
     ``(C, factor·H_r, factor·W_r)`` is the unblurred reference's map at a layer ``factor``
-    times finer (1 for relu3_1, 2 for relu2_1, 4 for relu1_1). Patches of side
-    ``factor·size`` with stride ``factor`` are taken at the matched reference positions and
-    placed at ``factor·(i, j)``; returns ``(C, factor·(h + size − 1), factor·(w + size − 1))``.
+    times finer (1 for relu3_1, 2 for relu2_1, 4 for relu1_1). The patch of side
+    ``factor·size`` at ``factor`` × the matched reference position is placed at
+    ``factor·(i, j)``; returns ``(C, factor·(h + size − 1), factor·(w + size − 1))``.
+    Built as ``size²`` shifted copies of ``factor × factor`` blocks, so memory is that of
+    the output, never of all the reference's patches.
     """
-    side = factor * size
-    patches = extract_patches(reference, side, factor)  # (N_r, C, side, side)
-    chosen = patches[index.flatten()]  # (h·w, C, side, side)
-    out_size = (factor * (index.shape[0] + size - 1), factor * (index.shape[1] + size - 1))
-    columns = chosen.flatten(1).t()[None]  # (1, C·side², h·w)
-    summed = F.fold(columns, out_size, side, stride=factor)[0]
-    counts = F.fold(torch.ones_like(columns[:, :side * side]), out_size, side,
-                    stride=factor)[0]
-    return summed / counts
+    channels = reference.shape[0]
+    blocks_h, blocks_w = reference.shape[1] // factor, reference.shape[2] // factor
+    grid_w = blocks_w - size + 1
+    blocks = reference[:, :blocks_h * factor, :blocks_w * factor].reshape(
+        channels, blocks_h, factor, blocks_w, factor)
+    rows, cols = index // grid_w, index % grid_w
+    height, width = index.shape
+    out = reference.new_zeros(channels, height + size - 1, factor, width + size - 1, factor)
+    counts = reference.new_zeros(height + size - 1, width + size - 1)
+    for dy in range(size):
+        for dx in range(size):
+            picked = blocks[:, rows + dy, :, cols + dx, :]  # (h, w, C, factor, factor)
+            out[:, dy:dy + height, :, dx:dx + width, :] += picked.permute(2, 0, 3, 1, 4)
+            counts[dy:dy + height, dx:dx + width] += 1
+    out /= counts[None, :, None, :, None]
+    return out.reshape(channels, factor * (height + size - 1), factor * (width + size - 1))
 
 
 def pad_scores(score: torch.Tensor, size: int = PATCH) -> torch.Tensor:
