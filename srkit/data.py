@@ -178,6 +178,22 @@ def _pair_data(folder: Path, scale: int, label: str, with_dist: bool = False,
     return [f.name for f in files], hr_images, lr_images, dist_maps
 
 
+def reference_images(folder: Path, stems: Sequence[str]) -> list[np.ndarray]:
+    """The decoded reference of each stem: ``folder/STEM.*`` (the first image file of that
+    stem); SrkitError naming the first stem without one, or an unreadable reference."""
+    if not folder.is_dir():
+        raise SrkitError(f"--ref-dir {folder}: no such folder")
+    by_stem: dict[str, Path] = {}
+    for path in list_images(folder):
+        by_stem.setdefault(path.stem, path)
+    missing = [stem for stem in stems if stem not in by_stem]
+    if missing:
+        raise SrkitError(f"--ref-dir {folder}: no reference for {missing[0]} "
+                         f"({len(missing)} of {len(stems)} HR images have none; references "
+                         "are matched by file stem)")
+    return [load_pixels(by_stem[stem]) for stem in stems]
+
+
 def _check_sizes(images: Sequence[np.ndarray], names: Sequence[str], patch: int,
                  what: str) -> None:
     small = [(name, image.shape) for name, image in zip(names, images, strict=True)
@@ -200,7 +216,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           regions: RegionSource | None = None,
                           rank: int = 0, world_size: int = 1,
                           strict: bool = False, bicubic: bool = False,
-                          scales: object | None = None, batch_size: int = 1) -> TrainingData:
+                          scales: object | None = None, batch_size: int = 1,
+                          references: str | Path | None = None) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
@@ -222,8 +239,14 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     pixels, so the largest HR patch fits ``patch_size``); validation pairs are made at
     ``scale``, the range's default integer factor. ``regions`` gives every training HR image
     its object / background / boundary labels (SROBB), which then travel with each crop (pair
-    folders and on-the-fly pool / synthetic sources).
+    folders and on-the-fly pool / synthetic sources). ``references`` (a folder with one
+    photo per training HR image, matched by file stem) makes reference-based samples
+    (:class:`~srkit.patches_ref.ReferencePairPatches`, ``(lq, gt, ref)``; pair folders only).
     """
+    if references is not None and (pairs is None or real_lr is not None
+                                   or regions is not None):
+        raise SrkitError("--ref-dir gives the HR images of a pair folder their references; "
+                         "it does not mix with --hr, --real-lr or region labels")
     if scales is not None:
         _check_scale_range_source(scales, pairs, pool, synthetic, blind, bicubic, real_lr)
     if bicubic and (pairs is not None or pool is not None or synthetic or blind):
@@ -266,7 +289,14 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
         _check_sizes([lr_images[i] for i in keep], [names[i] for i in keep],
                      patch_size // scale, "the LR image")
         train_hr, train_lr = [hr_images[i] for i in keep], [lr_images[i] for i in keep]
-        if not dasr:
+        if references is not None:
+            from srkit.patches_ref import ReferencePairPatches
+
+            refs = reference_images(Path(references), [Path(names[i]).stem for i in keep])
+            dataset = ReferencePairPatches(train_hr, train_lr, refs, scale, patch_size,
+                                           **common)
+            description = f"{len(keep)} pairs from {pairs} with references from {references}"
+        elif not dasr:
             pair_patches = PairPatches(train_hr, train_lr, scale, patch_size, **common)
             dataset: PatchDataset | TargetLrPatches = pair_patches
             description = f"{len(keep)} pairs from {pairs}"

@@ -127,8 +127,8 @@ def train_sr_cmd(
     recipe: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--recipe", help="psnr (L1 pre-training; the default), esrgan, realsr, dasr (with "
         "--real-lr), blind (with --blind, its default), domain-adapt (source pairs with "
-        "--real-lr target photos), srobb (region-targeted perceptual loss) or ranksrgan (with "
-        "--ranker).",
+        "--real-lr target photos), srobb (region-targeted perceptual loss), ranksrgan (with "
+        "--ranker) or srntt (reference-based, with --ref-dir).",
         show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
@@ -186,6 +186,9 @@ def train_sr_cmd(
     ranker: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--ranker", help="Ranker file (srkit train-ranker) for the rank-content loss of "
         "--recipe ranksrgan (docs/ranksrgan.md).", show_default=False)] = None,
+    ref_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP045
+        "--ref-dir", help="Reference photos for --recipe srntt, one per HR image of the pair "
+        "folder, matched by file stem (DIR/STEM.*; docs/srntt.md).", show_default=False)] = None,
     amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: none, bf16, "
                                      "fp16.")] = "none",
     channels_last: Annotated[bool, typer.Option(
@@ -250,7 +253,8 @@ def train_sr_cmd(
         device=device, resume=resume, overwrite=overwrite, val=parse_val(val),
         val_every=val_every, save_every=save_every, log_every=log_every,
         vgg_weights=vgg_weights, amp=amp, channels_last=channels_last, real_lr=real_lr,
-        description=description, strict=strict, region_labels=region_labels, ranker=ranker)
+        description=description, strict=strict, region_labels=region_labels, ranker=ranker,
+        ref_dir=ref_dir)
     _report(result, json_out)
 
 

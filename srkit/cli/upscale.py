@@ -95,6 +95,12 @@ DenoiseStrengthOpt = Annotated[float | None, typer.Option(
     "denoising), 0 = --denoise-model alone (Real-ESRGAN's -dn; default 0.5).")]
 JpegQualityOpt = Annotated[int, typer.Option(
     "--jpeg-quality", min=1, max=100, help="Quality of JPEG (and WebP) outputs.")]
+RefOpt = Annotated[Path | None, typer.Option(
+    "--ref", show_default=False,
+    help="Reference image for a reference-based model (srntt: train-sr --recipe srntt), or a "
+    "folder of references matched by file stem (photo.jpg takes DIR/photo.*). Each image "
+    "then runs untiled (the texture swap is global). Without it such a model runs its "
+    "single-image mode, with a warning.")]
 OverwriteOpt = Annotated[bool, typer.Option(
     "--overwrite", help="Replace existing output files (inputs are never overwritten).")]
 
@@ -104,6 +110,7 @@ def upscale_cmd(
     inputs: Inputs,
     scale: ScaleOpt = None,
     model: ModelOpt = None,
+    ref: RefOpt = None,
     method: MethodOpt = Method.model,
     output: OutOpt = None,
     tile: TileOpt = 512,
@@ -142,7 +149,7 @@ def upscale_cmd(
                      device=device, strict=strict, overwrite=overwrite,
                      alpha_mode=alpha_mode.value, denoise_model=denoise_model,
                      denoise_strength=denoise_strength, jpeg_quality=jpeg_quality,
-                     backend=backend.value)
+                     backend=backend.value, ref=ref)
     from srkit.console import info, plural, stdout
 
     if json_out:

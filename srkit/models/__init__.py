@@ -10,6 +10,8 @@ input make the field global (SAN: ``receptive_radius`` is then the convolutional
 the default overlap), and ``intermediate_outputs = True`` where ``forward(x, all_steps=True)``
 returns a list of outputs, the last the final one, for a loss over all of them (SRFBN).
 Meta-SR's ``forward(x, scale)`` also takes any real factor; its ``scale`` is the default.
+A *reference-based* network (``reference_based = True``: SRNTT) takes ``forward(x, ref)``
+with a reference image; ``forward(x)`` is its single-image mode.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from srkit.models.rrdbnet import RRDBNet
 from srkit.models.san import SAN
 from srkit.models.span import SPAN
 from srkit.models.srfbn import SRFBN
+from srkit.models.srntt import SRNTT
 from srkit.models.srresnet import MSRResNet
 from srkit.models.swinir import SwinIR
 from srkit.models.unet_blind import UNetBlind
@@ -44,6 +47,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "span": SPAN,
     "swinir": SwinIR,  # official keys; tiling approximate (exact_tiling = False)
     "hat": HAT,  # official keys; tiling approximate (exact_tiling = False)
+    "srntt": SRNTT,  # reference-based (forward(x, ref)); forward(x) is its single-image mode
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
@@ -51,7 +55,8 @@ SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "compact": "upscale", "san": "upscale", "srfbn": "upscale",
                                   "metasr": "scale", "unet-blind": "scale",
                                   "da-sr": "scale", "span": "upscale",
-                                  "swinir": "upscale", "hat": "upscale"}
+                                  "swinir": "upscale", "hat": "upscale",
+                                  "srntt": "upscale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -91,6 +96,6 @@ def _lookup(arch: str) -> type[nn.Module]:
     return ARCHITECTURES[arch]
 
 
-__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SPAN", "SRFBN", "DomainAdaptSR", "MSRResNet",
-           "MetaRDN", "RRDBNet", "SRVGGNetCompact", "SwinIR", "UNetBlind", "arch_args_for_scale",
-           "architecture_arguments", "build_model"]
+__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SPAN", "SRFBN", "SRNTT", "DomainAdaptSR",
+           "MSRResNet", "MetaRDN", "RRDBNet", "SRVGGNetCompact", "SwinIR", "UNetBlind",
+           "arch_args_for_scale", "architecture_arguments", "build_model"]

@@ -46,12 +46,14 @@ from srkit.scales import ScaleRange, check_scale_range_training
 from srkit.training.checks import (
     BLIND_ARCH,
     DOMAIN_ADAPT_ARCH,
+    SRNTT_ARCH,
     blind_arch_args,
     check_blind_inputs,
     check_dasr_inputs,
     check_discriminator_input,
     check_domain_adapt_inputs,
     check_rank_inputs,
+    check_srntt_inputs,
     check_vgg_weights,
     domain_adapt_perceptual,
     region_source,
@@ -71,8 +73,10 @@ _DOMAIN_ADAPT_COLUMNS = ("loss_align", "loss_target_rec", "loss_style", "loss_id
                          "loss_cycle", "d_feature", "d_style")
 # The targeted perceptual loss's terms in the CSV log (srobb, or any run with a region weight).
 _REGION_COLUMNS = ("loss_boundary", "loss_background", "loss_object")
+_SRNTT_COLUMNS = ("loss_texture", "loss_content")
 # Settings that must not change between a run and its resumption.
-_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "scales", "seed", "recipe", "ranker")
+_FIXED_ON_RESUME = ("arch", "arch_args", "scale", "scales", "seed", "recipe", "ranker",
+                    "references")
 
 
 @dataclass
@@ -123,6 +127,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              channels_last: bool = False, real_lr: str | Path | None = None,
              description: str = "", strict: bool = False, bicubic: bool = False,
              region_labels: str | Path | None = None, ranker: str | Path | None = None,
+             ref_dir: str | Path | None = None,
              callback: Callable[[int], None] | None = None) -> TrainResult:
     """Train an SR model; see the module doc and ``docs/cli/train-sr.md``.
 
@@ -145,6 +150,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     HR images (docs/srobb.md).
     ``ranker``: a ranker file (``srkit train-ranker``) for the rank-content loss of the
     ``ranksrgan`` recipe (or any recipe with ``rank_weight`` above 0; docs/ranksrgan.md).
+    ``ref_dir``: one reference photo per HR image of the pair folder (matched by file stem)
+    for the ``srntt`` recipe (reference-based SR, ``--arch srntt``; docs/srntt.md).
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
 
@@ -212,6 +219,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
                          "(srkit upscale -x S bicubic-upscales before running it)")
+    check_srntt_inputs(run_recipe, ref_dir, arch, scale, vgg_weights)
     if run_recipe.uses_perceptual or run_recipe.uses_regions:
         check_vgg_weights(vgg_weights, run_recipe)
     regions = region_source(run_recipe, region_labels)
@@ -232,7 +240,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
             real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, regions=regions,
             rank=context.rank, world_size=context.world_size, strict=strict, bicubic=bicubic,
-            scales=scales, batch_size=run_recipe.batch_size)
+            scales=scales, batch_size=run_recipe.batch_size, references=ref_dir)
         generator, init_metadata = build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
@@ -243,6 +251,10 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                          else DasrTrainer if run_recipe.is_dasr
                          else BlindTrainer if run_recipe.is_blind
                          else DomainAdaptTrainer if run_recipe.is_domain_adapt else SRTrainer)
+        if run_recipe.is_srntt:
+            from srkit.training.srntt import SRNTTTrainer
+
+            trainer_class = SRNTTTrainer
         options = {"context": context, "patch_size": run_recipe.patch_size,
                    "vgg_weights": vgg_weights, "amp": resolve_amp(amp, torch_device),
                    "channels_last": channels_last}
@@ -260,7 +272,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
                  "description": description, "init": init_metadata,
                  "recipe": {k: v for k, v in run_recipe.to_dict().items() if k != "iters"},
                  "blind": blind_settings.to_dict() if blind else None,
-                 "ranker": ranker_hash}
+                 "ranker": ranker_hash,
+                 "references": str(Path(ref_dir).resolve()) if ref_dir is not None else None}
         start = 0
         if resume:
             start = _restore(state_file, trainer, fixed, run_recipe, context.world_size)
@@ -300,6 +313,8 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
         default_arch = DOMAIN_ADAPT_ARCH
     if run_recipe.name == "ranksrgan":
         default_arch = RANKSRGAN_ARCH
+    if run_recipe.is_srntt:
+        default_arch = SRNTT_ARCH
     arch = arch or parsed.arch or (init_arch[0] if init_arch else None) or default_arch
     start = dict(init_arch[1]) if init_arch and init_arch[0] == arch else {}
     merged = {**start, **(parsed.arch_args or {}), **dict(arch_args or {})}
@@ -381,6 +396,8 @@ def _run(trainer, data, output: Path, state_file: Path, csv_file: Path, fixed: d
                else (*COLUMNS, *_REGION_COLUMNS) if recipe.uses_regions else COLUMNS)
     if recipe.uses_rank:
         columns = (*columns, "loss_rank")
+    if recipe.is_srntt:
+        columns = (*columns, *_SRNTT_COLUMNS)
     plan = LoopPlan(recipe.iters, state_file, csv_file, log_columns=columns,
                     save_every=save_every,
                     log_every=log_every, val_every=val_every, metric_names=("val_psnr_y",),

@@ -206,7 +206,7 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             overwrite: bool = False, alpha_mode: str = "bicubic",
             denoise_model: str | Path | None = None,
             denoise_strength: float | None = None, jpeg_quality: int = 95,
-            backend: str = "torch") -> UpscaleResult:
+            backend: str = "torch", ref: str | Path | None = None) -> UpscaleResult:
     """Upscale image files, folders or globs and write the results.
 
     Args:
@@ -245,6 +245,10 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             input's ICC profile and EXIF (:func:`srkit.io.images.write_image`).
         backend: ``torch``, or ``onnxruntime`` (CPU, float32; the network is exported to
             ONNX once and cached: :mod:`srkit.stages.onnx_backend`).
+        ref: a reference image for every input, or a folder of references matched by file
+            stem, for a reference-based model (SRNTT; :mod:`srkit.stages.upscale_ref`: each
+            image then runs untiled). A reference-based model without ``ref`` runs its
+            single-image mode, with a warning.
     """
     from srkit import console
 
@@ -269,6 +273,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
 
     if backend != "torch" and method != "model":
         raise SrkitError(f"--backend only applies to --method model, not {method}")
+    if ref is not None and (method != "model" or backend != "torch"):
+        raise SrkitError("--ref needs --method model and --backend torch (a reference-based "
+                         "model, train-sr --recipe srntt)")
     check_backend(backend, half=half, device=device, arbitrary_scale=False)
     loaded = None
     model_path: Path | None = None
@@ -295,6 +302,9 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             raise SrkitError("--half only applies to --method model")
         if scale is None and outscale is None:
             raise SrkitError(f"--method {method} needs -x/--scale or --outscale")
+    from srkit.stages.upscale_ref import plan_references, upscale_with_reference
+
+    references = plan_references(ref, paths, loaded, model_path)
     factor: float = float(outscale if outscale is not None else scale)
     targets = _plan_outputs(paths, inputs, output, factor, extension, suffix, overwrite)
 
@@ -308,7 +318,7 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
         images_task = bar.add_task("upscale", total=len(paths), status="")
         tiles_task = bar.add_task("  tiles", total=None, status="", unit="tiles",
                                   visible=loaded is not None)
-        for path, target in zip(paths, targets, strict=True):
+        for number, (path, target) in enumerate(zip(paths, targets, strict=True)):
             bar.update(images_task, status=path.name)
 
             def on_tile(done: int, total: int) -> None:
@@ -318,7 +328,11 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             streamed = loaded is not None and not _pre_upsampling(loaded.model) and (
                 outscale is None or outscale == loaded.scale) and not getattr(
                 loaded.model, "arbitrary_scale", False)  # Meta-SR: output-coordinate tiles
-            if streamed:
+            if references is not None:
+                pixels = upscale_with_reference(path, target, references[number],
+                                                skip_log, loaded, outscale=outscale,
+                                                half=half, quality=jpeg_quality)
+            elif streamed:
                 pixels = _upscale_streamed(path, target, skip_log, loaded, tile=tile,
                                            tile_overlap=overlap, half=half,
                                            alpha_mode=alpha_mode, on_tile=on_tile,
@@ -335,6 +349,8 @@ def upscale(inputs: Sequence[str | Path] | str | Path, output: str | Path | None
             bar.advance(images_task)
     if not written and skip_log.skipped:
         raise nothing_readable(skip_log.skipped)
+    if references is not None:
+        tile = overlap = 0  # the texture swap is global: every image ran whole
     return UpscaleResult(written, list(skip_log.skipped or []), method, factor, model_path,
                          loaded.arch if loaded else None, tile if loaded else 0, overlap,
                          time.perf_counter() - started, megapixels)

@@ -187,3 +187,32 @@ def region_source(recipe: Recipe, region_labels: str | Path | None):
                         edge_threshold=recipe.region_edge_threshold,
                         texture_threshold=recipe.region_texture_threshold,
                         boundary_radius=recipe.region_boundary_radius)
+
+
+SRNTT_ARCH = "srntt"
+
+
+def check_srntt_inputs(recipe: Recipe, ref_dir: str | Path | None, arch: str, scale: int,
+                       vgg_weights: str | Path | None) -> None:
+    """The srntt recipe needs ``--ref-dir``, the srntt network at ×4 and VGG19 weights (its
+    texture swap matches on VGG features); ``--ref-dir`` belongs to that recipe."""
+    if not recipe.is_srntt:
+        if ref_dir is not None:
+            raise SrkitError(f"--ref-dir gives the srntt recipe its references; the "
+                             f"{recipe.name} recipe takes none (use --recipe srntt)")
+        return
+    if ref_dir is None:
+        raise SrkitError("the srntt recipe needs --ref-dir DIR: one reference photo per HR "
+                         "image, matched by file stem")
+    if arch != SRNTT_ARCH:
+        raise SrkitError(f"the srntt recipe trains the reference-based network: --arch "
+                         f"{SRNTT_ARCH}, not {arch}")
+    if scale != 4:
+        raise SrkitError(f"srntt is a ×4 network, not ×{scale}")
+    from srkit.models.vgg import VGG19_URL, default_vgg19_path
+
+    path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()
+    if not path.is_file():
+        raise SrkitError(f"the srntt recipe's texture swap matches on VGG19 features and needs "
+                         f"its weights, not found at {path}: download {VGG19_URL} there or "
+                         "pass --vgg-weights FILE")

@@ -47,6 +47,17 @@
             halved at 50k, 100k, 200k and 300k of 500k iterations, batch 8, an SRResNet
             generator by default.
 
+``srntt``   SRNTT (Zhang et al. 2019; docs/srntt.md; reference ZZUTK/SRNTT ``main.py``):
+            reference-based pairs (``--ref-dir``); reconstruction L1 ×1, perceptual MSE on
+            VGG19 relu5_1 ×1e-4, texture loss (Gram matrices of the swapped relu1_1 / 2_1 /
+            3_1 maps against the SR's, weighted by the matching scores) ×1e-4, WGAN-GP
+            ×1e-6 with gradient penalty ×10 from a 3-layer PatchGAN critic (srkit's: the
+            reference's critic is VGG-like on 160-pixel patches); L1 ×1 on the single-image
+            head too (``content_weight``, srkit's, so the model works without a reference);
+            Adam 1e-4 (β 0.9, 0.999) without decay, batch 9, HR patches 160 (LR 40), 72.5k
+            iterations (55 epochs of CUFED's 11,871 pairs; the reference's first 5 with the
+            reconstruction loss alone are not a separate stage here).
+
 The first three use HR patches of 128 and batches of 16. Milestones are stored as fractions
 of ``iters`` so that a shorter or longer run keeps the papers' schedule shape. The GAN
 recipes start best from a ``psnr`` model (``--init``), as the papers do.
@@ -71,7 +82,7 @@ else:  # Python 3.10: the same parser as a package
 from srkit.errors import SrkitError
 
 PIXEL_LOSSES = ("l1", "l2", "charbonnier")
-GAN_KINDS = ("ragan", "vanilla", "lsgan", "hinge")
+GAN_KINDS = ("ragan", "vanilla", "lsgan", "hinge", "wgan-gp")  # wgan-gp: the srntt recipe
 # "none" or a key of srkit.models.discriminators.DISCRIMINATORS.
 DISCRIMINATOR_KINDS = ("none", "vgg", "patchgan", "unet")
 AMP_MODES = ("none", "bf16", "fp16")
@@ -149,6 +160,12 @@ class Recipe:
     # switches it off. Usable by the recipes trained by SRTrainer.
     rank_weight: float = 0.0
     rank_bias: float = 0.0
+    # SRNTT (srkit.training.srntt): the texture loss (score-weighted Gram matrices of the
+    # swapped relu1_1 / relu2_1 / relu3_1 maps vs the SR's), the L1 on the single-image
+    # head, and WGAN-GP's gradient-penalty weight (gan_kind "wgan-gp", srntt only).
+    texture_weight: float = 0.0
+    content_weight: float = 0.0
+    gradient_penalty_weight: float = 10.0
 
     @property
     def uses_gan(self) -> bool:
@@ -178,6 +195,11 @@ class Recipe:
     def uses_rank(self) -> bool:
         """RankSRGAN's rank-content loss is on: the run needs a ranker."""
         return self.rank_weight > 0
+
+    @property
+    def is_srntt(self) -> bool:
+        """Reference-based pairs and the texture swap (``--ref-dir``, ``--arch srntt``)."""
+        return self.name == "srntt"
 
     @property
     def uses_perceptual(self) -> bool:
@@ -241,6 +263,16 @@ RECIPES: dict[str, Recipe] = {
                         discriminator="vgg", rank_weight=0.03, rank_bias=0.0,
                         learning_rate=1e-4, discriminator_learning_rate=1e-4,
                         adam_beta2=0.99, lr_milestones=(0.1, 0.2, 0.4, 0.6), lr_gamma=0.5),
+    # SRNTT (Zhang et al. 2019, reference ZZUTK/SRNTT main.py): which values are the
+    # paper's and which srkit chose: docs/srntt.md.
+    "srntt": Recipe(name="srntt", iters=72_500, batch_size=9, patch_size=160,
+                    pixel_loss="l1", pixel_weight=1.0, perceptual_weight=1e-4,
+                    perceptual_layer="relu5_1", perceptual_before_activation=False,
+                    perceptual_criterion="l2", gan_kind="wgan-gp", gan_weight=1e-6,
+                    discriminator="patchgan", texture_weight=1e-4, content_weight=1.0,
+                    gradient_penalty_weight=10.0, learning_rate=1e-4,
+                    discriminator_learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999,
+                    lr_milestones=()),
 }
 
 # Keys a config file may hold besides the Recipe fields.
@@ -363,6 +395,7 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
     if recipe.param_weight > 0 and not recipe.is_blind:
         raise SrkitError("param_weight is the blind recipe's parameter loss (--recipe blind)")
     _check_domain_adapt(recipe)
+    _check_srntt(recipe)
     if recipe.uses_regions and (recipe.is_dasr or recipe.is_blind or recipe.is_domain_adapt):
         raise SrkitError(f"the targeted perceptual loss (boundary_weight, background_weight, "
                          f"object_weight) applies to psnr, esrgan, realsr and srobb runs, not "
@@ -378,7 +411,8 @@ _POSITIVE = ("learning_rate", "discriminator_learning_rate")
 _NON_NEGATIVE = ("pixel_weight", "perceptual_weight", "gan_weight", "low_weight",
                  "weight_decay", "boundary_weight", "background_weight", "object_weight",
                  "region_edge_threshold", "region_texture_threshold",
-                 "region_boundary_radius", "rank_weight")
+                 "region_boundary_radius", "rank_weight", "texture_weight",
+                 "content_weight", "gradient_penalty_weight")
 _AT_LEAST_ONE = ("iters", "batch_size", "patch_size", "discriminator_num_feat",
                  "discriminator_num_layers")
 
@@ -435,6 +469,19 @@ def _check_domain_adapt(recipe: Recipe) -> None:
         if value > 0 and not recipe.is_domain_adapt:
             raise SrkitError(f"{key} is a loss of the domain-adapt recipe "
                              f"(--recipe domain-adapt), not of {recipe.name}")
+
+
+def _check_srntt(recipe: Recipe) -> None:
+    """The texture and single-image-head losses and WGAN-GP belong to the srntt recipe."""
+    if recipe.is_srntt:
+        return
+    for key in ("texture_weight", "content_weight"):
+        if getattr(recipe, key) > 0:
+            raise SrkitError(f"{key} is a loss of the srntt recipe (--recipe srntt), not of "
+                             f"{recipe.name}")
+    if recipe.gan_kind == "wgan-gp" and recipe.uses_gan:
+        raise SrkitError(f"gan_kind wgan-gp is implemented by the srntt recipe's trainer, not "
+                         f"by {recipe.name} (use {', '.join(GAN_KINDS[:-1])})")
 
 
 def _check_dasr(recipe: Recipe) -> None:

@@ -111,8 +111,9 @@ class SRTrainer:
                 {"boundary": recipe.boundary_weight, "background": recipe.background_weight,
                  "object": recipe.object_weight}, criterion=recipe.region_criterion,
             ).to(device, memory_format=self.memory_format)
-        self.gan_loss = (GANLoss("vanilla" if recipe.gan_kind == "ragan" else recipe.gan_kind,
-                                 recipe.gan_weight) if recipe.uses_gan else None)
+        # ragan and wgan-gp (the srntt trainer's) compute their own terms from the logits
+        kind = "vanilla" if recipe.gan_kind in ("ragan", "wgan-gp") else recipe.gan_kind
+        self.gan_loss = GANLoss(kind, recipe.gan_weight) if recipe.uses_gan else None
 
         self.g_model = self._wrap(self.generator)
         self.d_model = self._wrap(self.discriminator) if self.discriminator is not None else None
