@@ -156,7 +156,8 @@ def test_bad_architecture_or_arguments_raise_srkit_error(arch: str, args: dict) 
 
 def test_registry_is_a_plain_dict_of_classes() -> None:
     assert set(ARCHITECTURES) == {"rrdbnet", "srresnet", "compact", "san", "srfbn", "metasr",
-                                  "unet-blind", "da-sr", "span", "swinir", "hat", "srntt"}
+                                  "unet-blind", "da-sr", "span", "swinir", "hat", "srntt",
+                                  "crossnet"}
     assert architecture_arguments("rrdbnet")["num_block"] == 23
     assert set(DISCRIMINATORS) == {"patchgan", "vgg", "unet"}
 

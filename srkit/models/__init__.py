@@ -11,7 +11,7 @@ the default overlap), and ``intermediate_outputs = True`` where ``forward(x, all
 returns a list of outputs, the last the final one, for a loss over all of them (SRFBN).
 Meta-SR's ``forward(x, scale)`` also takes any real factor; its ``scale`` is the default.
 A *reference-based* network (``reference_based = True``: SRNTT) takes ``forward(x, ref)``
-with a reference image; ``forward(x)`` is its single-image mode.
+with a reference image; ``forward(x)`` is its single-image mode (CrossNet likewise).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from torch import nn
 
 from srkit.errors import SrkitError
 from srkit.models.compact import SRVGGNetCompact
+from srkit.models.crossnet import CrossNet
 from srkit.models.da_sr import DomainAdaptSR
 from srkit.models.hat import HAT
 from srkit.models.metasr import MetaRDN
@@ -48,6 +49,7 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "swinir": SwinIR,  # official keys; tiling approximate (exact_tiling = False)
     "hat": HAT,  # official keys; tiling approximate (exact_tiling = False)
     "srntt": SRNTT,  # reference-based (forward(x, ref)); forward(x) is its single-image mode
+    "crossnet": CrossNet,  # reference-based (forward(x, ref)): flow-warped reference features
 }
 
 # The constructor argument that holds the upscaling factor (BasicSR names differ per net).
@@ -56,7 +58,7 @@ SCALE_ARGUMENT: dict[str, str] = {"rrdbnet": "scale", "srresnet": "upscale",
                                   "metasr": "scale", "unet-blind": "scale",
                                   "da-sr": "scale", "span": "upscale",
                                   "swinir": "upscale", "hat": "upscale",
-                                  "srntt": "upscale"}
+                                  "srntt": "upscale", "crossnet": "upscale"}
 
 
 def architecture_arguments(arch: str) -> dict[str, Any]:
@@ -96,6 +98,7 @@ def _lookup(arch: str) -> type[nn.Module]:
     return ARCHITECTURES[arch]
 
 
-__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SPAN", "SRFBN", "SRNTT", "DomainAdaptSR",
-           "MSRResNet", "MetaRDN", "RRDBNet", "SRVGGNetCompact", "SwinIR", "UNetBlind",
+__all__ = ["ARCHITECTURES", "SAN", "SCALE_ARGUMENT", "SPAN", "SRFBN", "SRNTT", "CrossNet",
+           "DomainAdaptSR", "MSRResNet", "MetaRDN", "RRDBNet", "SRVGGNetCompact", "SwinIR",
+           "UNetBlind",
            "arch_args_for_scale", "architecture_arguments", "build_model"]

@@ -1,11 +1,15 @@
-"""``srkit upscale --ref``: reference-based SR (SRNTT) of each photo against a reference.
+"""``srkit upscale --ref``: reference-based SR (SRNTT, CrossNet) of each photo against a
+reference.
 
 ``--ref FILE`` serves every input; ``--ref DIR`` holds one reference per input, matched by
 file stem (``DIR/photo.*`` for ``photo.jpg``); a missing one stops the run before any work.
 The texture swap compares every patch of the photo with every patch of its reference, so
 it is global: each image runs whole, untiled, and a guard refuses pairs whose comparison
 count (photo pixels × reference pixels / 16, the relu3_1 positions of both) passes
-:data:`MAX_MATCH_PAIRS`; downscale the reference or crop the photo then.
+:data:`MAX_MATCH_PAIRS`; downscale the reference or crop the photo then. CrossNet resizes
+the reference to the output size and warps it by a flow estimated over the whole image, so
+it runs whole too; its references need :data:`srkit.models.crossnet.MIN_REFERENCE` pixels
+on a side.
 
 A reference-based model without ``--ref`` runs in its single-image mode (the content
 extractor's own ×4 head), tiled exactly, with a warning; ``--ref`` with any other model is
@@ -46,8 +50,8 @@ def plan_references(ref: str | Path | None, inputs: list[Path], model, model_pat
         raise SrkitError("--ref needs --method model with a reference-based model "
                          "(train-sr --recipe srntt)")
     if not is_reference_based(model.model):
-        raise SrkitError(f"--ref needs a reference-based model (srntt); {model_path} is a "
-                         f"{model.arch} model, which takes no reference")
+        raise SrkitError(f"--ref needs a reference-based model (srntt, crossnet); {model_path} "
+                         f"is a {model.arch} model, which takes no reference")
     path = Path(ref)
     if path.is_file():
         return [path] * len(inputs)
@@ -123,8 +127,16 @@ def upscale_with_reference(path: Path, target: Path, ref_path: Path, skip_log: S
     if image is None:
         return None
     reference = read_image(ref_path)
-    check_match_size((image.height, image.width), (reference.height, reference.width),
-                     path.name, str(ref_path))
+    from srkit.models.crossnet import CrossNet, check_reference_size
+
+    if isinstance(model.model, CrossNet):
+        try:
+            check_reference_size((reference.height, reference.width))
+        except SrkitError as error:
+            raise SrkitError(f"{ref_path}: {error}") from None
+    else:
+        check_match_size((image.height, image.width), (reference.height, reference.width),
+                         path.name, str(ref_path))
     rgb, alpha = enlarge_with_reference(image, reference.rgb, model, outscale=outscale,
                                         half=half)
     save_like(target, image, rgb, alpha, overwrite=True, quality=quality)
