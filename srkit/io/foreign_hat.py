@@ -8,12 +8,11 @@ store and every official model shares.
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 import torch
 
-from srkit.io.foreign_models import UnsupportedLayout, _count_blocks, _swinir_tail
+from srkit.io.foreign_models import UnsupportedLayout, _swinir_tail, swin_layers
 
 _BLOCK = "layers.0.residual_group.blocks.0."
 _OCAB = "layers.0.residual_group.overlap_attn."
@@ -43,21 +42,7 @@ def hat_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
     if upsampler != "pixelshuffle":
         raise UnsupportedLayout(f"{name}: a HAT with a {upsampler} tail; the official HAT has "
                                 "pixelshuffle only")
-    num_layers = _count_blocks(state, r"layers\.(\d+)\.residual_group\.blocks\.0\.norm1\.weight")
-    depths, num_heads = [], []
-    for index in range(num_layers):
-        prefix = f"layers.{index}.residual_group.blocks."
-        depths.append(_count_blocks(state, re.escape(prefix) + r"(\d+)\.norm1\.weight"))
-        table = state.get(f"{prefix}0.attn.relative_position_bias_table")
-        if table is None or table.ndim != 2:
-            raise UnsupportedLayout(f"{name}: HAT group {prefix}0 without a 2-D "
-                                    "relative_position_bias_table")
-        num_heads.append(int(table.shape[1]))
-    rows = int(state[f"{_BLOCK}attn.relative_position_bias_table"].shape[0])
-    window = (math.isqrt(rows) + 1) // 2
-    if (2 * window - 1) ** 2 != rows or window < 2:
-        raise UnsupportedLayout(f"{name}: a HAT bias table of {rows} rows, not (2w − 1)² for "
-                                "a window w ≥ 2")
+    depths, num_heads, window = swin_layers(state, name, "HAT", "group")
     oca_rows = int(state[f"{_OCAB}relative_position_bias_table"].shape[0])
     overlap = math.isqrt(oca_rows) - window + 1
     if (window + overlap - 1) ** 2 != oca_rows or overlap < window or (overlap - window) % 2:

@@ -263,21 +263,7 @@ def _swinir_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
                                 f"{tuple(first.shape)}")
     embed_dim, in_chans = int(first.shape[0]), int(first.shape[1])
     upsampler, upscale = _swinir_tail(state, in_chans, name)
-    num_layers = _count_blocks(state, r"layers\.(\d+)\.residual_group\.blocks\.0\.norm1\.weight")
-    depths, num_heads = [], []
-    for index in range(num_layers):
-        prefix = f"layers.{index}.residual_group.blocks."
-        depths.append(_count_blocks(state, re.escape(prefix) + r"(\d+)\.norm1\.weight"))
-        table = state.get(f"{prefix}0.attn.relative_position_bias_table")
-        if table is None or table.ndim != 2:
-            raise UnsupportedLayout(f"{name}: SwinIR layer {prefix}0 without a 2-D "
-                                    "relative_position_bias_table")
-        num_heads.append(int(table.shape[1]))
-    rows = int(state[f"{_SWINIR_BLOCK}attn.relative_position_bias_table"].shape[0])
-    window = (math.isqrt(rows) + 1) // 2
-    if (2 * window - 1) ** 2 != rows or window < 2:
-        raise UnsupportedLayout(f"{name}: a SwinIR bias table of {rows} rows, not (2w − 1)² "
-                                "for a window w ≥ 2")
+    depths, num_heads, window = swin_layers(state, name, "SwinIR", "layer")
     hidden = int(state[f"{_SWINIR_BLOCK}mlp.fc1.bias"].shape[0])
     mlp_ratio = hidden / embed_dim
     img_size = 64
@@ -301,6 +287,30 @@ def _swinir_args(state: dict[str, torch.Tensor], name: str) -> dict[str, Any]:
             "upscale": upscale, "img_range": 255.0 if window == 7 else 1.0,
             "upsampler": upsampler, "resi_connection": resi_connection,
             "patch_norm": "patch_embed.norm.weight" in state, "img_size": img_size}
+
+
+def swin_layers(state: dict[str, torch.Tensor], name: str, arch: str, group: str
+                ) -> tuple[list[int], list[int], int]:
+    """(depths, num_heads, window) of a Swin-style network's ``layers.I.residual_group.
+    blocks.J`` (SwinIR's RSTBs, HAT's RHAGs): blocks counted per group, heads from each group's
+    first bias table, the window from its rows, ``(2w − 1)²``. ``arch`` and ``group`` name them
+    in the one-line refusals."""
+    num_layers = _count_blocks(state, r"layers\.(\d+)\.residual_group\.blocks\.0\.norm1\.weight")
+    depths, num_heads = [], []
+    for index in range(num_layers):
+        prefix = f"layers.{index}.residual_group.blocks."
+        depths.append(_count_blocks(state, re.escape(prefix) + r"(\d+)\.norm1\.weight"))
+        table = state.get(f"{prefix}0.attn.relative_position_bias_table")
+        if table is None or table.ndim != 2:
+            raise UnsupportedLayout(f"{name}: {arch} {group} {prefix}0 without a 2-D "
+                                    "relative_position_bias_table")
+        num_heads.append(int(table.shape[1]))
+    rows = int(state[f"{_SWINIR_BLOCK}attn.relative_position_bias_table"].shape[0])
+    window = (math.isqrt(rows) + 1) // 2
+    if (2 * window - 1) ** 2 != rows or window < 2:
+        raise UnsupportedLayout(f"{name}: a {arch} bias table of {rows} rows, not (2w − 1)² "
+                                "for a window w ≥ 2")
+    return depths, num_heads, window
 
 
 def _swinir_tail(state: dict[str, torch.Tensor], in_chans: int, name: str,
