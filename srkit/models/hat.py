@@ -67,7 +67,6 @@ from srkit.models.swinir import (
 )
 
 OVERLAP_WINDOWS = 4  # default tile overlap in windows (the receptive_radius srkit reports)
-MAX_LAYERS = 64  # bound on RHAGs and on HABs per RHAG
 MAX_WINDOW = 63  # the official net (img_size 64) stops shifting at window ≥ img_size
 RESI_CONNECTIONS = ("1conv", "identity")
 
@@ -328,34 +327,15 @@ def _check_arguments(in_chans: int, embed_dim: int, depths: Sequence[int],
                      mlp_ratio: float, upscale: int, img_range: float, upsampler: str,
                      resi_connection: str) -> tuple[list[int], list[int]]:
     """SrkitError for arguments the official network would not build; the layer lists."""
-    def integers(value: object, what: str) -> list[int]:
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value \
-                or len(value) > MAX_LAYERS or any(
-                    isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_LAYERS
-                    for v in value):
-            raise SrkitError(f"hat: {what} must be a list of 1 to {MAX_LAYERS} integers "
-                             f"from 1 to {MAX_LAYERS}, got {value!r}")
-        return list(value)
-
-    depths, num_heads = integers(depths, "depths"), integers(num_heads, "num_heads")
-    if len(depths) != len(num_heads):
-        raise SrkitError(f"hat: depths {depths} and num_heads {num_heads} need one entry "
-                         "per RHAG each")
+    depths, num_heads = swinir.layer_lists("hat", "RHAG", depths, num_heads)
     if min(in_chans, embed_dim, upscale) < 1 or not 2 <= window_size <= MAX_WINDOW:
         raise SrkitError("hat: in_chans, embed_dim and upscale must be at least 1, "
                          f"window_size from 2 to {MAX_WINDOW}")
-    if any(embed_dim % heads for heads in num_heads):
-        raise SrkitError(f"hat: embed_dim {embed_dim} is not divisible by num_heads "
-                         f"{num_heads}")
     for name, value in (("compress_ratio", compress_ratio), ("squeeze_factor", squeeze_factor)):
         if not 1 <= value <= embed_dim:
             raise SrkitError(f"hat: {name} {value} must be from 1 to embed_dim {embed_dim}")
-    for name, value in (("mlp_ratio", mlp_ratio), ("img_range", img_range),
-                        ("conv_scale", conv_scale)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise SrkitError(f"hat: {name} must be a positive number, got {value!r}")
-    if int(embed_dim * float(mlp_ratio)) < 1:
-        raise SrkitError(f"hat: mlp_ratio {mlp_ratio} leaves no MLP width")
+    swinir.check_widths("hat", embed_dim, num_heads, mlp_ratio=mlp_ratio, img_range=img_range,
+                        conv_scale=conv_scale)
     if isinstance(overlap_ratio, bool) or not isinstance(overlap_ratio, (int, float)) \
             or not 0 <= overlap_ratio <= 4 or int(window_size * overlap_ratio) % 2:
         raise SrkitError(f"hat: overlap_ratio {overlap_ratio!r} must be from 0 to 4 with "
@@ -364,7 +344,7 @@ def _check_arguments(in_chans: int, embed_dim: int, depths: Sequence[int],
     if upsampler != "pixelshuffle":
         raise SrkitError(f"hat: upsampler {upsampler!r} (the official HAT has pixelshuffle "
                          "only)")
-    if not (upscale == 3 or (upscale & (upscale - 1) == 0 and 2 <= upscale <= 16)):
+    if not swinir.pixelshuffle_scale(upscale):
         raise SrkitError(f"hat: upscale {upscale} with the pixelshuffle upsampler (it takes "
                          "2, 4, 8, 16 or 3)")
     if resi_connection not in RESI_CONNECTIONS:

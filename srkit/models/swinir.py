@@ -397,41 +397,59 @@ def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
-def _check_arguments(in_chans: int, embed_dim: int, depths: Sequence[int],
-                     num_heads: Sequence[int], window_size: int, mlp_ratio: float,
-                     upscale: int, img_range: float, upsampler: str, resi_connection: str,
-                     img_size: int) -> tuple[list[int], list[int]]:
-    """SrkitError for arguments the official network would not build; the layer lists."""
+def layer_lists(arch: str, group: str, depths: object, num_heads: object
+                ) -> tuple[list[int], list[int]]:
+    """``depths`` and ``num_heads`` as lists of 1 to MAX_LAYERS integers, one entry per
+    ``group`` each (SwinIR's RSTBs, HAT's RHAGs); SrkitError naming ``arch`` otherwise."""
     def integers(value: object, what: str) -> list[int]:
         if isinstance(value, (str, bytes)) or not isinstance(value, Sequence) or not value \
                 or len(value) > MAX_LAYERS or any(
                     isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= MAX_LAYERS
                     for v in value):
-            raise SrkitError(f"swinir: {what} must be a list of 1 to {MAX_LAYERS} integers "
+            raise SrkitError(f"{arch}: {what} must be a list of 1 to {MAX_LAYERS} integers "
                              f"from 1 to {MAX_LAYERS}, got {value!r}")
         return list(value)
 
     depths, num_heads = integers(depths, "depths"), integers(num_heads, "num_heads")
     if len(depths) != len(num_heads):
-        raise SrkitError(f"swinir: depths {depths} and num_heads {num_heads} need one entry "
-                         "per RSTB each")
+        raise SrkitError(f"{arch}: depths {depths} and num_heads {num_heads} need one entry "
+                         f"per {group} each")
+    return depths, num_heads
+
+
+def check_widths(arch: str, embed_dim: int, num_heads: list[int], **positive: float) -> None:
+    """Heads that divide ``embed_dim``, positive numbers (``mlp_ratio`` among them) and an MLP
+    at least one channel wide; SrkitError naming ``arch`` otherwise."""
+    if any(embed_dim % heads for heads in num_heads):
+        raise SrkitError(f"{arch}: embed_dim {embed_dim} is not divisible by num_heads "
+                         f"{num_heads}")
+    for name, value in positive.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise SrkitError(f"{arch}: {name} must be a positive number, got {value!r}")
+    if int(embed_dim * float(positive["mlp_ratio"])) < 1:
+        raise SrkitError(f"{arch}: mlp_ratio {positive['mlp_ratio']} leaves no MLP width")
+
+
+def pixelshuffle_scale(upscale: int) -> bool:
+    """Whether the official pixelshuffle tail builds ×``upscale``: 3, or 2 to 16 in powers
+    of two."""
+    return upscale == 3 or (upscale & (upscale - 1) == 0 and 2 <= upscale <= 16)
+
+
+def _check_arguments(in_chans: int, embed_dim: int, depths: Sequence[int],
+                     num_heads: Sequence[int], window_size: int, mlp_ratio: float,
+                     upscale: int, img_range: float, upsampler: str, resi_connection: str,
+                     img_size: int) -> tuple[list[int], list[int]]:
+    """SrkitError for arguments the official network would not build; the layer lists."""
+    depths, num_heads = layer_lists("swinir", "RSTB", depths, num_heads)
     if min(in_chans, embed_dim, upscale) < 1 or window_size < 2:
         raise SrkitError("swinir: in_chans, embed_dim and upscale must be at least 1, "
                          "window_size at least 2")
-    if any(embed_dim % heads for heads in num_heads):
-        raise SrkitError(f"swinir: embed_dim {embed_dim} is not divisible by num_heads "
-                         f"{num_heads}")
-    for name, value in (("mlp_ratio", mlp_ratio), ("img_range", img_range)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise SrkitError(f"swinir: {name} must be a positive number, got {value!r}")
-    if int(embed_dim * float(mlp_ratio)) < 1:
-        raise SrkitError(f"swinir: mlp_ratio {mlp_ratio} leaves no MLP width")
+    check_widths("swinir", embed_dim, num_heads, mlp_ratio=mlp_ratio, img_range=img_range)
     if upsampler not in UPSAMPLERS:
         raise SrkitError(f"swinir: upsampler {upsampler!r} (choose from "
                          f"{', '.join(UPSAMPLERS)})")
-    power_of_two = upscale & (upscale - 1) == 0
-    if (upsampler == "pixelshuffle" and not (upscale == 3 or (power_of_two and 2 <= upscale
-                                                               <= 16))) \
+    if (upsampler == "pixelshuffle" and not pixelshuffle_scale(upscale)) \
             or (upsampler == "nearest+conv" and upscale not in (2, 4, 8)):
         raise SrkitError(f"swinir: upscale {upscale} with the {upsampler} upsampler (it takes "
                          f"{UPSAMPLER_SCALES[upsampler]})")
