@@ -67,3 +67,13 @@ def one_torch_thread():
 def _isolated_user_models(tmp_path_factory, monkeypatch) -> None:
     """Tests never see (or write to) the real user's models folder."""
     monkeypatch.setenv("SRKIT_MODELS", str(tmp_path_factory.mktemp("user-models")))
+
+
+@pytest.fixture
+def no_spandrel_handoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A layout srkit refuses is not handed to spandrel: the refusal is srkit's own, whether
+    spandrel is installed or not (the SPAN / SwinIR / HAT refusal tests)."""
+    def refuse(state: dict, refusal: Exception, name: str) -> None:
+        raise refusal
+
+    monkeypatch.setattr("srkit.io.checkpoints.load_with_spandrel", refuse)

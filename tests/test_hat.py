@@ -280,15 +280,6 @@ def test_tiled_is_close_to_untiled_at_the_default_overlap(astronaut) -> None:
 
 # --- refusals ----------------------------------------------------------------------------
 
-@pytest.fixture
-def without_spandrel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refusals are srkit's own, whether spandrel is installed or not."""
-    def refuse(state: dict, refusal: SrkitError, name: str) -> None:
-        raise refusal
-
-    monkeypatch.setattr("srkit.io.checkpoints.load_with_spandrel", refuse)
-
-
 GROUP = "layers.1.residual_group."
 
 
@@ -315,7 +306,7 @@ GROUP = "layers.1.residual_group."
 ], ids=["missing-key", "wrong-shape", "oca-table", "odd-overlap", "compress", "x1-stage",
         "nearest-conv", "ape"])
 def test_unfitting_state_dicts_are_refused_in_one_line(tmp_path: Path, change, message: str,
-                                                       without_spandrel: None) -> None:
+                                                       no_spandrel_handoff: None) -> None:
     state = _random_hat(**TINY, upscale=2).state_dict()
     change(state)
     torch.save(state, tmp_path / "hat.pth")

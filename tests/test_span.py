@@ -163,20 +163,11 @@ def _state_with(change) -> dict[str, torch.Tensor]:
      r"keys do not all fit span: 1 unexpected \(e\.g\. extra\.weight\)"),
 ], ids=["missing-key", "wrong-shape", "upsampler", "seven-blocks", "unexpected"])
 def test_unfitting_state_dicts_are_refused_in_one_line(tmp_path: Path, change, message: str,
-                                                       without_spandrel: None) -> None:
+                                                       no_spandrel_handoff: None) -> None:
     torch.save(_state_with(change), tmp_path / "span.pth")
     with pytest.raises(SrkitError, match=message) as error:
         load_model(tmp_path / "span.pth")
     assert "\n" not in str(error.value) and "span.pth" in str(error.value)
-
-
-@pytest.fixture
-def without_spandrel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refusals are srkit's own, whether spandrel is installed or not."""
-    def refuse(state: dict, refusal: SrkitError, name: str) -> None:
-        raise refusal
-
-    monkeypatch.setattr("srkit.io.checkpoints.load_with_spandrel", refuse)
 
 
 def _he_initialised(model: nn.Module) -> nn.Module:

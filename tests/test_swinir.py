@@ -375,15 +375,6 @@ def test_tiled_is_close_to_untiled_at_the_default_overlap(astronaut) -> None:
 
 # --- refusals ----------------------------------------------------------------------------
 
-@pytest.fixture
-def without_spandrel(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refusals are srkit's own, whether spandrel is installed or not."""
-    def refuse(state: dict, refusal: SrkitError, name: str) -> None:
-        raise refusal
-
-    monkeypatch.setattr("srkit.io.checkpoints.load_with_spandrel", refuse)
-
-
 def _state_with(change, **tail) -> dict[str, torch.Tensor]:
     state = _random_swinir(**TINY, **(tail or {"upscale": 2})).state_dict()
     change(state)
@@ -420,7 +411,7 @@ BLOCK = "layers.1.residual_group.blocks.1."
 ], ids=["missing-key", "wrong-shape", "unexpected", "no-upsampler", "pixelshuffle-x1",
         "num-feat", "bias-table", "mask", "ape", "swin2sr"])
 def test_unfitting_state_dicts_are_refused_in_one_line(tmp_path: Path, change, message: str,
-                                                       without_spandrel: None) -> None:
+                                                       no_spandrel_handoff: None) -> None:
     torch.save(_state_with(change), tmp_path / "swinir.pth")
     with pytest.raises(SrkitError, match=message) as error:
         load_model(tmp_path / "swinir.pth")
@@ -428,7 +419,7 @@ def test_unfitting_state_dicts_are_refused_in_one_line(tmp_path: Path, change, m
 
 
 def test_direct_upsampler_channels_must_be_a_square_multiple(tmp_path: Path,
-                                                            without_spandrel: None) -> None:
+                                                            no_spandrel_handoff: None) -> None:
     state = _state_with(lambda s: s.update({"upsample.0.weight": torch.zeros(10, 12, 3, 3),
                                             "upsample.0.bias": torch.zeros(10)}),
                         upsampler="pixelshuffledirect", upscale=2)
