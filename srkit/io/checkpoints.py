@@ -326,6 +326,21 @@ def _is_safetensors(path: Path) -> bool:
     return int.from_bytes(head[:8], "little") < path.stat().st_size
 
 
+def read_srkit_file(path: str | Path, arch: str, what: str, make: str
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a safetensors file srkit wrote for ``arch`` (a DSN, a ranker:
+    files that are not SR models); SrkitError naming the file, ``what`` it should be and the
+    command that ``make``s one, when it is missing or of another architecture."""
+    path = Path(path)
+    if not path.is_file():
+        raise SrkitError(f"{path}: no such {what} file ({make})")
+    tensors, metadata = read_safetensors(path)
+    if metadata.get("srkit_arch") != arch:
+        found = metadata.get("srkit_arch", "no srkit_arch metadata")
+        raise SrkitError(f"{path}: not a {what} file (architecture: {found}); {make}")
+    return tensors, metadata
+
+
 def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """All tensors (on the CPU) and the metadata of a safetensors file; errors name it."""
     from safetensors import SafetensorError, safe_open

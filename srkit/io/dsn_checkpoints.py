@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from srkit.errors import SrkitError
-from srkit.io.checkpoints import architecture_metadata, read_safetensors, write_safetensors
+from srkit.io.checkpoints import architecture_metadata, read_srkit_file, write_safetensors
 from srkit.models.dsn import DownSamplingNetwork, build_discriminator
 
 DSN_ARCH = "dsn"
@@ -68,13 +68,7 @@ def load_dsn(path: str | Path, device: str | torch.device = "cpu") -> LoadedDsn:
     from srkit.device import resolve_device
 
     path = Path(path)
-    if not path.is_file():
-        raise SrkitError(f"{path}: no such DSN file")
-    tensors, metadata = read_safetensors(path)
-    if metadata.get("srkit_arch") != DSN_ARCH:
-        found = metadata.get("srkit_arch", "no srkit_arch metadata")
-        raise SrkitError(f"{path}: not a DSN file (architecture: {found}); "
-                         "make one with srkit train-dsn")
+    tensors, metadata = read_srkit_file(path, DSN_ARCH, "DSN", "make one with srkit train-dsn")
     try:
         arch_args = json.loads(metadata["srkit_arch_args"])
         d_arch = metadata.get("srkit_discriminator_arch", "fsd")

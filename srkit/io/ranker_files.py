@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from srkit.errors import SrkitError
-from srkit.io.checkpoints import architecture_metadata, read_safetensors, write_safetensors
+from srkit.io.checkpoints import architecture_metadata, read_srkit_file, write_safetensors
 from srkit.models.ranker import Ranker
 
 RANKER_ARCH = "ranker"
@@ -36,13 +36,8 @@ def load_ranker(path: str | Path, device: str | torch.device = "cpu"
     """The ranker of a file written by ``srkit train-ranker``, in eval mode, and its
     metadata; SrkitError naming the file otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise SrkitError(f"{path}: no such ranker file (train one with srkit train-ranker)")
-    tensors, metadata = read_safetensors(path)
-    if metadata.get("srkit_arch") != RANKER_ARCH:
-        found = metadata.get("srkit_arch", "no srkit_arch metadata")
-        raise SrkitError(f"{path}: not a ranker file (architecture: {found}); train one with "
-                         "srkit train-ranker")
+    tensors, metadata = read_srkit_file(path, RANKER_ARCH, "ranker",
+                                        "train one with srkit train-ranker")
     if metadata.get("srkit_ranker_sign", SIGN) != SIGN:
         raise SrkitError(f"{path}: a ranker whose scores mean "
                          f"{metadata['srkit_ranker_sign']!r}, srkit expects {SIGN}")
