@@ -286,13 +286,7 @@ def write_image(
     with orientation 1 and the written size (not by 16-bit TIFF and BMP). Returns the path
     written.
     """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_EXTENSIONS:
-        raise SrkitError(f"{path}: unknown image format {suffix!r} "
-                         f"(use one of {', '.join(IMAGE_EXTENSIONS)})")
-    if path.exists() and not overwrite:
-        raise SrkitError(f"{path}: already exists (refusing to overwrite)")
+    path, suffix = _writable(path, overwrite)
     rgb = np.asarray(rgb, dtype=np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
@@ -323,13 +317,9 @@ def output_layout(path: str | Path, bit_depth: int, grey: bool, alpha: bool
     return (1 if grey else 3) + int(alpha), bit_depth, alpha
 
 
-def write_samples(path: str | Path, samples: np.ndarray, *, quality: int = 95,
-                  overwrite: bool = True, icc_profile: bytes | None = None,
-                  exif: bytes | None = None) -> Path:
-    """Write uint8 / uint16 ``(H, W, C)`` samples (C = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA)
-    atomically, as :func:`write_image` does. PNG is encoded band by band from ``samples``
-    (:func:`srkit.io.png16.write_png`), 16-bit TIFF by tifffile; the other formats go through
-    a Pillow copy of the image."""
+def _writable(path: str | Path, overwrite: bool) -> tuple[Path, str]:
+    """(``path``, its lower-case suffix) for an image to write: a known format, and not an
+    existing file unless ``overwrite``; SrkitError naming it otherwise."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in IMAGE_EXTENSIONS:
@@ -337,6 +327,17 @@ def write_samples(path: str | Path, samples: np.ndarray, *, quality: int = 95,
                          f"(use one of {', '.join(IMAGE_EXTENSIONS)})")
     if path.exists() and not overwrite:
         raise SrkitError(f"{path}: already exists (refusing to overwrite)")
+    return path, suffix
+
+
+def write_samples(path: str | Path, samples: np.ndarray, *, quality: int = 95,
+                  overwrite: bool = True, icc_profile: bytes | None = None,
+                  exif: bytes | None = None) -> Path:
+    """Write uint8 / uint16 ``(H, W, C)`` samples (C = 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA)
+    atomically, as :func:`write_image` does. PNG is encoded band by band from ``samples``
+    (:func:`srkit.io.png16.write_png`), 16-bit TIFF by tifffile; the other formats go through
+    a Pillow copy of the image."""
+    path, suffix = _writable(path, overwrite)
     if samples.ndim != 3 or samples.shape[2] not in (1, 2, 3, 4) \
             or samples.dtype not in (np.uint8, np.uint16):
         raise ValueError(f"samples must be uint8/uint16 (H, W, 1..4), got {samples.dtype} "

@@ -60,7 +60,6 @@ from srkit.models.swinir import (
     WindowAttention,
     pixelshuffle_stages,
     relative_position_index,
-    shift_regions,
     shifted_window_attention,
     to_image,
     to_tokens,
@@ -301,13 +300,8 @@ class HAT(nn.Module):
         return OVERLAP_WINDOWS * self.window_size
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        size = (x.shape[2], x.shape[3])
-        window = self.window_size
-        regions = shift_regions(size[0], size[1], window, window // 2, x.device)
-        tokens = self.patch_embed(x)
-        for layer in self.layers:
-            tokens = layer(tokens, size, regions)
-        return to_image(self.norm(tokens), size)
+        return swinir.swin_features(x, self.window_size, self.patch_embed, self.layers,
+                                    self.norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[2:]

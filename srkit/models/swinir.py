@@ -346,13 +346,7 @@ class SwinIR(nn.Module):
         return OVERLAP_WINDOWS * self.window_size
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
-        size = (x.shape[2], x.shape[3])
-        window = self.window_size
-        regions = shift_regions(size[0], size[1], window, window // 2, x.device)
-        tokens = self.patch_embed(x)
-        for layer in self.layers:
-            tokens = layer(tokens, size, regions)
-        return to_image(self.norm(tokens), size)
+        return swin_features(x, self.window_size, self.patch_embed, self.layers, self.norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[2:]
@@ -395,6 +389,18 @@ def _pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
         return x
     mode = "reflect" if pad_h < height and pad_w < width else "replicate"
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+
+
+def swin_features(x: torch.Tensor, window: int, patch_embed: nn.Module, layers: nn.ModuleList,
+                  norm: nn.Module) -> torch.Tensor:
+    """The deep features of a Swin-style body (SwinIR's RSTBs, HAT's RHAGs): tokens through
+    every group with the shifted-window regions of this input size, normalised, as an image."""
+    size = (x.shape[2], x.shape[3])
+    regions = shift_regions(size[0], size[1], window, window // 2, x.device)
+    tokens = patch_embed(x)
+    for layer in layers:
+        tokens = layer(tokens, size, regions)
+    return to_image(norm(tokens), size)
 
 
 def layer_lists(arch: str, group: str, depths: object, num_heads: object
