@@ -63,7 +63,8 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
                   scale: float | None = None, *, method: str = "model",
                   tile: int = DEFAULT_TILE, tile_overlap: int | None = None,
                   outscale: float | None = None, alpha_mode: str = "bicubic",
-                  half: bool = False, device: str = "auto", backend: str = "torch") -> Any:
+                  half: bool = False, device: str = "auto", backend: str = "torch",
+                  precision: str = "fp32") -> Any:
     """Upscale one image held in memory; returns the same kind of image (module docstring).
 
     Args:
@@ -85,6 +86,7 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
         backend: ``torch``, or ``onnxruntime`` (as ``srkit upscale --backend``: the network is
             exported once per set of weights and cached; each call opens a session, so for
             many small images the torch backend may be quicker).
+        precision: ``fp32``, or ``bf16`` (autocast, as ``srkit upscale --precision``).
     """
     if method not in METHODS:
         raise SrkitError(f"unknown method {method!r} (use {', '.join(METHODS)})")
@@ -106,6 +108,13 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
         raise SrkitError(f"backend={backend!r} only applies to method='model'")
     check_backend(backend, half=half, device=device,
                   arbitrary_scale=loaded is not None and model_scale_range(loaded) is not None)
+    from srkit.stages.upscale_tiles import check_precision, warn_if_emulated
+
+    check_precision(precision, half=half, backend=backend)
+    if precision != "fp32" and loaded is None:
+        raise SrkitError(f"precision={precision!r} only applies to method='model'")
+    if loaded is not None:
+        warn_if_emulated(precision, loaded.model)
     array, pil_mode = _as_array(image)
     pixels, kind = _to_loaded(array)
     if backend == "onnxruntime":
@@ -113,7 +122,8 @@ def upscale_image(image: Any, model: LoadedModel | str | Path | None = None,
     try:
         rgb, alpha = enlarge_image(pixels, method=method, model=loaded, scale=scale,
                                    outscale=outscale, tile=tile, tile_overlap=tile_overlap,
-                                   half=half, alpha_mode=alpha_mode)
+                                   half=half, alpha_mode=alpha_mode,
+                                   bf16=loaded is not None and precision == "bf16")
     finally:
         if backend == "onnxruntime":
             del loaded.model.onnx_runner

@@ -68,7 +68,9 @@ def test_streamed_output_equals_whole_image_path(tmp_path: Path, tiny_x4: Path, 
     from srkit.stages.upscale_tiles import prepare
 
     prepare(loaded.model)
-    rgb, alpha = enlarge_image(image, model=loaded, tile=0, alpha_mode=alpha_mode)
+    # the same tiles: the same convolutions, so the same bytes (an untiled run differs in
+    # the last bit of float32 on some CPUs, AMD EPYC here, enough to change 16-bit samples)
+    rgb, alpha = enlarge_image(image, model=loaded, tile=8, alpha_mode=alpha_mode)
     save_like(tmp_path / "whole.png", image, rgb, alpha)
     read = png16.read_png16 if deep and channels > 1 else (lambda p: np.asarray(Image.open(p)))
     streamed, whole = read(out), read(tmp_path / "whole.png")

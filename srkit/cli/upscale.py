@@ -38,6 +38,11 @@ class Backend(str, Enum):
     onnxruntime = "onnxruntime"
 
 
+class Precision(str, Enum):
+    fp32 = "fp32"
+    bf16 = "bf16"
+
+
 class Format(str, Enum):
     png = "png"
     jpg = "jpg"
@@ -82,6 +87,10 @@ BackendOpt = Annotated[Backend, typer.Option(
     "--backend", help="torch, or onnxruntime (CPU, when installed: pip install "
     "'srkit[export]'; the network is exported to ONNX once and cached in ~/.cache/srkit/onnx; "
     "about 1.1× faster here, outputs within one 8-bit level).")]
+PrecisionOpt = Annotated[Precision, typer.Option(
+    "--precision", help="Network arithmetic: fp32, or bf16 (autocast; faster only on a CPU "
+    "with native bf16, AVX512-BF16 or AMX; outputs differ from fp32 by a few 8-bit levels "
+    "at some pixels: docs/cli/upscale.md).")]
 AlphaModeOpt = Annotated[AlphaMode, typer.Option(
     "--alpha-mode", help="How transparency is enlarged: bicubic, or model (the alpha plane "
     "goes through the network as a grey image; twice the time).")]
@@ -123,6 +132,7 @@ def upscale_cmd(
     denoise_strength: DenoiseStrengthOpt = None,
     jpeg_quality: JpegQualityOpt = 95,
     half: HalfOpt = False,
+    precision: PrecisionOpt = Precision.fp32,
     backend: BackendOpt = Backend.torch,
     device: DeviceOpt = "auto",
     overwrite: OverwriteOpt = False,
@@ -149,7 +159,7 @@ def upscale_cmd(
                      device=device, strict=strict, overwrite=overwrite,
                      alpha_mode=alpha_mode.value, denoise_model=denoise_model,
                      denoise_strength=denoise_strength, jpeg_quality=jpeg_quality,
-                     backend=backend.value, ref=ref)
+                     backend=backend.value, ref=ref, precision=precision.value)
     from srkit.console import info, plural, stdout
 
     if json_out:

@@ -16,11 +16,13 @@ order.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from srkit.errors import SrkitError
 from srkit.io.images import LoadedImage, to_uint
 
 _BICUBIC_CONTEXT = 3  # input pixels each side a ×s bicubic output pixel can reach (2), plus 1
@@ -113,13 +115,54 @@ def prepare(model) -> None:
         model.to(memory_format=torch.channels_last)
 
 
-def network_runner(model, device=None, half: bool = False
+PRECISIONS = ("fp32", "bf16")
+
+
+@functools.cache
+def native_bf16() -> bool:
+    """Whether the CPU has bf16 arithmetic (AVX512-BF16 or AMX-BF16, from /proc/cpuinfo);
+    without it oneDNN emulates bf16 convolutions, several times slower than fp32."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as info:
+            flags = info.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def check_precision(precision: str, *, half: bool, backend: str) -> None:
+    """Refuse an unknown ``precision`` and the combinations it cannot run, in one line."""
+    if precision not in PRECISIONS:
+        raise SrkitError(f"unknown precision {precision!r} (use {', '.join(PRECISIONS)})")
+    if precision == "bf16" and half:
+        raise SrkitError("--precision bf16 and --half are two precisions: choose one")
+    if precision == "bf16" and backend != "torch":
+        raise SrkitError(f"--backend {backend} runs float32: drop --precision bf16 "
+                         "(or use --backend torch)")
+
+
+def warn_if_emulated(precision: str, model) -> None:
+    """Warn when ``precision`` is ``bf16`` for a CPU network on a CPU without native bf16
+    (it runs, emulated, several times slower than fp32)."""
+    parameter = next(model.parameters(), None) if hasattr(model, "parameters") else None
+    if precision == "bf16" and parameter is not None and parameter.device.type == "cpu" \
+            and not native_bf16():
+        from srkit.console import warn
+
+        warn("this CPU has no native bf16 (AVX512-BF16 or AMX): bf16 runs emulated, several "
+             "times slower than fp32")
+
+
+def network_runner(model, device=None, half: bool = False, bf16: bool = False
                    ) -> Callable[[np.ndarray], np.ndarray]:
     """``run(piece)``: float32 ``(h, w, 3)`` → clipped float32 ``(sh, sw, 3)`` numpy through
-    ``model``, in channels-last layout when the model is (:func:`prepare`); through its
-    ``onnx_runner`` when :func:`srkit.stages.onnx_backend.attach` gave it one."""
+    ``model``, in channels-last layout when the model is (:func:`prepare`), under bf16
+    autocast with ``bf16``; through its ``onnx_runner`` when
+    :func:`srkit.stages.onnx_backend.attach` gave it one."""
     if getattr(model, "onnx_runner", None) is not None:
         return model.onnx_runner
+    import contextlib
+
     import torch
 
     parameter = next(model.parameters())
@@ -127,10 +170,16 @@ def network_runner(model, device=None, half: bool = False
     dtype = torch.float16 if half else torch.float32
     layout = torch.channels_last if uses_channels_last(model) else torch.contiguous_format
 
+    def precision():
+        return (torch.autocast(device.type, dtype=torch.bfloat16) if bf16
+                else contextlib.nullcontext())
+
     def run(piece: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(piece).transpose(2, 0, 1))[None]
         x = x.to(device, dtype).contiguous(memory_format=layout)
-        out = model(x).float().clamp_(0.0, 1.0)
+        with precision():
+            out = model(x)
+        out = out.float().clamp_(0.0, 1.0)
         return out[0].permute(1, 2, 0).cpu().numpy()
 
     return run
