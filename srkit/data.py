@@ -37,7 +37,7 @@ from srkit.patches import (
 # names other modules import from here
 __all__ = ["DasrPatches", "PairPatches", "RegionSource", "TrainingData", "ValidationPair",
            "dihedral", "load_all", "load_dist_map", "load_pixels", "make_loader",
-           "prepare_training_data", "to_float"]
+           "prepare_training_data", "to_float", "validation_references"]
 
 
 def load_pixels(path: str | Path) -> np.ndarray:
@@ -127,11 +127,25 @@ def region_label_maps(regions: RegionSource, stems: Sequence[str],
 
 @dataclass
 class ValidationPair:
-    """A held-out pair as float32 ``(h, w, 3)`` LR and ``(h*s, w*s, 3)`` HR in [0, 1]."""
+    """A held-out pair as float32 ``(h, w, 3)`` LR and ``(h*s, w*s, 3)`` HR in [0, 1], and
+    for a reference-based network optionally its reference ``(H_r, W_r, 3)`` float32."""
 
     name: str
     lr: np.ndarray
     hr: np.ndarray
+    ref: np.ndarray | None = None
+
+
+def validation_references(pairs: Sequence[ValidationPair], folder: str | Path
+                          ) -> list[ValidationPair]:
+    """``pairs`` with the reference ``folder/STEM.*`` of each pair's stem where the folder
+    has one (the others keep none and are validated without)."""
+    by_stem: dict[str, Path] = {}
+    for path in list_images(Path(folder)):
+        by_stem.setdefault(path.stem, path)
+    return [ValidationPair(pair.name, pair.lr, pair.hr,
+                           to_float(load_pixels(by_stem[stem])) if stem in by_stem else None)
+            for pair in pairs for stem in [Path(pair.name).stem]]
 
 
 @dataclass
