@@ -231,7 +231,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           rank: int = 0, world_size: int = 1,
                           strict: bool = False, bicubic: bool = False,
                           scales: object | None = None, batch_size: int = 1,
-                          references: str | Path | None = None) -> TrainingData:
+                          references: str | Path | None = None,
+                          references_hr_sized: bool = False) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
@@ -255,7 +256,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     its object / background / boundary labels (SROBB), which then travel with each crop (pair
     folders and on-the-fly pool / synthetic sources). ``references`` (a folder with one
     photo per training HR image, matched by file stem) makes reference-based samples
-    (:class:`~srkit.patches_ref.ReferencePairPatches`, ``(lq, gt, ref)``; pair folders only).
+    (:class:`~srkit.patches_ref.ReferencePairPatches`, ``(lq, gt, ref)``; pair folders only;
+    ``references_hr_sized``: each reference resized to its HR image's size first, CrossNet's).
     """
     if references is not None and (pairs is None or real_lr is not None
                                    or regions is not None):
@@ -308,7 +310,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
 
             refs = reference_images(Path(references), [Path(names[i]).stem for i in keep])
             dataset = ReferencePairPatches(train_hr, train_lr, refs, scale, patch_size,
-                                           **common)
+                                           hr_sized=references_hr_sized, **common)
             description = f"{len(keep)} pairs from {pairs} with references from {references}"
         elif not dasr:
             pair_patches = PairPatches(train_hr, train_lr, scale, patch_size, **common)

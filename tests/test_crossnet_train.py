@@ -21,6 +21,7 @@ from srkit.io.images import read_image, write_image
 from srkit.metrics import psnr
 from srkit.models import build_model
 from srkit.ops.resize import imresize
+from srkit.patches_ref import ReferencePairPatches
 from srkit.stages.train_sr import train_sr
 from srkit.training.crossnet import CrossNetTrainer
 from srkit.training.recipes import RECIPES, resolve_recipe
@@ -86,6 +87,22 @@ def test_crossnet_recipe_is_the_papers() -> None:
     with pytest.raises(SrkitError, match="trains a reference-based network"):
         CrossNetTrainer(build_model("compact", num_feat=4, num_conv=1, upscale=4), recipe,
                         torch.device("cpu"))
+
+
+def test_crossnet_references_are_cropped_at_the_hr_size() -> None:
+    """A reference twice the HR's size is resized to it first (as CrossNet resizes it at
+    upscaling), so its crop shows the HR crop's region; unresized it would not."""
+    rng = np.random.default_rng(0)
+    hr = (gaussian_filter(rng.random((64, 64, 3)), (2, 2, 0)) * 255).astype(np.uint8)
+    big = hr.repeat(2, axis=0).repeat(2, axis=1)
+    common = {"scale": 4, "patch_size": 16, "seed": 0, "augment": False}
+    sized = ReferencePairPatches([hr], [hr[::4, ::4]], [big], hr_sized=True, **common)
+    plain = ReferencePairPatches([hr], [hr[::4, ::4]], [big], **common)
+    for index in range(3):
+        _, gt, ref = sized[index]
+        assert ref.shape == gt.shape and float((ref - gt).abs().mean()) < 0.01
+        _, gt, ref = plain[index]
+        assert float((ref - gt).abs().mean()) > 0.02
 
 
 def test_the_cli_trains_a_model_that_upscale_ref_runs(tmp_path) -> None:

@@ -244,7 +244,8 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
             real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, regions=regions,
             rank=context.rank, world_size=context.world_size, strict=strict, bicubic=bicubic,
-            scales=scales, batch_size=run_recipe.batch_size, references=ref_dir)
+            scales=scales, batch_size=run_recipe.batch_size, references=ref_dir,
+            references_hr_sized=run_recipe.is_crossnet)
         if run_recipe.is_crossnet and data.validation:
             from srkit.data import validation_references
 
