@@ -12,8 +12,9 @@ with :class:`~srkit.training.domain_adapt.DomainAdaptTrainer` (its perceptual te
 with a warning, when no VGG19 weights are found). With the ``srobb`` recipe (or any region
 weight above 0) every sample carries the object / background / boundary labels of its HR crop
 (``region_labels`` PNGs, or derived from the HR photos) for SROBB's targeted perceptual loss.
-With the reference-based recipes (``srntt``, ``crossnet``) every sample carries a crop of its
-HR image's reference (``ref_dir``) and the network runs as ``generator(lq, ref)``.
+With the reference-based recipes every sample carries a crop of its HR image's reference
+(``ref_dir``): ``srntt`` swaps textures from it (:mod:`srkit.training.srntt`), ``crossnet``
+runs ``generator(lq, ref)`` (:mod:`srkit.training.crossnet`).
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
