@@ -37,7 +37,7 @@ from srkit.patches import (
 # names other modules import from here
 __all__ = ["DasrPatches", "PairPatches", "RegionSource", "TrainingData", "ValidationPair",
            "dihedral", "load_all", "load_dist_map", "load_pixels", "make_loader",
-           "prepare_training_data", "to_float"]
+           "prepare_training_data", "to_float", "validation_references"]
 
 
 def load_pixels(path: str | Path) -> np.ndarray:
@@ -127,11 +127,25 @@ def region_label_maps(regions: RegionSource, stems: Sequence[str],
 
 @dataclass
 class ValidationPair:
-    """A held-out pair as float32 ``(h, w, 3)`` LR and ``(h*s, w*s, 3)`` HR in [0, 1]."""
+    """A held-out pair as float32 ``(h, w, 3)`` LR and ``(h*s, w*s, 3)`` HR in [0, 1], and
+    for a reference-based network optionally its reference ``(H_r, W_r, 3)`` float32."""
 
     name: str
     lr: np.ndarray
     hr: np.ndarray
+    ref: np.ndarray | None = None
+
+
+def validation_references(pairs: Sequence[ValidationPair], folder: str | Path
+                          ) -> list[ValidationPair]:
+    """``pairs`` with the reference ``folder/STEM.*`` of each pair's stem where the folder
+    has one (the others keep none and are validated without)."""
+    by_stem: dict[str, Path] = {}
+    for path in list_images(Path(folder)):
+        by_stem.setdefault(path.stem, path)
+    return [ValidationPair(pair.name, pair.lr, pair.hr,
+                           to_float(load_pixels(by_stem[stem])) if stem in by_stem else None)
+            for pair in pairs for stem in [Path(pair.name).stem]]
 
 
 @dataclass
@@ -217,7 +231,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           rank: int = 0, world_size: int = 1,
                           strict: bool = False, bicubic: bool = False,
                           scales: object | None = None, batch_size: int = 1,
-                          references: str | Path | None = None) -> TrainingData:
+                          references: str | Path | None = None,
+                          references_hr_sized: bool = False) -> TrainingData:
     """Decode the training images once and build the dataset and the validation pairs.
 
     Exactly one source: ``pairs`` (a pair folder), or ``hr`` with ``pool``, ``synthetic`` or
@@ -241,7 +256,8 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
     its object / background / boundary labels (SROBB), which then travel with each crop (pair
     folders and on-the-fly pool / synthetic sources). ``references`` (a folder with one
     photo per training HR image, matched by file stem) makes reference-based samples
-    (:class:`~srkit.patches_ref.ReferencePairPatches`, ``(lq, gt, ref)``; pair folders only).
+    (:class:`~srkit.patches_ref.ReferencePairPatches`, ``(lq, gt, ref)``; pair folders only;
+    ``references_hr_sized``: each reference resized to its HR image's size first, CrossNet's).
     """
     if references is not None and (pairs is None or real_lr is not None
                                    or regions is not None):
@@ -294,7 +310,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
 
             refs = reference_images(Path(references), [Path(names[i]).stem for i in keep])
             dataset = ReferencePairPatches(train_hr, train_lr, refs, scale, patch_size,
-                                           **common)
+                                           hr_sized=references_hr_sized, **common)
             description = f"{len(keep)} pairs from {pairs} with references from {references}"
         elif not dasr:
             pair_patches = PairPatches(train_hr, train_lr, scale, patch_size, **common)

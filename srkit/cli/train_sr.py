@@ -105,8 +105,9 @@ def train_sr_cmd(
         "domain).", show_default=False)] = None,
     arch: Annotated[Optional[str], typer.Option(  # noqa: UP045
         "--arch", help="rrdbnet, srresnet, compact, span, swinir, san, srfbn, metasr, "
-        "unet-blind or da-sr (default rrdbnet, unet-blind with --blind, da-sr with --recipe "
-        "domain-adapt, the config's, or the --init model's); docs/models.md.",
+        "unet-blind, da-sr, srntt or crossnet (default rrdbnet, unet-blind with --blind, da-sr "
+        "with --recipe domain-adapt, srntt / crossnet with those recipes, the config's, or the "
+        "--init model's); docs/models.md.",
         show_default=False)] = None,
     arch_arg: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
         "--arch-arg", help="Network argument KEY=VALUE (BasicSR names), repeatable.",
@@ -128,7 +129,8 @@ def train_sr_cmd(
         "--recipe", help="psnr (L1 pre-training; the default), esrgan, realsr, dasr (with "
         "--real-lr), blind (with --blind, its default), domain-adapt (source pairs with "
         "--real-lr target photos), srobb (region-targeted perceptual loss), ranksrgan (with "
-        "--ranker) or srntt (reference-based, with --ref-dir).",
+        "--ranker), srntt or crossnet (reference-based, with --ref-dir and --arch srntt / "
+        "crossnet, their defaults).",
         show_default=False)] = None,
     config: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--config", help="TOML file: recipe, arch, \\[arch_args] and any recipe setting.",
@@ -187,8 +189,9 @@ def train_sr_cmd(
         "--ranker", help="Ranker file (srkit train-ranker) for the rank-content loss of "
         "--recipe ranksrgan (docs/ranksrgan.md).", show_default=False)] = None,
     ref_dir: Annotated[Optional[Path], typer.Option(  # noqa: UP045
-        "--ref-dir", help="Reference photos for --recipe srntt, one per HR image of the pair "
-        "folder, matched by file stem (DIR/STEM.*; docs/srntt.md).", show_default=False)] = None,
+        "--ref-dir", help="Reference photos for --recipe srntt or crossnet, one per HR image "
+        "of the pair folder, matched by file stem (DIR/STEM.*; docs/srntt.md, "
+        "docs/crossnet.md).", show_default=False)] = None,
     amp: Annotated[str, typer.Option("--amp", help="Mixed precision on CUDA: none, bf16, "
                                      "fp16.")] = "none",
     channels_last: Annotated[bool, typer.Option(
@@ -204,7 +207,9 @@ def train_sr_cmd(
     DIR --bicubic: one Meta-SR for any factor (srkit upscale -x 2.7 runs it). --recipe
     dasr: PAIRS_DIR from srkit degrade --dsn (with dist/ maps) and --real-lr DIR. --recipe
     domain-adapt: any of those sources plus --real-lr DIR (the target domain), a da-sr
-    network. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and .train.csv beside it.
+    network. --recipe srntt / crossnet: PAIRS_DIR and --ref-dir DIR (a reference per HR
+    image), reference-based ×4. Writes OUTPUT (safetensors), OUTPUT's .resume.pt and
+    .train.csv beside it.
     Several processes: torchrun --nproc_per_node N -m srkit train-sr ...
     """
     setup(quiet=quiet, seed=seed)

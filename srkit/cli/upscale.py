@@ -106,8 +106,8 @@ JpegQualityOpt = Annotated[int, typer.Option(
     "--jpeg-quality", min=1, max=100, help="Quality of JPEG (and WebP) outputs.")]
 RefOpt = Annotated[Path | None, typer.Option(
     "--ref", show_default=False,
-    help="Reference image for a reference-based model (srntt: train-sr --recipe srntt; "
-    "crossnet), or a folder of references matched by file stem (photo.jpg takes "
+    help="Reference image for a reference-based model (srntt or crossnet: train-sr --recipe "
+    "srntt / crossnet), or a folder of references matched by file stem (photo.jpg takes "
     "DIR/photo.*). Each image then runs untiled (the texture swap and the flow are "
     "global). Without it such a model runs its single-image mode, with a warning.")]
 OverwriteOpt = Annotated[bool, typer.Option(

@@ -12,6 +12,9 @@ with :class:`~srkit.training.domain_adapt.DomainAdaptTrainer` (its perceptual te
 with a warning, when no VGG19 weights are found). With the ``srobb`` recipe (or any region
 weight above 0) every sample carries the object / background / boundary labels of its HR crop
 (``region_labels`` PNGs, or derived from the HR photos) for SROBB's targeted perceptual loss.
+With the reference-based recipes every sample carries a crop of its HR image's reference
+(``ref_dir``): ``srntt`` swaps textures from it (:mod:`srkit.training.srntt`), ``crossnet``
+runs ``generator(lq, ref)`` (:mod:`srkit.training.crossnet`).
 
 The run reads its data once (:mod:`srkit.data`), takes its losses and rates from a recipe
 (:mod:`srkit.training.recipes`, overridable by a TOML file and options), optimises with
@@ -46,14 +49,14 @@ from srkit.scales import ScaleRange, check_scale_range_training
 from srkit.training.checks import (
     BLIND_ARCH,
     DOMAIN_ADAPT_ARCH,
-    SRNTT_ARCH,
+    REFERENCE_ARCHS,
     blind_arch_args,
     check_blind_inputs,
     check_dasr_inputs,
     check_discriminator_input,
     check_domain_adapt_inputs,
     check_rank_inputs,
-    check_srntt_inputs,
+    check_reference_inputs,
     check_vgg_weights,
     domain_adapt_perceptual,
     region_source,
@@ -151,7 +154,9 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     ``ranker``: a ranker file (``srkit train-ranker``) for the rank-content loss of the
     ``ranksrgan`` recipe (or any recipe with ``rank_weight`` above 0; docs/ranksrgan.md).
     ``ref_dir``: one reference photo per HR image of the pair folder (matched by file stem)
-    for the ``srntt`` recipe (reference-based SR, ``--arch srntt``; docs/srntt.md).
+    for the reference-based recipes: ``srntt`` (``--arch srntt``; docs/srntt.md) and
+    ``crossnet`` (``--arch crossnet``; docs/crossnet.md, whose validation pairs use the
+    reference of their stem where ``ref_dir`` has one).
     ``description`` goes into the model file's metadata (``srkit models`` shows it). Raises
     :class:`SrkitError` for unusable inputs.
 
@@ -219,7 +224,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
     if blind and scale != 1:
         raise SrkitError(f"--blind makes pre-upsampled pairs for a ×1 network, not ×{scale} "
                          "(srkit upscale -x S bicubic-upscales before running it)")
-    check_srntt_inputs(run_recipe, ref_dir, arch, scale, vgg_weights)
+    check_reference_inputs(run_recipe, ref_dir, arch, scale, vgg_weights)
     if run_recipe.uses_perceptual or run_recipe.uses_regions:
         check_vgg_weights(vgg_weights, run_recipe)
     regions = region_source(run_recipe, region_labels)
@@ -240,7 +245,14 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             pool_share=pool_share, blind=blind, blind_settings=blind_settings, val=val,
             real_lr=real_lr, domain_adapt=run_recipe.is_domain_adapt, regions=regions,
             rank=context.rank, world_size=context.world_size, strict=strict, bicubic=bicubic,
-            scales=scales, batch_size=run_recipe.batch_size, references=ref_dir)
+            scales=scales, batch_size=run_recipe.batch_size, references=ref_dir,
+            references_hr_sized=run_recipe.is_crossnet)
+        if run_recipe.is_crossnet and data.validation:
+            from srkit.data import validation_references
+
+            # CrossNet's flow runs on any image cheaply, so it validates with the references
+            # (srntt's whole-image swap may not: it validates its single-image mode)
+            data.validation = validation_references(data.validation, ref_dir)
         generator, init_metadata = build_generator(arch, arch_args, init)
         from srkit.training.blind import BlindTrainer
         from srkit.training.dasr import DasrTrainer
@@ -255,6 +267,10 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
             from srkit.training.srntt import SRNTTTrainer
 
             trainer_class = SRNTTTrainer
+        if run_recipe.is_crossnet:
+            from srkit.training.crossnet import CrossNetTrainer
+
+            trainer_class = CrossNetTrainer
         options = {"context": context, "patch_size": run_recipe.patch_size,
                    "vgg_weights": vgg_weights, "amp": resolve_amp(amp, torch_device),
                    "channels_last": channels_last}
@@ -313,8 +329,8 @@ def _resolve_settings(arch, arch_args, recipe, config, overrides, iters, batch_s
         default_arch = DOMAIN_ADAPT_ARCH
     if run_recipe.name == "ranksrgan":
         default_arch = RANKSRGAN_ARCH
-    if run_recipe.is_srntt:
-        default_arch = SRNTT_ARCH
+    if run_recipe.is_reference_based:
+        default_arch = REFERENCE_ARCHS[run_recipe.name]
     arch = arch or parsed.arch or (init_arch[0] if init_arch else None) or default_arch
     start = dict(init_arch[1]) if init_arch and init_arch[0] == arch else {}
     merged = {**start, **(parsed.arch_args or {}), **dict(arch_args or {})}

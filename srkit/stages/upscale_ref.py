@@ -48,7 +48,7 @@ def plan_references(ref: str | Path | None, inputs: list[Path], model, model_pat
         return None
     if model is None:
         raise SrkitError("--ref needs --method model with a reference-based model "
-                         "(train-sr --recipe srntt)")
+                         "(train-sr --recipe srntt or crossnet)")
     if not is_reference_based(model.model):
         raise SrkitError(f"--ref needs a reference-based model (srntt, crossnet); {model_path} "
                          f"is a {model.arch} model, which takes no reference")

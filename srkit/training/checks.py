@@ -1,6 +1,7 @@
 """The checks a train-sr run makes before any work: which inputs a recipe needs and refuses
 (DASR's real LR and band discriminator, domain-adapt's target photos, the blind pairs, the
-VGG weights of perceptual terms, RankSRGAN's ranker, SROBB's region labels), and the few
+VGG weights of perceptual terms, RankSRGAN's ranker, SROBB's region labels, the references
+of SRNTT and CrossNet), and the few
 settings they imply (the domain-adapt perceptual term without VGG weights, unet-blind's head
 ranges). Each raises :class:`~srkit.errors.SrkitError` with one line naming the option.
 """
@@ -190,25 +191,33 @@ def region_source(recipe: Recipe, region_labels: str | Path | None):
 
 
 SRNTT_ARCH = "srntt"
+CROSSNET_ARCH = "crossnet"
+# The network each reference-based recipe trains (train-sr's default for it).
+REFERENCE_ARCHS = {"srntt": SRNTT_ARCH, "crossnet": CROSSNET_ARCH}
 
 
-def check_srntt_inputs(recipe: Recipe, ref_dir: str | Path | None, arch: str, scale: int,
-                       vgg_weights: str | Path | None) -> None:
-    """The srntt recipe needs ``--ref-dir``, the srntt network at ×4 and VGG19 weights (its
-    texture swap matches on VGG features); ``--ref-dir`` belongs to that recipe."""
-    if not recipe.is_srntt:
+def check_reference_inputs(recipe: Recipe, ref_dir: str | Path | None, arch: str, scale: int,
+                           vgg_weights: str | Path | None) -> None:
+    """The reference-based recipes (srntt, crossnet) need ``--ref-dir`` and their network at
+    ×4; ``--ref-dir`` belongs to them. srntt also needs VGG19 weights (its texture swap
+    matches on VGG features)."""
+    if not recipe.is_reference_based:
         if ref_dir is not None:
-            raise SrkitError(f"--ref-dir gives the srntt recipe its references; the "
-                             f"{recipe.name} recipe takes none (use --recipe srntt)")
+            raise SrkitError(f"--ref-dir gives the srntt and crossnet recipes their "
+                             f"references; the {recipe.name} recipe takes none (use --recipe "
+                             "srntt or crossnet)")
         return
+    network = REFERENCE_ARCHS[recipe.name]
     if ref_dir is None:
-        raise SrkitError("the srntt recipe needs --ref-dir DIR: one reference photo per HR "
-                         "image, matched by file stem")
-    if arch != SRNTT_ARCH:
-        raise SrkitError(f"the srntt recipe trains the reference-based network: --arch "
-                         f"{SRNTT_ARCH}, not {arch}")
+        raise SrkitError(f"the {recipe.name} recipe needs --ref-dir DIR: one reference photo "
+                         "per HR image, matched by file stem")
+    if arch != network:
+        raise SrkitError(f"the {recipe.name} recipe trains the reference-based network: "
+                         f"--arch {network}, not {arch}")
     if scale != 4:
-        raise SrkitError(f"srntt is a ×4 network, not ×{scale}")
+        raise SrkitError(f"{network} is a ×4 network, not ×{scale}")
+    if not recipe.is_srntt:
+        return
     from srkit.models.vgg import VGG19_URL, default_vgg19_path
 
     path = Path(vgg_weights) if vgg_weights is not None else default_vgg19_path()

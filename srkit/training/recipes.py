@@ -58,6 +58,14 @@
             iterations (55 epochs of CUFED's 11,871 pairs; the reference's first 5 with the
             reconstruction loss alone are not a separate stage here).
 
+``crossnet`` CrossNet (Zheng et al., ECCV 2018, §3.3 and §4.2; docs/crossnet.md; reference
+            htzheng/ECCV2018_CrossNet_RefSR): reference-based pairs (``--ref-dir``), trained
+            end to end with the robust (Charbonnier) loss ρ(x) = sqrt(x² + 0.001²) on SR − HR
+            alone (srkit averages it over the pixels; the paper sums, a constant factor);
+            Adam 1e-4 (β 0.9, 0.999), ÷10 after 150k of 200k iterations, batch 2 (the
+            reference README's); HR patches 256 (srkit's: the paper trains on whole 320×512
+            light-field views), ``--arch crossnet``.
+
 The first three use HR patches of 128 and batches of 16. Milestones are stored as fractions
 of ``iters`` so that a shorter or longer run keeps the papers' schedule shape. The GAN
 recipes start best from a ``psnr`` model (``--init``), as the papers do.
@@ -202,6 +210,16 @@ class Recipe:
         return self.name == "srntt"
 
     @property
+    def is_crossnet(self) -> bool:
+        """Reference-based pairs for CrossNet's flow and warping (``--arch crossnet``)."""
+        return self.name == "crossnet"
+
+    @property
+    def is_reference_based(self) -> bool:
+        """Each sample carries a reference crop (``--ref-dir``): srntt and crossnet."""
+        return self.is_srntt or self.is_crossnet
+
+    @property
     def uses_perceptual(self) -> bool:
         return self.perceptual_weight > 0
 
@@ -273,6 +291,12 @@ RECIPES: dict[str, Recipe] = {
                     gradient_penalty_weight=10.0, learning_rate=1e-4,
                     discriminator_learning_rate=1e-4, adam_beta1=0.9, adam_beta2=0.999,
                     lr_milestones=()),
+    # CrossNet (Zheng et al. 2018): the robust reconstruction loss alone; which values are
+    # the paper's and which srkit chose: docs/crossnet.md.
+    "crossnet": Recipe(name="crossnet", iters=200_000, batch_size=2, patch_size=256,
+                       pixel_loss="charbonnier", pixel_weight=1.0, learning_rate=1e-4,
+                       adam_beta1=0.9, adam_beta2=0.999, lr_milestones=(0.75,),
+                       lr_gamma=0.1),
 }
 
 # Keys a config file may hold besides the Recipe fields.
@@ -400,7 +424,8 @@ def resolve_recipe(name: str, config: TrainConfig | None = None,
         raise SrkitError(f"the targeted perceptual loss (boundary_weight, background_weight, "
                          f"object_weight) applies to psnr, esrgan, realsr and srobb runs, not "
                          f"to {recipe.name}")
-    if recipe.uses_rank and (recipe.is_dasr or recipe.is_blind or recipe.is_domain_adapt):
+    if recipe.uses_rank and (recipe.is_dasr or recipe.is_blind or recipe.is_domain_adapt
+                             or recipe.is_reference_based):
         raise SrkitError(f"the rank-content loss (rank_weight) applies to the recipes trained "
                          f"on image pairs (psnr, esrgan, realsr, srobb, ranksrgan), not to "
                          f"{recipe.name}")

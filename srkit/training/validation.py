@@ -19,10 +19,11 @@ from srkit.data import ValidationPair
 
 @torch.no_grad()
 def super_resolve(model: nn.Module, lr_img: np.ndarray, device: torch.device,
-                  channels_last: bool = False) -> np.ndarray:
+                  channels_last: bool = False, ref: np.ndarray | None = None) -> np.ndarray:
     """Run ``model`` on one LR image ``(h, w, 3)`` [0, 1]; returns ``(h*s, w*s, 3)`` [0, 1].
 
     The input is reflect-padded to the model's ``size_multiple`` and the output cropped back.
+    ``ref`` ``(H_r, W_r, 3)`` [0, 1]: the reference of a reference-based network (whole).
     """
     multiple = int(getattr(model, "size_multiple", 1))
     scale = int(model.scale)
@@ -34,19 +35,25 @@ def super_resolve(model: nn.Module, lr_img: np.ndarray, device: torch.device,
     tensor = tensor.to(device)
     if channels_last:
         tensor = tensor.contiguous(memory_format=torch.channels_last)
-    output = model(tensor)[0, :, :height * scale, :width * scale]
+    if ref is None:
+        output = model(tensor)
+    else:
+        reference = torch.from_numpy(np.ascontiguousarray(ref.transpose(2, 0, 1)))[None]
+        output = model(tensor, reference.to(device))
+    output = output[0, :, :height * scale, :width * scale]
     return output.float().clamp_(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def validate(model: nn.Module, pairs: Sequence[ValidationPair], device: torch.device,
              channels_last: bool = False) -> float:
-    """Mean PSNR-Y (dB, border = scale) of ``model``'s output on ``pairs``."""
+    """Mean PSNR-Y (dB, border = scale) of ``model``'s output on ``pairs`` (with a pair's
+    reference where it carries one)."""
     from srkit.metrics import psnr
 
     was_training = model.training
     model.eval()
     try:
-        scores = [psnr(super_resolve(model, pair.lr, device, channels_last), pair.hr,
+        scores = [psnr(super_resolve(model, pair.lr, device, channels_last, pair.ref), pair.hr,
                        border=int(model.scale), y_channel=True) for pair in pairs]
     finally:
         model.train(was_training)
