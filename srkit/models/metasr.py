@@ -30,7 +30,8 @@ each output pixel projects to (:func:`projected_input`, the indices of :func:`pr
 nearest-neighbour upsampling at an integer ``r``) instead of DIV2K's mean, so the network
 learns a residual over an interpolation, as srkit's compact net does. The paper's network
 (the default, ``False``) adds only the mean and starts far from any interpolation, which a
-short training run never makes up (benchmarks/results/metasr_scales.md). The skip adds no
+short training run makes up slowly; at a CPU budget the skip is worth 0.1–0.5 dB
+(benchmarks/results/metasr_scales_skip.md). The skip adds no
 parameter and reads only the projected pixel, so tiling stays exact with the same context.
 """
 
