@@ -3,6 +3,7 @@ same body plus a bicubic downscale, against plain bicubic; and the range model a
 fixed-×2 network trained the same way.
 
     OMP_NUM_THREADS=1 python benchmarks/metasr_scales.py [PHOTO_DIR] [--iters N] [--seeds K]
+        [--input-skip]
 
 Photos (default ``../shared/data/photos``): training on the 8 ``tuxpaint_*`` photos of
 :data:`TRAIN`, testing on the 5 ``palapeli_*`` photos of :data:`TEST` (none of them was used
@@ -20,8 +21,12 @@ L1, the same iterations, batch 4, patch 64, seeds 0..K-1):
 * ``metasr ×2`` — trained at ×2 only (the ×2 comparison);
 * ``bicubic`` — ``imresize(lr, output_shape=hr)``.
 
+``--input-skip``: every network with ``input_skip=True`` (srkit's nearest skip through the
+projection, not the paper's; :mod:`srkit.models.metasr`), all else the same.
+
 Metric: PSNR on Y (BT.601), ``ceil(r)`` pixels shaved at each border, mean over the photos.
-Results: benchmarks/results/metasr_scales.md.
+Results: benchmarks/results/metasr_scales.md (the paper's network) and
+benchmarks/results/metasr_scales_skip.md (``--input-skip``).
 """
 
 from __future__ import annotations
@@ -53,10 +58,10 @@ def _centre(image: np.ndarray, size: int) -> np.ndarray:
     return image[top:top + height, left:left + width]
 
 
-def _train(folder: Path, out: Path, scale, iters: int, seed: int) -> Path:
+def _train(folder: Path, out: Path, scale, iters: int, seed: int, arch_args: dict) -> Path:
     from srkit.stages.train_sr import train_sr
 
-    train_sr(None, out, scale, hr=folder, bicubic=True, arch="metasr", arch_args=BODY,
+    train_sr(None, out, scale, hr=folder, bicubic=True, arch="metasr", arch_args=arch_args,
              iters=iters, batch_size=4, patch_size=64, seed=seed, workers=0, device="cpu",
              save_every=iters, log_every=max(1, iters // 10), val_every=10**9)
     return out
@@ -78,7 +83,10 @@ def main(argv: list[str] | None = None) -> None:
                                     / "photos"))
     parser.add_argument("--iters", type=int, default=600)
     parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--input-skip", action="store_true",
+                        help="train every network with input_skip=True (srkit's addition)")
     args = parser.parse_args(argv)
+    arch_args = {**BODY, "input_skip": True} if args.input_skip else dict(BODY)
     torch.set_num_threads(1)
     photos = Path(args.photos)
     tests = [read_image(photos / name).rgb for name in TEST]
@@ -95,11 +103,12 @@ def main(argv: list[str] | None = None) -> None:
                         _centre(read_image(photos / name).rgb, 512))
         for seed in range(args.seeds):
             ranged = load_model(_train(folder, Path(tmp) / f"range{seed}.safetensors",
-                                       ScaleRange(1.1, 4.0), args.iters, seed)).model
+                                       ScaleRange(1.1, 4.0), args.iters, seed,
+                                       arch_args)).model
             fixed4 = load_model(_train(folder, Path(tmp) / f"x4_{seed}.safetensors", 4,
-                                       args.iters, seed)).model
+                                       args.iters, seed, arch_args)).model
             fixed2 = load_model(_train(folder, Path(tmp) / f"x2_{seed}.safetensors", 2,
-                                       args.iters, seed)).model
+                                       args.iters, seed, arch_args)).model
             for factor in (*FACTORS, 2.0):
                 border = math.ceil(factor)
                 side = CROPS[factor]
@@ -123,7 +132,8 @@ def main(argv: list[str] | None = None) -> None:
                         record("bicubic", factor, psnr(bicubic, hr, border=border))
     factors = (*FACTORS, 2.0)
     print(f"PSNR-Y (dB), mean over {len(TEST)} photos; {args.seeds} seed(s), seeds' mean "
-          f"(min–max); {args.iters} iterations each; {time.perf_counter() - started:.0f} s")
+          f"(min–max); {args.iters} iterations each; input_skip={args.input_skip}; "
+          f"{time.perf_counter() - started:.0f} s")
     print("| method | " + " | ".join(f"×{f:g}" for f in factors) + " |")
     print("|---|" + "---|" * len(factors))
     for method, per_factor in rows.items():

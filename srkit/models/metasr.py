@@ -24,6 +24,15 @@ column offset (``r²`` pairs for an integer ``r``), not once per output pixel.
 :meth:`MetaRDN.upscale_region` computes a window of a larger image's output from an input
 window with context around it, with the offsets of the whole image: what exact tiling at a
 non-integer factor needs (:func:`srkit.ops.tiling.upscale_tiled_any_scale`).
+
+``input_skip=True`` is **srkit's addition, not the paper's**: the output adds the input pixel
+each output pixel projects to (:func:`projected_input`, the indices of :func:`projection`;
+nearest-neighbour upsampling at an integer ``r``) instead of DIV2K's mean, so the network
+learns a residual over an interpolation, as srkit's compact net does. The paper's network
+(the default, ``False``) adds only the mean and starts far from any interpolation, which a
+short training run makes up slowly; at a CPU budget the skip is worth 0.1–0.5 dB
+(benchmarks/results/metasr_scales_skip.md). The skip adds no
+parameter and reads only the projected pixel, so tiling stays exact with the same context.
 """
 
 from __future__ import annotations
@@ -65,6 +74,23 @@ def projection(size: int, scale: float, out_start: int = 0, out_stop: int | None
     source = torch.floor(coords)
     offsets = (coords - source - _EDGE_TOLERANCE).clamp_(min=0.0)
     return (source.long() - origin).clamp_(0, size - 1), offsets
+
+
+def projected_input(x: torch.Tensor, scale: float,
+                    region: tuple[int, int, int, int, int, int] | None = None) -> torch.Tensor:
+    """``x`` ``(B, C, h, w)`` sampled at the input pixel each output pixel projects to,
+    ``(⌊i/r⌋, ⌊j/r⌋)``: ``(B, C, round(h·r), round(w·r))``, or with ``region`` (as
+    :meth:`MetaUpscale.forward` takes it; ``x`` is then a window) those output rows × columns.
+    Nearest-neighbour upsampling with Meta-SR's own projection; for an integer ``r`` it equals
+    ``F.interpolate(x, scale_factor=r, mode="nearest")``."""
+    height, width = x.shape[-2:]
+    if region is None:
+        rows, cols = projection(height, scale)[0], projection(width, scale)[0]
+    else:
+        top, left, row_start, row_stop, col_start, col_stop = region
+        rows = projection(height, scale, row_start, row_stop, top)[0]
+        cols = projection(width, scale, col_start, col_stop, left)[0]
+    return x.index_select(-2, rows.to(x.device)).index_select(-1, cols.to(x.device))
 
 
 class ResidualDenseBlock(nn.Module):
@@ -158,8 +184,12 @@ class MetaRDN(nn.Module):
         num_layer: convs per block ``C`` (8).
         num_grow_ch: growth rate ``G`` (64).
         scale: the default factor of :meth:`forward` and of the model file (integer).
+        input_skip: add :func:`projected_input` (the nearest input pixel through the
+            projection) to the output instead of DIV2K's mean — srkit's addition, not the
+            paper's (module doc); False is the paper's network.
 
-    Values: images in [0, 1]; DIV2K's mean is subtracted and added back; not clipped.
+    Values: images in [0, 1]; DIV2K's mean is subtracted from the input and added back (or,
+    with ``input_skip``, the projected input is); not clipped.
     A small CPU setting: ``num_feat=8, num_block=2, num_layer=2, num_grow_ch=4``.
     """
 
@@ -168,7 +198,7 @@ class MetaRDN(nn.Module):
 
     def __init__(self, num_in_ch: int = 3, num_out_ch: int = 3, num_feat: int = 64,
                  num_block: int = 16, num_layer: int = 8, num_grow_ch: int = 64,
-                 scale: int = 4) -> None:
+                 scale: int = 4, input_skip: bool = False) -> None:
         super().__init__()
         if not 1 <= scale <= MAX_SCALE:
             raise SrkitError(f"metasr: scale must be 1 to {MAX_SCALE:g}, got {scale}")
@@ -176,6 +206,7 @@ class MetaRDN(nn.Module):
                          num_layer=num_layer, num_grow_ch=num_grow_ch)
         require_rgb("metasr", num_in_ch, num_out_ch)
         self.scale = scale
+        self.input_skip = input_skip
         self.num_block = num_block
         self.num_layer = num_layer
         self.register_buffer("rgb_mean", torch.tensor(DIV2K_RGB_MEAN).view(1, 3, 1, 1),
@@ -207,7 +238,7 @@ class MetaRDN(nn.Module):
     def forward(self, x: torch.Tensor, scale: float | None = None) -> torch.Tensor:
         """Upscale by ``scale`` (default :attr:`scale`), any real number from 1 to 16."""
         scale = self._check_scale(scale)
-        return self.upsample(self.features(x), scale) + self.rgb_mean
+        return self.upsample(self.features(x), scale) + self._base(x, scale)
 
     def upscale_region(self, x: torch.Tensor, scale: float,
                        region: tuple[int, int, int, int, int, int]) -> torch.Tensor:
@@ -218,7 +249,12 @@ class MetaRDN(nn.Module):
         context around the pixels those rows and columns project to (or the image border),
         it equals that part of ``forward`` on the whole image up to float rounding."""
         scale = self._check_scale(scale)
-        return self.upsample(self.features(x), scale, region) + self.rgb_mean
+        return self.upsample(self.features(x), scale, region) + self._base(x, scale, region)
+
+    def _base(self, x: torch.Tensor, scale: float,
+              region: tuple[int, int, int, int, int, int] | None = None) -> torch.Tensor:
+        """What the Meta-Upscale output is added to: the projected input or DIV2K's mean."""
+        return projected_input(x, scale, region) if self.input_skip else self.rgb_mean
 
     def _check_scale(self, scale: float | None) -> float:
         scale = float(self.scale if scale is None else scale)
