@@ -86,11 +86,11 @@ HalfOpt = Annotated[bool, typer.Option("--half", help="float16 inference (GPU on
 BackendOpt = Annotated[Backend, typer.Option(
     "--backend", help="torch, or onnxruntime (CPU, when installed: pip install "
     "'srkit[export]'; the network is exported to ONNX once and cached in ~/.cache/srkit/onnx; "
-    "about 1.1× faster here, outputs within one 8-bit level).")]
+    "a cached model file starts without importing PyTorch; outputs within one 8-bit level).")]
 PrecisionOpt = Annotated[Precision, typer.Option(
-    "--precision", help="Network arithmetic: fp32, or bf16 (autocast; faster only on a CPU "
-    "with native bf16, AVX512-BF16 or AMX; outputs differ from fp32 by a few 8-bit levels "
-    "at some pixels: docs/cli/upscale.md).")]
+    "--precision", help="Network arithmetic: fp32, or bf16 (autocast: about 1.7× faster on "
+    "a CPU with native bf16, AVX512-BF16 or AMX, emulated and slower without; 55-59 dB from "
+    "fp32, up to 15 levels off at a few pixels in 1000: docs/cli/upscale.md).")]
 AlphaModeOpt = Annotated[AlphaMode, typer.Option(
     "--alpha-mode", help="How transparency is enlarged: bicubic, or model (the alpha plane "
     "goes through the network as a grey image; twice the time).")]
