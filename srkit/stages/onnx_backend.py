@@ -184,8 +184,8 @@ def session_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     threads = _threads()
     if threads < _cpus():
         options.intra_op_num_threads = threads
-    # else onnxruntime's own default (one thread per core, pinned): 1.13× faster here than
-    # asking for the same count, which leaves the threads unpinned
+    # else onnxruntime's own default (a thread per core, pinned): in a side-by-side run on
+    # this project's CPU it was faster than asking for the same count (threads not pinned)
     try:
         session = onnxruntime.InferenceSession(str(path), sess_options=options,
                                                providers=["CPUExecutionProvider"])
@@ -197,10 +197,9 @@ def session_runner(path: Path) -> Callable[[np.ndarray], np.ndarray]:
     def run(piece: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(np.asarray(piece, dtype=np.float32).transpose(2, 0, 1))[None]
         out = session.run(None, {name: x})[0][0]
-        # clipped in place and handed on as an (sh, sw, 3) view, as the torch runner does: a
-        # clip of the transposed output into a new array (a strided pass and the new array's
-        # page faults) made this runner 0.95× onnxruntime's own speed in
-        # benchmarks/upscale_speed.py
+        # clipped in place and handed on as an (sh, sw, 3) view, as the torch runner does (a
+        # clip of the transposed output into a new array costs a strided pass and the new
+        # array's page faults)
         np.clip(out, 0.0, 1.0, out=out)
         return out.transpose(1, 2, 0)
 
