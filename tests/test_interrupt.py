@@ -63,7 +63,10 @@ def test_sigint_to_a_running_upscale_prints_one_line(tmp_path: Path) -> None:
         process = subprocess.Popen(
             [sys.executable, "-m", "srkit", "upscale", str(tmp_path / "big.png"), "-x", "4",
              "-o", str(tmp_path / "out.png")],
-            stdout=subprocess.PIPE, stderr=err, env=env)
+            stdout=subprocess.PIPE, stderr=err, env=env,
+            # a shell's background job (CI under `cmd &`) ignores SIGINT, and Python keeps an
+            # ignored SIGINT ignored: give the child the terminal's default, as a user has
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 60
         while "upscale" not in log.read_text() and time.monotonic() < deadline:
             time.sleep(0.1)  # the first progress line: the work has begun
