@@ -43,6 +43,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from refsr_common import arms, lr_x4, same_size_srresnet, score_arms, trainable  # noqa: E402
+
 TRAIN = ["burnt_bark", "mossy_log", "mudstone", "rocks", "cliff", "redwoods_above"]
 TEST = ["mossy_bark", "trees_above", "spiders_web"]
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
@@ -79,20 +83,6 @@ def _views(rgb: np.ndarray, row: int, offset: tuple[int, int, float]
     return hr, np.clip(ref * gain, 0, 1).astype(np.float32)
 
 
-def _lr(hr: np.ndarray) -> np.ndarray:
-    from srkit.ops.resize import imresize
-
-    return np.clip(imresize(hr, 0.25), 0, 1).astype(np.float32)
-
-
-def _trainable(model) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-ARMS = ("bicubic", "srresnet (same size)", "crossnet single-image", "crossnet unrelated ref",
-        "crossnet similar ref", "crossnet HR as ref")
-
-
 def _write_data(root: Path) -> None:
     from srkit.io.images import write_image
 
@@ -102,7 +92,7 @@ def _write_data(root: Path) -> None:
         for row in TRAIN_ROWS:
             hr, ref = _views(rgb, row, TRAIN_OFFSETS[index % len(TRAIN_OFFSETS)])
             write_image(root / "pairs" / "hr" / f"{name}_{row}.png", hr)
-            write_image(root / "pairs" / "lr" / f"{name}_{row}.png", _lr(hr))
+            write_image(root / "pairs" / "lr" / f"{name}_{row}.png", lr_x4(hr))
             write_image(root / "refs" / f"{name}_{row}.png", ref)
             index += 1
 
@@ -113,8 +103,6 @@ def _run_seed(seed: int, iters: int, crossnet_args: dict, srresnet_args: dict
 
     import srkit
     from srkit.io.checkpoints import load_model
-    from srkit.metrics import psnr
-    from srkit.ops.resize import imresize
 
     common = {**SETTINGS, "iters": iters, "workers": 0, "device": "cpu", "seed": seed,
               "log_every": 50, "save_every": iters}
@@ -138,29 +126,9 @@ def _run_seed(seed: int, iters: int, crossnet_args: dict, srresnet_args: dict
     photos = {name: _photo(name) for name in TEST}
     tests = [_views(photos[name], row, TEST_OFFSET)
              for row in TEST_ROWS for name in TEST]
-
-    def tensor(rgb: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-
-    def image(out: torch.Tensor) -> np.ndarray:
-        return out.clamp(0, 1)[0].permute(1, 2, 0).numpy()
-
-    scores: dict[str, list[float]] = {arm: [] for arm in ARMS}
-    with torch.no_grad():
-        for number, (hr, ref) in enumerate(tests):
-            lr = tensor(_lr(hr))
-            # the next test photo's crop at the same row: another scene
-            unrelated = tests[(number + 1) % len(TEST) + (number // len(TEST)) * len(TEST)][1]
-            outputs = {
-                "bicubic": np.clip(imresize(_lr(hr), 4.0), 0, 1),
-                "srresnet (same size)": image(srresnet(lr)),
-                "crossnet single-image": image(crossnet(lr)),
-                "crossnet unrelated ref": image(crossnet(lr, tensor(unrelated))),
-                "crossnet similar ref": image(crossnet(lr, tensor(ref))),
-                "crossnet HR as ref": image(crossnet(lr, tensor(hr))),
-            }
-            for arm in ARMS:
-                scores[arm].append(psnr(outputs[arm], hr, border=4))
+    # the unrelated reference: the next test photo's crop at the same row (another scene)
+    scores = score_arms("crossnet", crossnet, srresnet, tests, lambda number: (
+        (number + 1) % len(TEST) + (number // len(TEST)) * len(TEST)))
     return scores, seconds
 
 
@@ -177,11 +145,9 @@ def main() -> None:
 
     torch.set_num_threads(1)  # tiny convolutions: one thread is faster on a shared CPU
     crossnet_args = {"num_feat": 16, "flow_feat": 16}
-    target = _trainable(build_model("crossnet", **crossnet_args))
-    blocks = min(range(1, 40), key=lambda n: abs(_trainable(build_model(
-        "srresnet", num_feat=SRRESNET_WIDTH, num_block=n, upscale=4)) - target))
-    srresnet_args = {"num_feat": SRRESNET_WIDTH, "num_block": blocks}
-    srresnet_count = _trainable(build_model("srresnet", upscale=4, **srresnet_args))
+    target = trainable(build_model("crossnet", **crossnet_args))
+    srresnet_args = same_size_srresnet(SRRESNET_WIDTH, target)
+    srresnet_count = trainable(build_model("srresnet", upscale=4, **srresnet_args))
     names = [f"{name}@{row}" for row in TEST_ROWS for name in TEST]
     runs = []
     for seed in args.seeds:
@@ -221,7 +187,7 @@ def main() -> None:
                   f"{seconds['srresnet']:.0f} s)", "",
                   "| method | " + " | ".join(names) + " | mean |",
                   "|---|" + "---|" * (len(names) + 1)]
-        for arm in ARMS:
+        for arm in arms("crossnet"):
             values = run["psnr_y"][arm]
             lines.append(f"| {arm} | " + " | ".join(f"{v:.2f}" for v in values)
                          + f" | {np.mean(values):.2f} |")

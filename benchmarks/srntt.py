@@ -40,6 +40,10 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from refsr_common import lr_x4, same_size_srresnet, score_arms, trainable  # noqa: E402
+
 TRAIN = ["burnt_bark", "mossy_log", "mudstone", "rocks", "cliff", "redwoods_above"]
 TEST = ["mossy_bark", "trees_above", "spiders_web"]
 PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
@@ -65,12 +69,6 @@ def _crops(name: str, rows: tuple[int, ...]) -> list[tuple[np.ndarray, np.ndarra
     return out
 
 
-def _lr(hr: np.ndarray) -> np.ndarray:
-    from srkit.ops.resize import imresize
-
-    return np.clip(imresize(hr, 0.25), 0, 1).astype(np.float32)
-
-
 def _random_vgg(path: Path) -> Path:
     import torch
 
@@ -85,10 +83,6 @@ def _random_vgg(path: Path) -> Path:
     return path
 
 
-def _trainable(model) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=300)
@@ -101,16 +95,12 @@ def main() -> None:
     import srkit
     from srkit.io.checkpoints import load_model
     from srkit.io.images import write_image
-    from srkit.metrics.psnr_ssim import psnr
     from srkit.models import build_model
-    from srkit.ops.resize import imresize
 
     torch.set_num_threads(1)
     srntt_args = {"num_feat": WIDTH, "num_block": BLOCKS}
-    target = _trainable(build_model("srntt", **srntt_args))
-    blocks = min(range(1, 40), key=lambda n: abs(_trainable(build_model(
-        "srresnet", num_feat=WIDTH, num_block=n, upscale=4)) - target))
-    srresnet_args = {"num_feat": WIDTH, "num_block": blocks}
+    target = trainable(build_model("srntt", **srntt_args))
+    srresnet_args = same_size_srresnet(WIDTH, target)
     common = {"iters": args.iters, "batch_size": 4, "patch_size": 64, "learning_rate": 2e-4,
               "workers": 0, "device": "cpu", "seed": args.seed, "log_every": 50,
               "save_every": args.iters}
@@ -119,7 +109,7 @@ def main() -> None:
         for name in TRAIN:
             for index, (hr, ref) in enumerate(_crops(name, ROWS)):
                 write_image(root / "pairs" / "hr" / f"{name}_{index}.png", hr)
-                write_image(root / "pairs" / "lr" / f"{name}_{index}.png", _lr(hr))
+                write_image(root / "pairs" / "lr" / f"{name}_{index}.png", lr_x4(hr))
                 write_image(root / "refs" / f"{name}_{index}.png", ref)
         vgg = _random_vgg(root / "vgg19-dcbb9e9d.pth")
         started = time.perf_counter()
@@ -138,35 +128,13 @@ def main() -> None:
         srresnet = load_model(root / "srresnet.safetensors", device).model.eval()
 
     tests = [_crops(name, (ROWS[1],))[0] for name in TEST]
-    arms = ("bicubic", "srresnet (same size)", "srntt single-image", "srntt unrelated ref",
-            "srntt similar ref", "srntt HR as ref")
-    scores: dict[str, list[float]] = {arm: [] for arm in arms}
-
-    def tensor(rgb: np.ndarray) -> torch.Tensor:
-        return torch.from_numpy(np.ascontiguousarray(rgb.transpose(2, 0, 1)))[None]
-
-    def image(out: torch.Tensor) -> np.ndarray:
-        return out.clamp(0, 1)[0].permute(1, 2, 0).numpy()
-
-    with torch.no_grad():
-        for number, (hr, ref) in enumerate(tests):
-            lr = tensor(_lr(hr))
-            unrelated = tests[(number + 1) % len(tests)][1]
-            outputs = {
-                "bicubic": np.clip(imresize(_lr(hr), 4.0), 0, 1),
-                "srresnet (same size)": image(srresnet(lr)),
-                "srntt single-image": image(srntt(lr)),
-                "srntt unrelated ref": image(srntt(lr, tensor(unrelated))),
-                "srntt similar ref": image(srntt(lr, tensor(ref))),
-                "srntt HR as ref": image(srntt(lr, tensor(hr))),
-            }
-            for arm in arms:
-                scores[arm].append(psnr(outputs[arm], hr, border=4))
+    scores = score_arms("srntt", srntt, srresnet, tests,
+                        lambda number: (number + 1) % len(tests))
     result = {
         "iters": args.iters, "seed": args.seed, "train": TRAIN, "test": TEST,
         "srntt_args": srntt_args, "srntt_trainable_parameters": target,
         "srresnet_args": srresnet_args,
-        "srresnet_trainable_parameters": _trainable(build_model(
+        "srresnet_trainable_parameters": trainable(build_model(
             "srresnet", upscale=4, **srresnet_args)),
         "train_seconds": {"srntt": round(srntt_seconds, 1), "srresnet": round(srresnet_seconds, 1)},
         "psnr_y": {arm: [round(v, 3) for v in values] for arm, values in scores.items()},
@@ -181,7 +149,7 @@ def main() -> None:
              f"srresnet {srresnet_args}: {result['srresnet_trainable_parameters']} "
              f"({srresnet_seconds:.0f} s).", "",
              "| method | " + " | ".join(TEST) + " | mean |", "|---|" + "---|" * (len(TEST) + 1)]
-    for arm in arms:
+    for arm in scores:
         lines.append(f"| {arm} | " + " | ".join(f"{v:.2f}" for v in scores[arm])
                      + f" | {np.mean(scores[arm]):.2f} |")
     text = "\n".join(lines) + "\n"
