@@ -26,15 +26,12 @@ from srkit.stages.train_sr import train_sr
 from srkit.training.crossnet import CrossNetTrainer
 from srkit.training.recipes import RECIPES, resolve_recipe
 from srkit.training.state import load_state
+from tests.interrupting import Killed, kill_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 TINY = {"arch_args": {"num_feat": 4, "flow_feat": 2}, "batch_size": 2, "patch_size": 32,
         "workers": 0, "device": "cpu", "log_every": 2}
 SHIFT = 3  # HR pixels between each HR image and its reference
-
-
-class _Killed(Exception):
-    pass
 
 
 def _lr(hr: np.ndarray) -> np.ndarray:
@@ -139,12 +136,8 @@ def test_crossnet_training_resumes_bit_for_bit(tmp_path) -> None:
     straight = train_sr(pairs, tmp_path / "straight.safetensors", 4, **args)
     assert straight.arch == "crossnet" and straight.val_psnr_y is not None
 
-    def kill_at_3(iteration: int) -> None:
-        if iteration == 3:
-            raise _Killed
-
-    with pytest.raises(_Killed):
-        train_sr(pairs, tmp_path / "killed.safetensors", 4, **args, callback=kill_at_3)
+    with pytest.raises(Killed):
+        train_sr(pairs, tmp_path / "killed.safetensors", 4, **args, callback=kill_at(3))
     assert load_state(tmp_path / "killed.resume.pt")["iteration"] == 2
     resumed = train_sr(pairs, tmp_path / "killed.safetensors", 4, **args, resume=True)
     expected, got = load_file(straight.output), load_file(resumed.output)

@@ -29,6 +29,7 @@ from srkit.training.domain_adapt import (
 )
 from srkit.training.recipes import RECIPES, Recipe, resolve_recipe
 from srkit.training.state import load_state
+from tests.interrupting import Killed, kill_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -275,16 +276,9 @@ def test_resume_equals_an_uninterrupted_run_and_the_model_upscales(tmp_path, da_
     from srkit.io.checkpoints import load_model
     from srkit.stages.upscale import run_model
 
-    class Killed(Exception):
-        pass
-
-    def kill_at_5(iteration: int) -> None:
-        if iteration == 5:
-            raise Killed
-
     whole = _run(da_data, tmp_path / "whole.safetensors", 6)
     with pytest.raises(Killed):  # dies at 5: the step after the save at 4 is lost
-        _run(da_data, tmp_path / "split.safetensors", 6, callback=kill_at_5)
+        _run(da_data, tmp_path / "split.safetensors", 6, callback=kill_at(5))
     split = _run(da_data, tmp_path / "split.safetensors", 6, resume=True)
     assert split.start_iteration == 4 and split.iterations == 6 and whole.arch == "da-sr"
     states = [load_state(r.resume_state)["trainer"] for r in (whole, split)]

@@ -27,6 +27,7 @@ from srkit.patches import ScaleRangePatches
 from srkit.scales import ScaleRange, parse_scale
 from srkit.stages.train_sr import train_sr
 from srkit.stages.upscale import run_model
+from tests.interrupting import Killed, kill_at
 
 META_SMALL = {"num_feat": 8, "num_block": 2, "num_layer": 2, "num_grow_ch": 4}
 TINY = {"arch": "metasr", "arch_args": META_SMALL, "batch_size": 2, "patch_size": 40,
@@ -132,25 +133,14 @@ def hr_dir(tmp_path, astronaut, chelsea) -> Path:
     return folder
 
 
-class _Killed(Exception):
-    pass
-
-
-def _kill_at(iteration: int):
-    def callback(reached: int) -> None:
-        if reached == iteration:
-            raise _Killed
-    return callback
-
-
 def test_train_over_a_range_resumes_bit_for_bit(tmp_path, hr_dir) -> None:
     args = {**TINY, "hr": hr_dir, "iters": 6, "seed": 2, "save_every": 3}
     straight = tmp_path / "straight.safetensors"
     result = train_sr(None, straight, ScaleRange(1.1, 4.0), **args)
     assert result.scale == 4 and result.scale_range == [1.1, 4.0]
     killed = tmp_path / "killed.safetensors"
-    with pytest.raises(_Killed):  # dies at 5: the work after the save at 3 is lost
-        train_sr(None, killed, ScaleRange(1.1, 4.0), **args, callback=_kill_at(5))
+    with pytest.raises(Killed):  # dies at 5: the work after the save at 3 is lost
+        train_sr(None, killed, ScaleRange(1.1, 4.0), **args, callback=kill_at(5))
     resumed = train_sr(None, killed, ScaleRange(1.1, 4.0), **args, resume=True)
     assert (resumed.start_iteration, resumed.iterations) == (3, 6)
     expected, got = load_file(straight), load_file(killed)

@@ -28,14 +28,11 @@ from srkit.training.ranker import pair_accuracy
 from srkit.training.ranksrgan import rank_content_loss
 from srkit.training.recipes import RECIPES, resolve_recipe
 from srkit.training.state import load_state
+from tests.interrupting import Killed, kill_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 BLURS = (0.0, 1.5, 3.0)
-
-
-class _Killed(Exception):
-    pass
 
 
 def _blur_rank_data(folder: Path, photos: dict[str, np.ndarray]) -> Path:
@@ -151,12 +148,8 @@ def test_train_ranker_resumes_bit_for_bit(tmp_path, blur_data) -> None:
             "val_every": 3}
     straight = train_ranker(blur_data, tmp_path / "a.safetensors", **args)
 
-    def kill_at_5(iteration: int) -> None:
-        if iteration == 5:
-            raise _Killed
-
-    with pytest.raises(_Killed):
-        train_ranker(blur_data, tmp_path / "b.safetensors", **args, callback=kill_at_5)
+    with pytest.raises(Killed):
+        train_ranker(blur_data, tmp_path / "b.safetensors", **args, callback=kill_at(5))
     assert load_state(tmp_path / "b.resume.pt")["iteration"] == 3
     resumed = train_ranker(blur_data, tmp_path / "b.safetensors", **args, resume=True)
     assert resumed.iterations == 6
@@ -250,12 +243,8 @@ def test_ranksrgan_trains_logs_its_rank_term_and_resumes_bit_for_bit(tmp_path, t
     straight = train_sr(pairs, tmp_path / "straight.safetensors", 2, **args)
     assert straight.recipe.name == "ranksrgan" and straight.arch == "compact"
 
-    def kill_at_5(iteration: int) -> None:
-        if iteration == 5:
-            raise _Killed
-
-    with pytest.raises(_Killed):
-        train_sr(pairs, tmp_path / "killed.safetensors", 2, **args, callback=kill_at_5)
+    with pytest.raises(Killed):
+        train_sr(pairs, tmp_path / "killed.safetensors", 2, **args, callback=kill_at(5))
     assert load_state(tmp_path / "killed.resume.pt")["iteration"] == 3
     resumed = train_sr(pairs, tmp_path / "killed.safetensors", 2, **args, resume=True)
     expected, got = load_file(straight.output), load_file(resumed.output)

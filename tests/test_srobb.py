@@ -28,6 +28,7 @@ from srkit.ops.regions import (
 from srkit.stages.train_sr import train_sr
 from srkit.training.recipes import RECIPES, VGG19_LAYER_NAMES, resolve_recipe
 from srkit.training.state import load_state
+from tests.interrupting import Killed, kill_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -249,10 +250,6 @@ def test_region_settings_belong_to_the_image_recipes(tmp_path, vgg_file) -> None
                  region_labels=tmp_path / "labels")
 
 
-class _Killed(Exception):
-    pass
-
-
 @pytest.mark.slow
 def test_srobb_trains_logs_its_region_terms_and_resumes_bit_for_bit(tmp_path, vgg_file):
     pairs = _labelled_pairs(tmp_path)
@@ -261,12 +258,8 @@ def test_srobb_trains_logs_its_region_terms_and_resumes_bit_for_bit(tmp_path, vg
     straight = train_sr(pairs, tmp_path / "straight.safetensors", 2, **args)
     assert straight.recipe.name == "srobb"
 
-    def kill_at_5(iteration: int) -> None:
-        if iteration == 5:
-            raise _Killed
-
-    with pytest.raises(_Killed):
-        train_sr(pairs, tmp_path / "killed.safetensors", 2, **args, callback=kill_at_5)
+    with pytest.raises(Killed):
+        train_sr(pairs, tmp_path / "killed.safetensors", 2, **args, callback=kill_at(5))
     assert load_state(tmp_path / "killed.resume.pt")["iteration"] == 3
     resumed = train_sr(pairs, tmp_path / "killed.safetensors", 2, **args, resume=True)
     assert (resumed.start_iteration, resumed.iterations) == (3, 8)

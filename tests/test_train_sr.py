@@ -32,6 +32,7 @@ from srkit.training.recipes import (
     resolve_recipe,
 )
 from srkit.training.state import load_state
+from tests.interrupting import Killed, kill_at
 
 TINY = {"arch": "compact", "arch_args": {"num_feat": 8, "num_conv": 2}, "batch_size": 4,
         "patch_size": 32, "workers": 0, "device": "cpu", "log_every": 2}
@@ -122,17 +123,6 @@ def test_model_trained_on_pool_pairs_beats_bicubic(tmp_path, astronaut, chelsea,
     _beats_bicubic(tmp_path, astronaut, chelsea, coffee, mode="pool", pool=pool)
 
 
-class _Killed(Exception):
-    pass
-
-
-def _kill_at(iteration: int):
-    def callback(reached: int) -> None:
-        if reached == iteration:
-            raise _Killed
-    return callback
-
-
 def _with_distance_maps(pairs: Path, root: Path) -> Path:
     """A copy of ``pairs`` with random LR-size distance maps in dist/ (as degrade --dsn)."""
     from srkit.data import load_pixels
@@ -164,8 +154,8 @@ def test_resume_after_a_kill_continues_bit_for_bit(tmp_path, pairs, recipe_args)
     straight = tmp_path / "straight.safetensors"
     train_sr(pairs, straight, 2, **args)
     killed = tmp_path / "killed.safetensors"
-    with pytest.raises(_Killed):  # dies at 7: the work after the save at 5 is lost
-        train_sr(pairs, killed, 2, **args, callback=_kill_at(7))
+    with pytest.raises(Killed):  # dies at 7: the work after the save at 5 is lost
+        train_sr(pairs, killed, 2, **args, callback=kill_at(7))
     assert load_state(tmp_path / "killed.resume.pt")["iteration"] == 5
     with pytest.raises(SrkitError, match="already exists"):
         train_sr(pairs, killed, 2, **args)

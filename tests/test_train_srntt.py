@@ -24,12 +24,9 @@ from srkit.stages.train_sr import train_sr
 from srkit.training.recipes import RECIPES, resolve_recipe
 from srkit.training.srntt import gram_matrix, texture_loss
 from srkit.training.state import load_state
+from tests.interrupting import Killed, kill_at
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-class _Killed(Exception):
-    pass
 
 
 @pytest.fixture(scope="module")
@@ -114,12 +111,8 @@ def test_srntt_trains_logs_its_terms_and_resumes_bit_for_bit(tmp_path, vgg_file)
     straight = train_sr(pairs, tmp_path / "straight.safetensors", 4, **args)
     assert straight.arch == "srntt" and straight.recipe.name == "srntt"
 
-    def kill_at_3(iteration: int) -> None:
-        if iteration == 3:
-            raise _Killed
-
-    with pytest.raises(_Killed):
-        train_sr(pairs, tmp_path / "killed.safetensors", 4, **args, callback=kill_at_3)
+    with pytest.raises(Killed):
+        train_sr(pairs, tmp_path / "killed.safetensors", 4, **args, callback=kill_at(3))
     assert load_state(tmp_path / "killed.resume.pt")["iteration"] == 2
     resumed = train_sr(pairs, tmp_path / "killed.safetensors", 4, **args, resume=True)
     expected, got = load_file(straight.output), load_file(resumed.output)
