@@ -58,6 +58,7 @@ from srkit.models.swinir import (
     Mlp,
     PatchEmbed,
     WindowAttention,
+    init_linear_layers,
     pixelshuffle_stages,
     relative_position_index,
     shifted_window_attention,
@@ -280,10 +281,7 @@ class HAT(nn.Module):
                                                   nn.LeakyReLU())  # slope 0.01
         self.upsample = pixelshuffle_stages(NUM_FEAT, upscale)
         self.conv_last = nn.Conv2d(NUM_FEAT, in_chans, 3, 1, 1)
-        for module in self.modules():  # the official init (Linear: truncated normal, std 0.02)
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        init_linear_layers(self)
 
     @property
     def size_multiple(self) -> int:

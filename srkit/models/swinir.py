@@ -325,10 +325,7 @@ class SwinIR(nn.Module):
                     self.add_module(f"conv_up{index}", nn.Conv2d(NUM_FEAT, NUM_FEAT, 3, 1, 1))
                 self.conv_hr = nn.Conv2d(NUM_FEAT, NUM_FEAT, 3, 1, 1)
             self.conv_last = nn.Conv2d(NUM_FEAT, in_chans, 3, 1, 1)
-        for module in self.modules():  # the official init (Linear: truncated normal, std 0.02)
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                nn.init.zeros_(module.bias)
+        init_linear_layers(self)
 
     @property
     def size_multiple(self) -> int:
@@ -367,6 +364,14 @@ class SwinIR(nn.Module):
             x = self.conv_last(F.leaky_relu(self.conv_hr(x), 0.2))
         x = x / self.img_range + mean
         return x[:, :, :height * self.upscale, :width * self.upscale]
+
+
+def init_linear_layers(model: nn.Module) -> None:
+    """The official SwinIR / HAT init of every Linear: truncated normal (std 0.02), zero bias."""
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
 
 
 def pixelshuffle_stages(num_feat: int, upscale: int) -> nn.Sequential:
