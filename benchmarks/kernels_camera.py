@@ -71,12 +71,26 @@ def report_photos(photo_dir: Path = PHOTO_DIR) -> list[str]:
 
 
 def draw_cameras(photos: list[str], seed: int, scale: int, cameras: int,
-                 per_camera: int) -> list[dict]:
-    """``cameras`` cameras: a DIV2KRK covariance each and ``per_camera`` distinct photos."""
+                 per_camera: int, law: str = "div2krk") -> list[dict]:
+    """``cameras`` cameras: a covariance each and ``per_camera`` distinct photos.
+
+    ``law``: ``div2krk``, eigenvalue variances uniform in ``X2_VARIANCES`` (DIV2KRK's draw,
+    mostly wide kernels; at ×4 the kernel is the ×2 one composed with itself), or
+    ``x4-gaussian``, log-uniform over the same range (as many sharp cameras as blurry ones)
+    and at ×4 a Gaussian of 5× the covariance, as a lens is, or ``x4-whole``, the same on
+    whole photos (not :func:`kernels_div2krk.make_hr`'s cleaned crops: what a camera sees, as
+    in benchmarks/kernels_x4_width.py). The last two: calibration only.
+    """
     out = []
+    low, high = X2_VARIANCES[scale]
     for camera in range(cameras):
-        rng = np.random.default_rng([seed, scale, camera, 7])
-        lambdas = rng.uniform(*X2_VARIANCES[scale], size=2)
+        rng = np.random.default_rng([seed, scale, camera, 7 if law == "div2krk" else 8])
+        if law == "div2krk":
+            lambdas = rng.uniform(low, high, size=2)
+        elif law in ("x4-gaussian", "x4-whole"):
+            lambdas = np.exp(rng.uniform(np.log(low), np.log(high), size=2))
+        else:
+            raise ValueError(f"unknown camera law {law!r}")
         theta = rng.uniform(0, np.pi)
         rotation = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
         names = [photos[i] for i in rng.choice(len(photos), per_camera, replace=False)]
@@ -86,12 +100,17 @@ def draw_cameras(photos: list[str], seed: int, scale: int, cameras: int,
 
 
 def photo_kernel(covariance: np.ndarray, seed: int, camera: int, name: str,
-                 scale: int) -> np.ndarray:
-    """The camera's 11×11 Gaussian with this photo's shape noise, at ``scale`` (centred)."""
+                 scale: int, law: str = "div2krk") -> np.ndarray:
+    """The camera's Gaussian with this photo's shape noise, at ``scale`` (centred): 11×11 at
+    ×2 (×4: composed with itself), or for the ``x4-gaussian`` law at ×4 the 25×25 Gaussian of
+    5× the covariance."""
     from srkit.kernels_est.common import compose_x2
     from srkit.ops.kernels import centre_kernel, gaussian_from_covariance
 
     rng = np.random.default_rng([seed, scale, camera, zlib.crc32(name.encode())])
+    if law in ("x4-gaussian", "x4-whole") and scale == 4:
+        kernel = gaussian_from_covariance(25, 5 * np.asarray(covariance))
+        return centre_kernel(kernel * (1 + rng.uniform(-0.25, 0.25, kernel.shape)))
     kernel = gaussian_from_covariance(11, covariance)
     kernel_x2 = centre_kernel(kernel * (1 + rng.uniform(-0.25, 0.25, kernel.shape)))
     return kernel_x2 if scale == 2 else centre_kernel(compose_x2(kernel_x2))
@@ -108,27 +127,37 @@ def make_lr(hr: np.ndarray, kernel: np.ndarray, scale: int, noisy: bool,
 
 
 def build_cases(photos: list[str], seeds: list[int], scales: list[int], cameras: int,
-                per_camera: int) -> list[dict]:
+                per_camera: int, law: str = "div2krk") -> list[dict]:
     """Every (seed, scale, noisy, camera, photo) case, without images."""
     cases = []
     for seed in seeds:
         for scale in scales:
-            for cam in draw_cameras(photos, seed, scale, cameras, per_camera):
+            for cam in draw_cameras(photos, seed, scale, cameras, per_camera, law):
                 for name in cam["photos"]:
                     for noisy in (False, True):
                         cases.append({"seed": seed, "scale": scale, "noisy": noisy,
                                       "camera": cam["camera"], "photo": name,
-                                      "covariance": cam["covariance"]})
+                                      "covariance": cam["covariance"], "law": law})
     return cases
 
 
 def case_images(case: dict, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(true kernel, LR, clean LR) of one camera case."""
     kernel = photo_kernel(case["covariance"], case["seed"], case["camera"], case["photo"],
-                          case["scale"])
+                          case["scale"], case.get("law", "div2krk"))
     noise_seed = [case["seed"], case["scale"], case["camera"],
                   zlib.crc32(case["photo"].encode()), 1]
     return (kernel, *make_lr(hr, kernel, case["scale"], case["noisy"], noise_seed))
+
+
+def case_hr(path: Path, law: str | None) -> np.ndarray:
+    """The HR a case's camera sees: the cleaned crop, or the whole photo (``x4-whole``)."""
+    from srkit.io.images import read_image
+
+    if law != "x4-whole":
+        return div2krk.make_hr(path)
+    image = read_image(path).rgb
+    return np.ascontiguousarray(image[:image.shape[0] // 4 * 4, :image.shape[1] // 4 * 4])
 
 
 def measure(cases: list[dict], photo_dir: Path, cache: Path | None) -> list[dict]:
@@ -139,9 +168,10 @@ def measure(cases: list[dict], photo_dir: Path, cache: Path | None) -> list[dict
     for name in sorted({c["photo"] for c in cases}):
         todo = [c for c in cases if c["photo"] == name and _key(c) not in done]
         if todo:
-            hr = div2krk.make_hr(photo_dir / name)
+            hr = {law: case_hr(photo_dir / name, law) for law in {c.get("law") for c in todo}}
             for case in todo:
-                done[_key(case)] = photo_stats(case_images(case, hr)[1]).to_dict()
+                done[_key(case)] = photo_stats(case_images(case, hr[case.get("law")])[1]
+                                               ).to_dict()
             if cache is not None:
                 cache.write_text(json.dumps(done))
             print(f"measured {name} ({len(todo)} cases)", flush=True)
@@ -153,16 +183,17 @@ def measure(cases: list[dict], photo_dir: Path, cache: Path | None) -> list[dict
 def _key(case: dict) -> str:
     covariance = np.asarray(case["covariance"], dtype=np.float64).round(9)
     camera = f"{zlib.crc32(covariance.tobytes()):08x}"  # a redrawn camera is measured anew
+    law = case.get("law", "div2krk")
     return (f"{case['seed']}|{case['scale']}|{int(case['noisy'])}|{case['camera']}|{camera}|"
-            f"{case['photo']}")
+            f"{case['photo']}" + ("" if law == "div2krk" else f"|{law}"))
 
 
 def groups(cases: list[dict]) -> dict[tuple, list[dict]]:
-    """Cases by camera: (seed, scale, noisy, camera) → its photos' cases."""
+    """Cases by camera: (seed, scale, noisy, camera, law) → its photos' cases."""
     out: dict[tuple, list[dict]] = {}
     for case in cases:
-        out.setdefault((case["seed"], case["scale"], case["noisy"], case["camera"]),
-                       []).append(case)
+        out.setdefault((case["seed"], case["scale"], case["noisy"], case["camera"],
+                        case.get("law", "div2krk")), []).append(case)
     return out
 
 
@@ -186,8 +217,19 @@ def calibrate(args: argparse.Namespace) -> dict:
 
     ``scene_spread``: the robust s.d. over photos of (measured − true) mean variance and
     anisotropy around each camera's median (method of moments). ``centre_quantile``,
-    ``offset`` and (×4) ``gain``, per scale: grid search on the mean kernel PSNR (no shift
-    search; ×4 scored as the Gaussian of 5Σ).
+    ``offset`` and (×4) ``gain``, per scale: grid search on ``--objective``:
+
+    * ``log-variance`` (the default): the mean squared log ratio of each photo's estimated
+      to true mean variance. For a photo whose power spectrum falls as 1/|ω|² (natural
+      images), the energy of the re-synthesis error of a Gaussian of variance r·v for one of
+      v is ∝ ln((1 + r)² / 4r) ≈ (ln r)² / 4: symmetric in ln r, so this is the re-synthesis
+      error, without favouring kernels that are too wide or too narrow;
+    * ``kernel-psnr``: the mean kernel PSNR (no shift search; ×4 scored as the Gaussian of 5Σ),
+      which penalises a kernel too narrow more than one as much too wide.
+
+    The cameras are drawn by each law of ``--calibration-laws`` (default all three: DIV2KRK's,
+    mostly wide, and the two lens-like laws, as many sharp cameras as wide ones; see
+    :func:`draw_cameras`).
     """
     from srkit.kernels_est.camera_gauss import (
         CameraGaussSettings,
@@ -197,14 +239,16 @@ def calibrate(args: argparse.Namespace) -> dict:
     )
     from srkit.ops.kernels import gaussian_from_covariance
 
-    cases = build_cases(dev_photos(args.photo_dir), args.seeds, args.scales, args.cameras,
-                        args.photos_per_camera)
+    cases = [case for law in args.calibration_laws
+             for case in build_cases(dev_photos(args.photo_dir), args.seeds, args.scales,
+                                     args.cameras, args.photos_per_camera, law)]
     cases = measure(cases, args.photo_dir, args.measurements)
     truth = {}
     for case in cases:
         truth[_key(case)] = photo_kernel(case["covariance"], case["seed"], case["camera"],
                                          case["photo"], 2)
-    out: dict = {"photos": "dev_photos()", "cases": len(cases)}
+    out: dict = {"photos": "dev_photos()", "cases": len(cases), "objective": args.objective,
+                 "laws": args.calibration_laws}
     spread = {}
     for scale in args.scales:
         residuals = []
@@ -216,18 +260,25 @@ def calibrate(args: argparse.Namespace) -> dict:
         residuals = np.concatenate(residuals)  # robust s.d.: 1.4826 × median |deviation|
         spread[scale] = (round(float(1.4826 * np.median(np.abs(residuals[:, 0]))), 3),
                          round(float(1.4826 * np.median(np.abs(residuals[:, 1:]))), 3))
+    for scale, value in CameraGaussSettings().scene_spread.items():
+        spread.setdefault(scale, value)   # a scale not calibrated keeps its spread
 
     def score(settings: CameraGaussSettings, scale: int) -> float:
+        """Higher is better: kernel PSNR, or minus the mean squared log variance ratio."""
         values = []
         for group in groups([c for c in cases if c["scale"] == scale]).values():
             for case, cov in zip(group, covariances(group, scale, settings)["camera-gauss"],
                                  strict=True):
-                if scale == 2:
-                    est, true = gaussian_from_covariance(13, cov), truth[_key(case)]
+                true_cov = np.asarray(case["covariance"])
+                if args.objective == "log-variance":
+                    values.append(-np.log(np.trace(cov) / np.trace(true_cov)) ** 2)
+                elif scale == 2:
+                    values.append(div2krk.kernel_psnr(gaussian_from_covariance(13, cov),
+                                                      truth[_key(case)], search=False))
                 else:
-                    est = gaussian_from_covariance(25, 5 * cov)
-                    true = gaussian_from_covariance(25, 5 * np.asarray(case["covariance"]))
-                values.append(div2krk.kernel_psnr(est, true, search=False))
+                    values.append(div2krk.kernel_psnr(gaussian_from_covariance(25, 5 * cov),
+                                                      gaussian_from_covariance(25, 5 * true_cov),
+                                                      search=False))
         return float(np.mean(values))
 
     grid = []
@@ -238,14 +289,14 @@ def calibrate(args: argparse.Namespace) -> dict:
             best = max((score(CameraGaussSettings(
                 centre_quantile={scale: quantile}, offset={scale: off}, gain={scale: gain},
                 scene_spread=spread), scale), off, gain)
-                for off in np.arange(-2.0, 3.01, 0.25) for gain in gains)
-            row[scale] = {"offset": round(float(best[1]), 2), "gain": round(float(best[2]), 2),
-                          "dev_kernel_psnr": best[0]}
+                for off in np.arange(-2.0, 3.01, 0.125) for gain in gains)
+            row[scale] = {"offset": round(float(best[1]), 3), "gain": round(float(best[2]), 2),
+                          "dev_score": best[0]}
         grid.append(row)
         print(json.dumps(row), flush=True)
-    chosen = {}  # per scale: the quantile, offset and gain of the best dev kernel PSNR
+    chosen = {}  # per scale: the quantile, offset and gain of the best dev score
     for scale in args.scales:
-        best = max(grid, key=lambda r, s=scale: r[s]["dev_kernel_psnr"])
+        best = max(grid, key=lambda r, s=scale: r[s]["dev_score"])
         chosen[scale] = {"centre_quantile": best["centre_quantile"], **best[scale]}
     out.update({"scene_spread": {str(s): v for s, v in spread.items()}, "grid": grid,
                 "chosen": chosen})
@@ -258,6 +309,7 @@ def calibrate(args: argparse.Namespace) -> dict:
 def score_cases(cases: list[dict], photo_dir: Path, settings, args: argparse.Namespace,
                 label: str) -> list[dict]:
     """Kernel and re-synthesis PSNR of every method on every case (one HR at a time)."""
+    from srkit.kernels_est.camera_gauss import gaussian_kernels
     from srkit.kernels_est.common import kernels_for_scale
     from srkit.ops.kernels import gaussian_from_covariance
 
@@ -266,7 +318,10 @@ def score_cases(cases: list[dict], photo_dir: Path, settings, args: argparse.Nam
         scale = group[0]["scale"]
         for method, covs in covariances(group, scale, settings).items():
             for case, cov in zip(group, covs, strict=True):
-                kernel = kernels_for_scale(gaussian_from_covariance(13, cov), scale)[scale]
+                if method == "camera-gauss":   # its own kernels (at ×4 the Gaussian of 5Σ)
+                    kernel = gaussian_kernels(cov, scale)[scale]
+                else:
+                    kernel = kernels_for_scale(gaussian_from_covariance(13, cov), scale)[scale]
                 per_case.setdefault(_key(case), {})[method] = kernel
     kernelgan = set()
     for key_, group in groups(cases).items():
@@ -392,8 +447,13 @@ def main() -> None:
     parser.add_argument("--quantiles", type=float, nargs="+", default=[0.1, 0.25, 0.5],
                         help="centre quantiles tried by --calibrate")
     parser.add_argument("--gains", type=float, nargs="+",
-                        default=[0.8, 0.9, 1.0, 1.1, 1.2, 1.3, 1.4, 1.5],
+                        default=[round(0.8 + 0.1 * i, 1) for i in range(13)],
                         help="×4 gains tried by --calibrate")
+    parser.add_argument("--objective", choices=("log-variance", "kernel-psnr"),
+                        default="log-variance", help="what --calibrate optimises")
+    parser.add_argument("--calibration-laws", nargs="+", choices=("div2krk", "x4-gaussian", "x4-whole"),
+                        default=["div2krk", "x4-gaussian", "x4-whole"],
+                        help="how --calibrate draws its cameras' kernels")
     parser.add_argument("--no-div2krk", action="store_true")
     parser.add_argument("--measurements", type=Path, default=None,
                         help="cache of the per-photo statistics (JSON)")

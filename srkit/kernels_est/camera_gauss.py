@@ -39,6 +39,7 @@ from srkit.kernels_est.common import (
     FLAG_SMALL,
     KERNEL_SIZE,
     KernelEstimate,
+    finish_kernel,
     kernels_for_scale,
 )
 from srkit.kernels_est.edge_gauss import _AREA, _GAIN, SMALL_SIDE, EdgeGaussSettings
@@ -53,12 +54,12 @@ class CameraGaussSettings:
     # Calibration: benchmarks/kernels_camera.py --calibrate (development photos only).
     # the quantile of the photos' mean variances (weighted) that the camera starts from
     centre_quantile: dict = field(default_factory=lambda: {2: 0.5, 4: 0.25})
-    offset: dict = field(default_factory=lambda: {2: -0.25, 4: -0.5})   # HR px², subtracted
+    offset: dict = field(default_factory=lambda: {2: -0.25, 4: 0.25})   # HR px², subtracted
     # the quantile is multiplied by this before the offset (×2-kernel variances, HR px²)
-    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 1.1})
+    gain: dict = field(default_factory=lambda: {2: 1.0, 4: 1.6})
     # robust s.d. of one photo's (mean variance, anisotropy part) around its camera's, HR px²
     scene_spread: dict = field(default_factory=lambda: {2: (0.469, 0.349),
-                                                        4: (0.512, 0.408)})
+                                                        4: (0.44, 0.37)})
     reference_edges: int = 200            # a photo with this many edges weighs ½
     prior_variance: float = 2.8           # isotropic prior of the camera (HR px², ×2 kernel)
     prior_spread: tuple[float, float] = (0.9, 0.7)   # s.d. of cameras around it (DIV2KRK)
@@ -204,6 +205,20 @@ def camera_covariances(stats: Sequence[PhotoStats], scale: int,
                           info)
 
 
+def gaussian_kernels(covariance_x2: np.ndarray, scale: int) -> dict[int, np.ndarray]:
+    """``{2: k2}`` or ``{2: k2, 4: k4}``: the Gaussians of the ×2 covariance and, at ×4, of
+    ``GAIN[4]`` (5) times it, the width the edge measurement reads at ×4. A lens blurs as one
+    Gaussian; composing the ×2 Gaussian with itself (KernelGAN's ×4 kernel,
+    :func:`~srkit.kernels_est.common.analytic_x4`) has the same variance but, for sharp
+    kernels, side lobes two HR pixels out that no lens makes."""
+    covariance_x2 = np.asarray(covariance_x2, dtype=np.float64)
+    out = kernels_for_scale(gaussian_from_covariance(KERNEL_SIZE[2], covariance_x2), 2)
+    if scale == 4:
+        out[4] = finish_kernel(gaussian_from_covariance(KERNEL_SIZE[4],
+                                                        _GAIN[4] * covariance_x2), KERNEL_SIZE[4])
+    return out
+
+
 def estimate_camera_gauss(stats: Sequence[PhotoStats], scale: int,
                           settings: CameraGaussSettings = CameraGaussSettings()
                           ) -> list[KernelEstimate]:
@@ -211,7 +226,7 @@ def estimate_camera_gauss(stats: Sequence[PhotoStats], scale: int,
     pooled = camera_covariances(stats, scale, settings)
     out = []
     for photo, covariance, factor in zip(stats, pooled.covariances, pooled.shrink, strict=True):
-        kernels = kernels_for_scale(gaussian_from_covariance(KERNEL_SIZE[2], covariance), scale)
+        kernels = gaussian_kernels(covariance, scale)
         if photo.lr_blur is None:
             flag = FLAG_FLAT
         elif photo.short_side < SMALL_SIDE:
