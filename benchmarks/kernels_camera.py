@@ -451,7 +451,8 @@ def main() -> None:
                         help="×4 gains tried by --calibrate")
     parser.add_argument("--objective", choices=("log-variance", "kernel-psnr"),
                         default="log-variance", help="what --calibrate optimises")
-    parser.add_argument("--calibration-laws", nargs="+", choices=("div2krk", "x4-gaussian", "x4-whole"),
+    parser.add_argument("--calibration-laws", nargs="+",
+                        choices=("div2krk", "x4-gaussian", "x4-whole"),
                         default=["div2krk", "x4-gaussian", "x4-whole"],
                         help="how --calibrate draws its cameras' kernels")
     parser.add_argument("--no-div2krk", action="store_true")
