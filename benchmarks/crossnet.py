@@ -45,13 +45,19 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refsr_common import arms, lr_x4, same_size_srresnet, score_arms, trainable  # noqa: E402
+from refsr_common import (  # noqa: E402
+    PHOTOS,
+    SIDE,
+    TEST,
+    TRAIN,
+    TRAIN_ROWS,
+    arms,
+    lr_x4,
+    same_size_srresnet,
+    score_arms,
+    trainable,
+)
 
-TRAIN = ["burnt_bark", "mossy_log", "mudstone", "rocks", "cliff", "redwoods_above"]
-TEST = ["mossy_bark", "trees_above", "spiders_web"]
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
-SIDE = 128
-TRAIN_ROWS = (-160, -64, 32)
 TEST_ROWS = (-112, 16)
 # (rows, columns, brightness gain) of each reference against its HR crop
 TRAIN_OFFSETS = ((5, -7, 1.03), (-6, 4, 0.97), (8, 3, 1.02), (-4, -8, 0.98), (7, 6, 1.04),

@@ -1,11 +1,19 @@
-"""What benchmarks/srntt.py and benchmarks/crossnet.py share: the LR of a crop, parameter
-counts, the same-size srresnet, and the scoring of a reference-based network beside it."""
+"""What benchmarks/srntt.py and benchmarks/crossnet.py share: their photos and crop size, the
+LR of a crop, parameter counts, the same-size srresnet, and the scoring of a reference-based
+network beside it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
+
+TRAIN = ["burnt_bark", "mossy_log", "mudstone", "rocks", "cliff", "redwoods_above"]
+TEST = ["mossy_bark", "trees_above", "spiders_web"]
+PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
+SIDE = 128
+TRAIN_ROWS = (-160, -64, 32)   # crop rows of the training photos, from their centre
 
 
 def lr_x4(hr: np.ndarray) -> np.ndarray:

@@ -42,13 +42,18 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from refsr_common import lr_x4, same_size_srresnet, score_arms, trainable  # noqa: E402
+from refsr_common import (  # noqa: E402
+    PHOTOS,
+    SIDE,
+    TEST,
+    TRAIN,
+    TRAIN_ROWS,
+    lr_x4,
+    same_size_srresnet,
+    score_arms,
+    trainable,
+)
 
-TRAIN = ["burnt_bark", "mossy_log", "mudstone", "rocks", "cliff", "redwoods_above"]
-TEST = ["mossy_bark", "trees_above", "spiders_web"]
-PHOTOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "photos"
-SIDE = 128
-ROWS = (-160, -64, 32)
 WIDTH, BLOCKS = 32, 4
 
 
@@ -107,7 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         for name in TRAIN:
-            for index, (hr, ref) in enumerate(_crops(name, ROWS)):
+            for index, (hr, ref) in enumerate(_crops(name, TRAIN_ROWS)):
                 write_image(root / "pairs" / "hr" / f"{name}_{index}.png", hr)
                 write_image(root / "pairs" / "lr" / f"{name}_{index}.png", lr_x4(hr))
                 write_image(root / "refs" / f"{name}_{index}.png", ref)
@@ -127,7 +132,7 @@ def main() -> None:
         srntt = load_model(root / "srntt.safetensors", device).model.eval()
         srresnet = load_model(root / "srresnet.safetensors", device).model.eval()
 
-    tests = [_crops(name, (ROWS[1],))[0] for name in TEST]
+    tests = [_crops(name, (TRAIN_ROWS[1],))[0] for name in TEST]
     scores = score_arms("srntt", srntt, srresnet, tests,
                         lambda number: (number + 1) % len(tests))
     result = {
