@@ -44,6 +44,9 @@ METHODS = ("iso-gaussian", "edge-gauss", "camera-gauss", "oracle-gaussian")
 # to 0.2, so that the ×4 kernel (5× the ×2 variance) reaches σ 1.0 HR px: real cameras at ×4
 # are often sharper than DIV2KRK's ×4 kernels (σ ≥ 1.7; the camera workflow's lens is σ 2.0).
 X2_VARIANCES = {2: (0.6, 5.0), 4: (0.2, 5.0)}
+# How cameras are drawn (draw_cameras): DIV2KRK's law, and two lens-like laws (calibration only)
+LAWS = ("div2krk", "x4-gaussian", "x4-whole")
+LENS_LAWS = LAWS[1:]
 
 
 def _others(photo_dir: Path) -> list[str]:
@@ -87,7 +90,7 @@ def draw_cameras(photos: list[str], seed: int, scale: int, cameras: int,
         rng = np.random.default_rng([seed, scale, camera, 7 if law == "div2krk" else 8])
         if law == "div2krk":
             lambdas = rng.uniform(low, high, size=2)
-        elif law in ("x4-gaussian", "x4-whole"):
+        elif law in LENS_LAWS:
             lambdas = np.exp(rng.uniform(np.log(low), np.log(high), size=2))
         else:
             raise ValueError(f"unknown camera law {law!r}")
@@ -102,13 +105,13 @@ def draw_cameras(photos: list[str], seed: int, scale: int, cameras: int,
 def photo_kernel(covariance: np.ndarray, seed: int, camera: int, name: str,
                  scale: int, law: str = "div2krk") -> np.ndarray:
     """The camera's Gaussian with this photo's shape noise, at ``scale`` (centred): 11×11 at
-    ×2 (×4: composed with itself), or for the ``x4-gaussian`` law at ×4 the 25×25 Gaussian of
-    5× the covariance."""
+    ×2 (×4: composed with itself), or for a lens law (``LENS_LAWS``) at ×4 the 25×25 Gaussian
+    of 5× the covariance."""
     from srkit.kernels_est.common import compose_x2
     from srkit.ops.kernels import centre_kernel, gaussian_from_covariance
 
     rng = np.random.default_rng([seed, scale, camera, zlib.crc32(name.encode())])
-    if law in ("x4-gaussian", "x4-whole") and scale == 4:
+    if law in LENS_LAWS and scale == 4:
         kernel = gaussian_from_covariance(25, 5 * np.asarray(covariance))
         return centre_kernel(kernel * (1 + rng.uniform(-0.25, 0.25, kernel.shape)))
     kernel = gaussian_from_covariance(11, covariance)
@@ -144,13 +147,18 @@ def build_cases(photos: list[str], seeds: list[int], scales: list[int], cameras:
 def case_images(case: dict, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(true kernel, LR, clean LR) of one camera case."""
     kernel = photo_kernel(case["covariance"], case["seed"], case["camera"], case["photo"],
-                          case["scale"], case.get("law", "div2krk"))
+                          case["scale"], _law(case))
     noise_seed = [case["seed"], case["scale"], case["camera"],
                   zlib.crc32(case["photo"].encode()), 1]
     return (kernel, *make_lr(hr, kernel, case["scale"], case["noisy"], noise_seed))
 
 
-def case_hr(path: Path, law: str | None) -> np.ndarray:
+def _law(case: dict) -> str:
+    """The law a case's camera was drawn by (div2krk_cases' cases have none: DIV2KRK's)."""
+    return case.get("law", LAWS[0])
+
+
+def case_hr(path: Path, law: str) -> np.ndarray:
     """The HR a case's camera sees: the cleaned crop, or the whole photo (``x4-whole``)."""
     from srkit.io.images import read_image
 
@@ -168,10 +176,9 @@ def measure(cases: list[dict], photo_dir: Path, cache: Path | None) -> list[dict
     for name in sorted({c["photo"] for c in cases}):
         todo = [c for c in cases if c["photo"] == name and _key(c) not in done]
         if todo:
-            hr = {law: case_hr(photo_dir / name, law) for law in {c.get("law") for c in todo}}
+            hr = {law: case_hr(photo_dir / name, law) for law in {_law(c) for c in todo}}
             for case in todo:
-                done[_key(case)] = photo_stats(case_images(case, hr[case.get("law")])[1]
-                                               ).to_dict()
+                done[_key(case)] = photo_stats(case_images(case, hr[_law(case)])[1]).to_dict()
             if cache is not None:
                 cache.write_text(json.dumps(done))
             print(f"measured {name} ({len(todo)} cases)", flush=True)
@@ -183,9 +190,9 @@ def measure(cases: list[dict], photo_dir: Path, cache: Path | None) -> list[dict
 def _key(case: dict) -> str:
     covariance = np.asarray(case["covariance"], dtype=np.float64).round(9)
     camera = f"{zlib.crc32(covariance.tobytes()):08x}"  # a redrawn camera is measured anew
-    law = case.get("law", "div2krk")
+    law = _law(case)  # DIV2KRK's keys as before this field existed: old caches still read
     return (f"{case['seed']}|{case['scale']}|{int(case['noisy'])}|{case['camera']}|{camera}|"
-            f"{case['photo']}" + ("" if law == "div2krk" else f"|{law}"))
+            f"{case['photo']}" + ("" if law == LAWS[0] else f"|{law}"))
 
 
 def groups(cases: list[dict]) -> dict[tuple, list[dict]]:
@@ -193,7 +200,7 @@ def groups(cases: list[dict]) -> dict[tuple, list[dict]]:
     out: dict[tuple, list[dict]] = {}
     for case in cases:
         out.setdefault((case["seed"], case["scale"], case["noisy"], case["camera"],
-                        case.get("law", "div2krk")), []).append(case)
+                        _law(case)), []).append(case)
     return out
 
 
@@ -243,8 +250,8 @@ def calibrate(args: argparse.Namespace) -> dict:
              for case in build_cases(dev_photos(args.photo_dir), args.seeds, args.scales,
                                      args.cameras, args.photos_per_camera, law)]
     cases = measure(cases, args.photo_dir, args.measurements)
-    truth = {}
-    for case in cases:
+    truth = {}   # the ×2 kernels, for the kernel-PSNR objective only
+    for case in cases if args.objective == "kernel-psnr" else ():
         truth[_key(case)] = photo_kernel(case["covariance"], case["seed"], case["camera"],
                                          case["photo"], 2)
     out: dict = {"photos": "dev_photos()", "cases": len(cases), "objective": args.objective,
@@ -452,8 +459,7 @@ def main() -> None:
     parser.add_argument("--objective", choices=("log-variance", "kernel-psnr"),
                         default="log-variance", help="what --calibrate optimises")
     parser.add_argument("--calibration-laws", nargs="+",
-                        choices=("div2krk", "x4-gaussian", "x4-whole"),
-                        default=["div2krk", "x4-gaussian", "x4-whole"],
+                        choices=LAWS, default=list(LAWS),
                         help="how --calibrate draws its cameras' kernels")
     parser.add_argument("--no-div2krk", action="store_true")
     parser.add_argument("--measurements", type=Path, default=None,
@@ -462,7 +468,8 @@ def main() -> None:
     args = parser.parse_args()
     start = time.time()
     if args.calibrate:
-        result = calibrate(args)
+        result = {"command": "python benchmarks/kernels_camera.py " + " ".join(sys.argv[1:]),
+                  **calibrate(args)}
         path = args.out.with_name(args.out.name + "_calibration.json")
         path.write_text(json.dumps(result, indent=1))
         print(json.dumps(result["chosen"]))
