@@ -4,6 +4,7 @@
                                          [--patch 96] [--learning-rate 1e-4]
                                          [--user-photos 20] [--train-photos 40]
                                          [--out benchmarks/results/camera_workflow]
+    python benchmarks/camera_workflow.py --development [--pool-shares 0.25 0.5 0.75 0.9]
 
 A synthetic camera of this script's own (no srkit default was chosen on it) stands for the
 user's camera, at ×4:
@@ -33,7 +34,8 @@ budget (``--iters``, batch, patch, learning rate) on a different source of train
 * (a) bicubic pairs of the clean HR; (b) the random Real-ESRGAN pipeline (``--synthetic``);
 * (c) the pool built from the user's LR photos by ``estimate-kernels`` + ``collect-noise``
   with every option at its default, then ``degrade --pool`` pairs of the clean HR;
-* (d) that pool mixed half and half with the random pipeline (``--pool --synthetic``);
+* (d) that pool mixed with the random pipeline (``--pool --synthetic``, ``--pool-share`` at its
+  default);
 * (e) the true camera applied to the clean HR (the ceiling);
 * (f) that pool on the fly (``train-sr --hr --pool``), what a CPU user runs;
 
@@ -43,6 +45,12 @@ plus the shipped model unchanged and bicubic / Lanczos-3 interpolation. PSNR-Y, 
 gain over the better interpolation that (c) and (d) reach. Each seed redraws the camera's
 per-photo draws and the training. Work files (pools, pairs, models) are cached in ``--work``
 by settings: an interrupted run resumes.
+
+``--development`` runs the same workflow on another camera (``DEV_CAMERA``: a sharper lens at
+another angle, noise σ 5 → 11, JPEG 75–95) and on development photos only (test and LR photos
+from ``development_photos()``, none of them in the hold-out list), with row (d) at each share
+of ``--pool-shares``: it is where ``train-sr --pool-share``'s default was chosen
+(benchmarks/results/camera_workflow_development.md), so that the report above chooses nothing.
 """
 
 from __future__ import annotations
@@ -63,6 +71,11 @@ import quality  # noqa: E402  (hold-out list, HR test images, scoring, intervals
 
 SCALE = 4
 ROWS = ("a-bicubic", "b-random", "c-pool", "d-pool+random", "e-true-camera", "f-pool-on-the-fly")
+#: The report's camera (the module docstring) and the development camera (``--development``):
+#: lens σ (HR px) and angle, noise variance ``a + b·x/255`` (x in 0–255), JPEG quality range.
+REPORT_CAMERA = {"sigma": (2.4, 1.5), "theta": np.pi / 6, "noise": (16.0, 128.0),
+                 "jpeg": (70, 95)}
+DEV_CAMERA = {"sigma": (2.0, 1.3), "theta": 1.75, "noise": (25.0, 96.0), "jpeg": (75, 95)}
 
 
 # --------------------------------------------------------------------------- the camera
@@ -72,23 +85,26 @@ def camera_rng(seed: int, name: str, stream: int) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode()), stream])
 
 
-def camera(hr: np.ndarray, name: str, seed: int) -> tuple[np.ndarray, dict]:
+def camera(hr: np.ndarray, name: str, seed: int, law: dict | None = None
+           ) -> tuple[np.ndarray, dict]:
     """The synthetic camera's LR of ``hr`` (float (H, W, 3) in [0, 1], H, W multiples of 4)
-    and what was drawn."""
+    and what was drawn; ``law`` :data:`REPORT_CAMERA` unless given."""
     from srkit.ops.jpeg import jpeg_compress
     from srkit.ops.kernels import blur_downsample, gaussian_kernel
 
+    law = REPORT_CAMERA if law is None else law
     rng = camera_rng(seed, name, 1)
     spread = float(rng.uniform(0.8, 1.2))
-    theta = np.pi / 6 + float(rng.uniform(-0.3, 0.3))
-    kernel = gaussian_kernel(21, 2.4 * spread, 1.5 * spread, theta)
+    theta = law["theta"] + float(rng.uniform(-0.3, 0.3))
+    sigma = [law["sigma"][0] * spread, law["sigma"][1] * spread]
+    kernel = gaussian_kernel(21, sigma[0], sigma[1], theta)
     lr = np.clip(blur_downsample(hr, kernel, SCALE), 0, 1) * 255.0
     iso = float(rng.uniform(0.7, 1.3))
-    noisy = lr + rng.normal(size=lr.shape) * np.sqrt(iso * (16.0 + 128.0 * lr / 255.0))
-    quality_ = int(rng.integers(70, 96))
+    offset, slope = law["noise"]
+    noisy = lr + rng.normal(size=lr.shape) * np.sqrt(iso * (offset + slope * lr / 255.0))
+    quality_ = int(rng.integers(law["jpeg"][0], law["jpeg"][1] + 1))
     out = jpeg_compress(np.clip(noisy / 255.0, 0, 1), quality_)
-    return out, {"blur_sigma": [2.4 * spread, 1.5 * spread], "theta": theta, "iso": iso,
-                 "jpeg": quality_}
+    return out, {"blur_sigma": sigma, "theta": theta, "iso": iso, "jpeg": quality_}
 
 
 def trim(image: np.ndarray, multiple: int = SCALE) -> np.ndarray:
@@ -125,8 +141,29 @@ def split(photo_dir: Path, user_count: int, train_count: int
     return test, user, [others[i] for i in sorted(set(take.tolist()))]
 
 
+def development_split(photo_dir: Path, user_count: int, train_count: int, test_count: int = 9
+                      ) -> tuple[list[Path], list[Path], list[Path]]:
+    """:func:`split` for ``--development``: test and LR photos from the development photos
+    (none in the hold-out list, none the report's LR photos), evenly spaced by name; clean HR
+    from the rest outside both."""
+    holdout = quality.read_holdout(HERE / "quality_holdout.txt")
+    _, rest = quality.split_photos(photo_dir, holdout, None, None)
+    development = development_photos(photo_dir, rest)
+    _, report_user, _ = split(photo_dir, user_count, train_count)
+    pool = [p for p in rest if p.name in development and p not in report_user]
+
+    def spaced(paths: list[Path], count: int) -> list[Path]:
+        picks = np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int)
+        return [paths[i] for i in sorted(set(picks.tolist()))]
+
+    test = spaced(pool, test_count)
+    user = spaced([p for p in pool if p not in test], user_count)
+    others = [p for p in rest if p not in test and p not in user]
+    return test, user, spaced(others, train_count)
+
+
 def write_sets(test: list[Path], user: list[Path], train: list[Path], work: Path,
-               seed: int) -> dict[str, Path]:
+               seed: int, law: dict | None = None) -> dict[str, Path]:
     """The user's LR photos, the clean HR, the true-camera pairs and the test set, as PNGs."""
     from srkit.io.images import read_image, write_image
     from srkit.ops.resize import imresize
@@ -140,19 +177,19 @@ def write_sets(test: list[Path], user: list[Path], train: list[Path], work: Path
     quality.log(f"seed {seed}: the camera's photos, the clean HR and the test pairs")
     for path in user:
         photo = trim(read_image(path).rgb)
-        lr, _ = camera(photo, path.name, seed)
+        lr, _ = camera(photo, path.name, seed, law)
         write_image(folders["user_lr"] / f"{path.stem}.png", lr)
     for path in train:
         target = folders["clean"] / f"{path.stem}.png"
         if not target.exists():
             write_image(target, quality.quantise(trim(imresize(read_image(path).rgb, 0.5))))
         hr = read_image(target).rgb
-        lr, _ = camera(hr, "train:" + path.name, seed)
+        lr, _ = camera(hr, "train:" + path.name, seed, law)
         write_image(folders["true/hr"] / f"{path.stem}.png", hr)
         write_image(folders["true/lr"] / f"{path.stem}.png", lr)
     for path in test:
         hr = quality.make_hr(path)
-        lr, _ = camera(hr, "test:" + path.name, seed)
+        lr, _ = camera(hr, "test:" + path.name, seed, law)
         write_image(folders["test/hr"] / f"{path.stem}.png", hr)
         write_image(folders["test/lr"] / f"{path.stem}.png", lr)
     done.write_text("ok\n")
@@ -180,10 +217,17 @@ def build_pool(folders: dict[str, Path], work: Path, seed: int) -> Path:
 
 def train_row(row: str, folders: dict[str, Path], pool: Path, work: Path, seed: int,
               args: argparse.Namespace) -> Path:
+    """Row ``row`` fine-tuned from the shipped model; ``d-pool+random@S`` is (d) at pool share
+    S (plain ``d-pool+random``: train-sr's default share)."""
     from srkit.stages.degrade import degrade
     from srkit.stages.train_sr import train_sr
 
-    out = work / f"seed{seed}" / "models" / f"{row}-{args.iters}.safetensors"
+    if row == "d-pool+random":  # the file named by the share, so a new default retrains
+        from srkit.patches import POOL_SHARE
+        name = f"{row}@{POOL_SHARE:g}"
+    else:
+        name = row
+    out = work / f"seed{seed}" / "models" / f"{name}-{args.iters}.safetensors"
     if out.exists():
         return out
     quality.log(f"seed {seed}: training {row} ({args.iters} iterations from general_x4)")
@@ -198,8 +242,10 @@ def train_row(row: str, folders: dict[str, Path], pool: Path, work: Path, seed: 
         pairs = work / f"seed{seed}" / "pairs-pool"
         degrade([folders["clean"]], pairs, SCALE, pool=pool, seed=seed)
         source = {"pairs": pairs}
-    elif row == "d-pool+random":
+    elif row.startswith("d-pool+random"):
         source = {"hr": folders["clean"], "pool": pool, "synthetic": True}
+        if "@" in row:
+            source["pool_share"] = float(row.split("@")[1])
     elif row == "e-true-camera":
         source = {"pairs": work / f"seed{seed}" / "true"}
     elif row == "f-pool-on-the-fly":
@@ -244,11 +290,18 @@ def score_rows(folders: dict[str, Path], models: dict[str, Path], args: argparse
 
 def summarise(results: dict) -> str:
     seeds = sorted(results["seeds"], key=int)
-    lines = ["# The camera workflow on a synthetic camera (`benchmarks/camera_workflow.py`)", "",
-             f"Command: `{results['command']}`. {results['settings']['test_photos']} test "
-             f"photos (benchmarks/quality_holdout.txt outside every development set), "
+    development = results["settings"].get("development", False)
+    where = ("development photos, none in benchmarks/quality_holdout.txt" if development
+             else "benchmarks/quality_holdout.txt outside every development set")
+    lines = ["# The camera workflow on a synthetic camera (`benchmarks/camera_workflow.py`)"
+             + (": development" if development else ""), "",
+             f"Command: `{results['command']}`. "
+             + ("The development camera (`DEV_CAMERA`), not the report's. " if development
+                else "")
+             + f"{results['settings']['test_photos']} test photos ({where}), "
              f"{results['settings']['user_photos']} LR photos of the camera for the pool "
-             f"(outside every development set too), {results['settings']['train_photos']} "
+             f"({'development photos too' if development else where.split(' ', 1)[1] + ' too'}), "
+             f"{results['settings']['train_photos']} "
              f"clean HR photos; ×4; every row the shipped general_x4 fine-tuned "
              f"{results['settings']['iters']} iterations (batch {results['settings']['batch']}, "
              f"patch {results['settings']['patch']}, learning rate "
@@ -276,13 +329,34 @@ def summarise(results: dict) -> str:
             lines.append("")
             continue
         ceiling = np.mean([scores["e-true-camera"][p]["psnr_y"] for p in photos]) - interp
-        for row in ("c-pool", "d-pool+random", "f-pool-on-the-fly"):
-            if row not in scores:
+        for row in scores:
+            if not row.startswith(("c-", "d-", "f-")):
                 continue
             gain = np.mean([scores[row][p]["psnr_y"] for p in photos]) - interp
             lines.append("")
-            lines.append(f"{row}: {gain:+.2f} dB over the better interpolation, "
-                         f"{100 * gain / ceiling:.0f} % of the true camera's {ceiling:+.2f} dB.")
+            line = (f"{row}: {gain:+.2f} dB over the better interpolation, "
+                    f"{100 * gain / ceiling:.0f} % of the true camera's {ceiling:+.2f} dB")
+            if row.startswith("d-") and "c-pool" in scores:
+                diff = [scores[row][p]["psnr_y"] - scores["c-pool"][p]["psnr_y"] for p in photos]
+                low, high = quality.mean_interval(diff)
+                line += (f"; against c-pool {np.mean(diff):+.3f} dB [{low:+.3f}, {high:+.3f}], "
+                         f"ahead on {sum(d > 0 for d in diff)}/{len(photos)} photos")
+            lines.append(line + ".")
+        lines.append("")
+    shares = [row for row in results["seeds"][seeds[0]]["scores"] if "@" in row]
+    if shares:
+        lines += ["## (d) by pool share, mean PSNR-Y over the seeds", "",
+                  "| row | pool share | " + " | ".join(f"seed {s}" for s in seeds)
+                  + " | mean | vs c-pool |", "|---|---|" + "---|" * (len(seeds) + 2)]
+        for row in ["c-pool", *shares, "f-pool-on-the-fly"]:
+            means = [np.mean(list(p["psnr_y"] for p in results["seeds"][s]["scores"][row]
+                                  .values())) for s in seeds]
+            base = [np.mean(list(p["psnr_y"] for p in results["seeds"][s]["scores"]["c-pool"]
+                                 .values())) for s in seeds]
+            share = row.split("@")[1] if "@" in row else ("1 (pairs)" if row == "c-pool"
+                                                          else "1 (on the fly)")
+            lines.append(f"| {row} | {share} | " + " | ".join(f"{m:.3f}" for m in means)
+                         + f" | {np.mean(means):.3f} | {np.mean(means) - np.mean(base):+.3f} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -298,27 +372,39 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float, default=1e-4)
     parser.add_argument("--user-photos", type=int, default=20)
     parser.add_argument("--train-photos", type=int, default=40)
-    parser.add_argument("--rows", nargs="+", default=list(ROWS), choices=ROWS)
+    parser.add_argument("--rows", nargs="+", default=None, choices=ROWS)
+    parser.add_argument("--development", action="store_true",
+                        help="the development camera and photos, (d) at each --pool-shares")
+    parser.add_argument("--pool-shares", type=float, nargs="+", default=[0.25, 0.5, 0.75, 0.9])
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--weights", type=Path, default=HERE.parent / "srkit" / "weights")
-    parser.add_argument("--work", type=Path, default=HERE / ".camera-workflow-cache")
-    parser.add_argument("--out", type=Path,
-                        default=HERE / "results" / "camera_workflow")
-    return parser.parse_args(argv)
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args(argv)
+    name = "camera_workflow" + ("_development" if args.development else "")
+    args.work = args.work or HERE / ".camera-workflow-cache" / ("development" if args.development
+                                                                else "")
+    args.out = args.out or HERE / "results" / name
+    if args.rows is None:
+        args.rows = (["c-pool", *(f"d-pool+random@{share:g}" for share in args.pool_shares),
+                      "e-true-camera", "f-pool-on-the-fly"] if args.development else list(ROWS))
+    return args
 
 
 def main(argv: list[str] | None = None) -> str:
     args = parse_args(argv)
-    test, user, train = split(args.photo_dir, args.user_photos, args.train_photos)
+    test, user, train = (development_split if args.development else split)(
+        args.photo_dir, args.user_photos, args.train_photos)
+    law = DEV_CAMERA if args.development else REPORT_CAMERA
     results = {"command": "python benchmarks/camera_workflow.py " + " ".join(sys.argv[1:]),
                "settings": {"iters": args.iters, "batch": args.batch, "patch": args.patch,
                             "learning_rate": args.learning_rate, "test_photos": len(test),
                             "user_photos": len(user), "train_photos": len(train),
-                            "rows": args.rows},
+                            "rows": args.rows, "development": args.development},
                "seeds": {}}
     start = time.perf_counter()
     for seed in args.seeds:
-        folders = write_sets(test, user, train, args.work, seed)
+        folders = write_sets(test, user, train, args.work, seed, law)
         pool = build_pool(folders, args.work, seed)
         models = {row: train_row(row, folders, pool, args.work, seed, args)
                   for row in args.rows}
