@@ -22,6 +22,7 @@ from srkit.io.images import SkipLog, list_images, nothing_readable, read_image, 
 from srkit.io.pairs import check_pair, find_dist_maps, find_pairs, load_dist_map
 from srkit.ops.pixels import to_float
 from srkit.patches import (
+    POOL_SHARE,
     BlindPatches,
     DasrPatches,
     DegradedPatches,
@@ -223,7 +224,7 @@ def prepare_training_data(*, scale: int, patch_size: int, seed: int,
                           pairs: str | Path | None = None, hr: str | Path | None = None,
                           pool: str | Path | None = None, synthetic: bool = False,
                           synthetic_settings: object | None = None,
-                          pool_share: float = 0.5, blind: bool = False,
+                          pool_share: float = POOL_SHARE, blind: bool = False,
                           blind_settings: object | None = None,
                           val: str | Path | float | None = None,
                           real_lr: str | Path | None = None, domain_adapt: bool = False,

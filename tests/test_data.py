@@ -241,6 +241,20 @@ def test_pool_and_synthetic_mix_in_the_asked_share(tmp_path, rng):
                               synthetic=True, pool_share=1.5)
 
 
+def test_the_pool_share_default_is_one_number():
+    """The CLI's --pool-share default, the library's and train_sr's are srkit.patches.POOL_SHARE
+    (the CLI spells it out so that it starts without torch)."""
+    import inspect
+
+    from srkit.cli.train_sr import train_sr_cmd
+    from srkit.patches import POOL_SHARE
+    from srkit.stages.train_sr import train_sr
+
+    assert 0.5 < POOL_SHARE < 1.0  # mostly the pool, some of the random pipeline
+    for function in (train_sr_cmd, train_sr, prepare_training_data):
+        assert inspect.signature(function).parameters["pool_share"].default == POOL_SHARE
+
+
 def test_source_options_must_make_sense(tmp_path):
     with pytest.raises(SrkitError, match="either a pair folder or --hr"):
         prepare_training_data(scale=2, patch_size=16, seed=0)

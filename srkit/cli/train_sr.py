@@ -98,7 +98,7 @@ def train_sr_cmd(
     pool_share: Annotated[float, typer.Option(
         "--pool-share", callback=fraction,
         help="With both --pool and --synthetic: the share of samples degraded by the pool.")
-    ] = 0.5,
+    ] = 0.9,  # srkit.patches.POOL_SHARE (not imported: the CLI loads no torch to start)
     real_lr: Annotated[Optional[Path], typer.Option(  # noqa: UP045
         "--real-lr", help="LR photos of the target camera (required by --recipe dasr, whose "
         "PAIRS_DIR comes from srkit degrade --dsn, and by --recipe domain-adapt, the target "

@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from srkit.errors import SrkitError
+from srkit.patches import POOL_SHARE
 from srkit.scales import ScaleRange, check_scale_range_training
 from srkit.training.checks import (
     BLIND_ARCH,
@@ -116,7 +117,7 @@ def train_sr(pairs: str | Path | None = None, output: str | Path = "model.safete
              scale: int | ScaleRange | None = None, *, hr: str | Path | None = None,
              pool: str | Path | None = None,
              synthetic: bool = False, synthetic_settings: Any | None = None,
-             pool_share: float = 0.5, blind: bool = False, blind_settings: Any | None = None,
+             pool_share: float = POOL_SHARE, blind: bool = False, blind_settings: Any | None = None,
              arch: str | None = None, arch_args: Mapping[str, Any] | None = None,
              init: str | Path | None = None, recipe: str | None = None,
              config: str | Path | None = None, overrides: Mapping[str, Any] | None = None,
