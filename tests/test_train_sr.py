@@ -477,6 +477,24 @@ def test_init_starts_from_a_model_and_must_match_it(tmp_path, pairs):
                  init=first.output)
 
 
+@pytest.mark.parametrize("arch, arch_args", [
+    ("rrdbnet", {"num_feat": 4, "num_block": 1, "num_grow_ch": 4}),
+    ("da-sr", {"num_feat": 4, "num_block": 1, "decoder_block": 0})])
+def test_init_from_a_net_whose_factor_is_called_scale(tmp_path, pairs, arch, arch_args):
+    """RRDBNet's and da-sr's factor argument is ``scale``, the name of arch_args_for_scale's
+    own parameter: an --init model of theirs (its arguments hold ``scale``) once failed with a
+    TypeError."""
+    first = train_sr(pairs, tmp_path / "first.safetensors", 2,
+                     **{**TINY, "arch": arch, "arch_args": arch_args}, iters=1)
+    again = train_sr(pairs, tmp_path / "again.safetensors", 2,
+                     **{**TINY, "arch": None, "arch_args": None}, iters=1, init=first.output)
+    from srkit.io.checkpoints import load_model
+
+    loaded = load_model(again.output)
+    assert (loaded.arch, loaded.arch_args) == (arch, {**arch_args, "scale": 2})
+    assert read_safetensors(again.output)[1]["init"] == "first.safetensors"
+
+
 def test_init_takes_a_model_name_and_its_architecture(tmp_path, pairs, monkeypatch):
     """--init general_x2 (the name the below-bicubic warning suggests) works as written: the
     run takes the model's architecture and arguments unless told otherwise, and a different

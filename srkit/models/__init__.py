@@ -85,8 +85,10 @@ def build_model(arch: str, **arch_args: Any) -> nn.Module:
     return ARCHITECTURES[arch](**arch_args)
 
 
-def arch_args_for_scale(arch: str, scale: int, **overrides: Any) -> dict[str, Any]:
-    """Constructor arguments for ``arch`` at ``scale`` (defaults plus ``overrides``)."""
+def arch_args_for_scale(arch: str, scale: int, /, **overrides: Any) -> dict[str, Any]:
+    """Constructor arguments for ``arch`` at ``scale`` (defaults plus ``overrides``; an
+    ``overrides`` key named ``scale``, as an ``--init`` model's arguments have for the nets
+    whose factor is called so, is replaced by ``scale``)."""
     _lookup(arch)
     return {**overrides, SCALE_ARGUMENT[arch]: scale}
 
