@@ -1,8 +1,8 @@
 """Blind SR with a degradation-parameter head: does the head cost image quality, and does it
 learn the parameters?
 
-    python benchmarks/blind.py [--iters 300] [--weights 0 0.1 1] [--seed 0] [--threads 2]
-                               [--out benchmarks/results/blind]
+    python benchmarks/blind.py [--iters 300] [--weights 0 0.1 1] [--seeds 0] [--threads 2]
+                               [--draws 4] [--out benchmarks/results/blind]
 
 Photos: the tuxpaint and palapeli photographs of ``/work/shared/data/photos`` (scikit-image's
 astronaut, chelsea and coffee where that folder is missing), each downscaled ×2 with MATLAB
@@ -22,7 +22,11 @@ Reported on the held-out pairs: PSNR-Y (border 4) of the model's output and of t
 itself (the bicubic re-upscale: the baseline to beat), and for the head the Pearson
 correlation of predicted with true blur variance, noise level and factor and the mean
 absolute error in their units (meaningless for λ = 0, whose head never trains; shown
-for completeness). Results: OUT.json and OUT.md, also printed.
+for completeness), beside the trivial estimator's error (every photo given the middle of
+the range). Per band of the true blur variance (thirds of its range), the model's margin over
+its input with a 95 % Student-t interval over the held-out pairs, and the pairs it wins. Each
+seed of ``--seeds`` trains every λ again (the held-out pairs stay the same).
+Results: OUT.json and OUT.md, also printed.
 """
 
 from __future__ import annotations
@@ -101,6 +105,9 @@ def score(model_path: Path, pairs) -> dict:
     predicted, true = np.asarray(predicted), np.asarray(true)
     names = ("blur_variance", "noise_level", "factor")
     return {"psnr_y": float(np.mean(out_psnr)), "input_psnr_y": float(np.mean(in_psnr)),
+            "per_pair": {"psnr_y": [float(v) for v in out_psnr],
+                         "input_psnr_y": [float(v) for v in in_psnr],
+                         "true": true.tolist(), "predicted": predicted.tolist()},
             "correlation": {n: float(np.corrcoef(predicted[:, k], true[:, k])[0, 1])
                             for k, n in enumerate(names)},
             "mae": {n: float(np.abs(predicted[:, k] - true[:, k]).mean())
@@ -111,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--weights", type=float, nargs="+", default=[0.0, 0.1, 1.0])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--train", type=int, default=10)
     parser.add_argument("--test", type=int, default=5)
     parser.add_argument("--draws", type=int, default=4)
@@ -132,17 +139,18 @@ def main(argv: list[str] | None = None) -> None:
         root = Path(tmp)
         for index, image in enumerate(train):
             write_image(root / "hr" / f"{index:02d}.png", image)
-        for weight in args.weights:
+        for seed, weight in ((seed, weight) for seed in args.seeds for weight in args.weights):
             started = time.perf_counter()
-            output = root / f"blind_{weight:g}.safetensors"
-            train_sr(output=output, hr=root / "hr", blind=True, seed=args.seed,
+            output = root / f"blind_{weight:g}_{seed}.safetensors"
+            train_sr(output=output, hr=root / "hr", blind=True, seed=seed,
                      arch_args={"num_feat": 16, "depth": 3},
                      overrides={"param_weight": weight, "discriminator_num_feat": 16,
                                 "learning_rate": 5e-4, "lr_milestones": [],
                                 "ema_decay": 0.0},
                      iters=args.iters, batch_size=4, patch_size=128, workers=0,
                      save_every=args.iters, device="cpu")
-            result = {"param_weight": weight, "seconds": time.perf_counter() - started,
+            result = {"param_weight": weight, "seed": seed,
+                      "seconds": time.perf_counter() - started,
                       **score(output, pairs)}
             print(json.dumps(result), file=sys.stderr)
             runs.append(result)
@@ -158,22 +166,64 @@ def main(argv: list[str] | None = None) -> None:
     print(table)
 
 
+BANDS = ((0.0, 50 / 3), (50 / 3, 100 / 3), (100 / 3, 50.0))  # thirds of the blur range
+
+
+def midpoint_error(runs: list[dict]) -> list[float]:
+    """Mean absolute error of the trivial estimator (the middle of each default range)."""
+    from srkit.degradations.blind import BlindSettings
+
+    ranges = BlindSettings()
+    true = np.asarray(runs[0]["per_pair"]["true"])
+    middle = [sum(ranges.blur_variance) / 2, sum(ranges.noise_level) / 2, sum(ranges.factor) / 2]
+    return [float(np.abs(true[:, k] - middle[k]).mean()) for k in range(3)]
+
+
 def render(report: dict) -> str:
+    sys.path.insert(0, str(HERE))
+    import quality  # noqa: PLC0415  (the Student-t interval of the other benchmarks)
+
     s = report["settings"]
+    runs = report["runs"]
     lines = [f"`python benchmarks/blind.py --iters {s['iters']} --weights "
-             f"{' '.join(f'{w:g}' for w in s['weights'])} --seed {s['seed']}` — "
+             f"{' '.join(f'{w:g}' for w in s['weights'])} --seeds "
+             f"{' '.join(str(v) for v in s['seeds'])} --draws {s['draws']}` — "
              f"{s['train']} training photos, {s['held_out_pairs']} held-out pairs "
              f"({s['test']} photos × {s['draws']} draws), CPU.", "",
-             "| λ (param_weight) | PSNR-Y model | PSNR-Y input (bicubic) | corr σ | corr w | "
-             "corr factor | MAE σ (px²) | MAE w (grey levels) | MAE factor | seconds |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for run in report["runs"]:
+             "| λ (param_weight) | seed | PSNR-Y model | PSNR-Y input (bicubic) | corr σ | "
+             "corr w | corr factor | MAE σ (px²) | MAE w (grey levels) | MAE factor | seconds |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for run in runs:
         c, m = run["correlation"], run["mae"]
         lines.append(
-            f"| {run['param_weight']:g} | {run['psnr_y']:.2f} | {run['input_psnr_y']:.2f} | "
+            f"| {run['param_weight']:g} | {run.get('seed', s.get('seed', 0))} | "
+            f"{run['psnr_y']:.2f} | {run['input_psnr_y']:.2f} | "
             f"{c['blur_variance']:.2f} | {c['noise_level']:.2f} | {c['factor']:.2f} | "
             f"{m['blur_variance']:.1f} | {m['noise_level']:.1f} | {m['factor']:.2f} | "
             f"{run['seconds']:.0f} |")
+    if not all("per_pair" in run for run in runs):
+        return "\n".join(lines) + "\n"
+    guess = midpoint_error(runs)
+    lines.append(f"| the middle of each range (no model) | – | – | – | – | – | – | "
+                 f"{guess[0]:.1f} | {guess[1]:.1f} | {guess[2]:.2f} | – |")
+    lines += ["", "Model − input PSNR-Y (dB) by band of the true blur variance (px²): mean, "
+              "95 % interval over the held-out pairs, pairs won.", "",
+              "| λ | seed | " + " | ".join(f"σ² {lo:.0f}–{hi:.0f}" for lo, hi in BANDS) + " |",
+              "|---:|---:|" + "---|" * len(BANDS)]
+    for run in runs:
+        pairs = run["per_pair"]
+        variance = np.asarray(pairs["true"])[:, 0]
+        gain = np.asarray(pairs["psnr_y"]) - np.asarray(pairs["input_psnr_y"])
+        cells = []
+        for low, high in BANDS:
+            band = gain[(variance >= low) & (variance < high + 1e-9)]
+            if len(band) < 2:
+                cells.append("–")
+                continue
+            a, b = quality.mean_interval(list(band))
+            cells.append(f"{band.mean():+.2f} [{a:+.2f}, {b:+.2f}] {int((band > 0).sum())}/"
+                         f"{len(band)}")
+        lines.append(f"| {run['param_weight']:g} | {run['seed']} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
