@@ -196,13 +196,11 @@ def render(report: dict) -> str:
     for run in runs:
         c, m = run["correlation"], run["mae"]
         lines.append(
-            f"| {run['param_weight']:g} | {run.get('seed', s.get('seed', 0))} | "
+            f"| {run['param_weight']:g} | {run['seed']} | "
             f"{run['psnr_y']:.2f} | {run['input_psnr_y']:.2f} | "
             f"{c['blur_variance']:.2f} | {c['noise_level']:.2f} | {c['factor']:.2f} | "
             f"{m['blur_variance']:.1f} | {m['noise_level']:.1f} | {m['factor']:.2f} | "
             f"{run['seconds']:.0f} |")
-    if not all("per_pair" in run for run in runs):
-        return "\n".join(lines) + "\n"
     guess = midpoint_error(runs)
     lines.append(f"| the middle of each range (no model) | – | – | – | – | – | – | "
                  f"{guess[0]:.1f} | {guess[1]:.1f} | {guess[2]:.2f} | – |")

@@ -125,20 +125,29 @@ def development_photos(photo_dir: Path, rest: list[Path]) -> set[str]:
         | set(noise_rule)
 
 
+def spaced(paths: list[Path], count: int) -> list[Path]:
+    """``count`` of ``paths`` (all when fewer), evenly spaced, in their order."""
+    picks = np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int)
+    return [paths[i] for i in sorted(set(picks.tolist()))]
+
+
+def photo_sets(photo_dir: Path) -> tuple[list[Path], list[Path], set[str]]:
+    """(the hold-out photos, the rest, :func:`development_photos`): what both splits start
+    from."""
+    holdout = quality.read_holdout(HERE / "quality_holdout.txt")
+    test, rest = quality.split_photos(photo_dir, holdout, None, None)
+    return test, rest, development_photos(photo_dir, rest)
+
+
 def split(photo_dir: Path, user_count: int, train_count: int
           ) -> tuple[list[Path], list[Path], list[Path]]:
     """(test, the user's LR photos, clean HR): test and LR photos outside every development
     set (:func:`development_photos`); the clean HR may be any of the rest (training data)."""
-    holdout = quality.read_holdout(HERE / "quality_holdout.txt")
-    test, rest = quality.split_photos(photo_dir, holdout, None, None)
-    development = development_photos(photo_dir, rest)
+    test, rest, development = photo_sets(photo_dir)
     test = [p for p in test if p.name not in development]
-    candidates = [p for p in rest if p.name not in development]
-    picks = set(np.linspace(0, len(candidates) - 1, user_count).round().astype(int).tolist())
-    user = [p for i, p in enumerate(candidates) if i in picks]
+    user = spaced([p for p in rest if p.name not in development], user_count)
     others = [p for p in rest if p not in user]
-    take = np.linspace(0, len(others) - 1, min(train_count, len(others))).round().astype(int)
-    return test, user, [others[i] for i in sorted(set(take.tolist()))]
+    return test, user, spaced(others, train_count)
 
 
 def development_split(photo_dir: Path, user_count: int, train_count: int, test_count: int = 9
@@ -146,16 +155,9 @@ def development_split(photo_dir: Path, user_count: int, train_count: int, test_c
     """:func:`split` for ``--development``: test and LR photos from the development photos
     (none in the hold-out list, none the report's LR photos), evenly spaced by name; clean HR
     from the rest outside both."""
-    holdout = quality.read_holdout(HERE / "quality_holdout.txt")
-    _, rest = quality.split_photos(photo_dir, holdout, None, None)
-    development = development_photos(photo_dir, rest)
-    _, report_user, _ = split(photo_dir, user_count, train_count)
+    _, rest, development = photo_sets(photo_dir)
+    report_user = spaced([p for p in rest if p.name not in development], user_count)
     pool = [p for p in rest if p.name in development and p not in report_user]
-
-    def spaced(paths: list[Path], count: int) -> list[Path]:
-        picks = np.linspace(0, len(paths) - 1, min(count, len(paths))).round().astype(int)
-        return [paths[i] for i in sorted(set(picks.tolist()))]
-
     test = spaced(pool, test_count)
     user = spaced([p for p in pool if p not in test], user_count)
     others = [p for p in rest if p not in test and p not in user]
@@ -291,8 +293,10 @@ def score_rows(folders: dict[str, Path], models: dict[str, Path], args: argparse
 def summarise(results: dict) -> str:
     seeds = sorted(results["seeds"], key=int)
     development = results["settings"].get("development", False)
-    where = ("development photos, none in benchmarks/quality_holdout.txt" if development
-             else "benchmarks/quality_holdout.txt outside every development set")
+    where, where_lr = (("development photos, none in benchmarks/quality_holdout.txt",
+                        "development photos too") if development
+                       else ("benchmarks/quality_holdout.txt outside every development set",
+                             "outside every development set too"))
     lines = ["# The camera workflow on a synthetic camera (`benchmarks/camera_workflow.py`)"
              + (": development" if development else ""), "",
              f"Command: `{results['command']}`. "
@@ -300,7 +304,7 @@ def summarise(results: dict) -> str:
                 else "")
              + f"{results['settings']['test_photos']} test photos ({where}), "
              f"{results['settings']['user_photos']} LR photos of the camera for the pool "
-             f"({'development photos too' if development else where.split(' ', 1)[1] + ' too'}), "
+             f"({where_lr}), "
              f"{results['settings']['train_photos']} "
              f"clean HR photos; ×4; every row the shipped general_x4 fine-tuned "
              f"{results['settings']['iters']} iterations (batch {results['settings']['batch']}, "
@@ -348,15 +352,17 @@ def summarise(results: dict) -> str:
         lines += ["## (d) by pool share, mean PSNR-Y over the seeds", "",
                   "| row | pool share | " + " | ".join(f"seed {s}" for s in seeds)
                   + " | mean | vs c-pool |", "|---|---|" + "---|" * (len(seeds) + 2)]
+        def means(row: str) -> list[float]:
+            return [np.mean([p["psnr_y"] for p in results["seeds"][s]["scores"][row].values()])
+                    for s in seeds]
+
+        base = np.mean(means("c-pool"))
         for row in ["c-pool", *shares, "f-pool-on-the-fly"]:
-            means = [np.mean(list(p["psnr_y"] for p in results["seeds"][s]["scores"][row]
-                                  .values())) for s in seeds]
-            base = [np.mean(list(p["psnr_y"] for p in results["seeds"][s]["scores"]["c-pool"]
-                                 .values())) for s in seeds]
+            row_means = means(row)
             share = row.split("@")[1] if "@" in row else ("1 (pairs)" if row == "c-pool"
                                                           else "1 (on the fly)")
-            lines.append(f"| {row} | {share} | " + " | ".join(f"{m:.3f}" for m in means)
-                         + f" | {np.mean(means):.3f} | {np.mean(means) - np.mean(base):+.3f} |")
+            lines.append(f"| {row} | {share} | " + " | ".join(f"{m:.3f}" for m in row_means)
+                         + f" | {np.mean(row_means):.3f} | {np.mean(row_means) - base:+.3f} |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
