@@ -578,13 +578,15 @@ def test_a_config_file_value_out_of_range_is_refused_before_training(tmp_path, t
         resolve_recipe("esrgan", read_config(config))
 
 
-@pytest.mark.slow  # about 80 s: a pool from the bundled photos and 300 iterations at ×4
+@pytest.mark.slow  # about 25 s: a pool from the bundled photos and 50 iterations at ×4
 def test_a_short_compact_run_at_its_defaults_beats_bicubic(tmp_path) -> None:
-    """What docs/cli/train-sr.md ("Short runs") suggests: `--arch compact --iters 300` with
-    every other option at its default, on pairs made like the camera from the bundled photos
-    (the quickstart's split at ×4), ends above bicubic on the held-out photo. From scratch such a
+    """What docs/cli/train-sr.md ("Short runs") suggests: `--arch compact` with every other
+    option at its default, on pairs made like the camera from the bundled photos (the
+    quickstart's split at ×4), ends above bicubic on the held-out photo. From scratch such a
     run stays below it (the issue: 23.25 against 23.43 dB), so a short run starts from the
-    shipped model of its scale."""
+    shipped model of its scale. 50 iterations keep the test short: measured 23.88 dB against
+    23.56 for bicubic, where the shipped model unchanged scores 23.58 (1 iteration), so the
+    margin asked for is the short run's own gain (100 / 150 iterations: 23.83 / 23.81)."""
     from srkit.stages.collect_noise import collect_noise
     from srkit.stages.degrade import degrade
     from srkit.stages.estimate_kernels import estimate_kernels
@@ -600,11 +602,11 @@ def test_a_short_compact_run_at_its_defaults_beats_bicubic(tmp_path) -> None:
     degrade(held_out, tmp_path / "test", 4, pool=pool, clean_up=2, seed=7)
     result = CliRunner().invoke(app, [
         "train-sr", str(tmp_path / "pairs"), "-o", str(tmp_path / "m.safetensors"), "-x", "4",
-        "--arch", "compact", "--iters", "300", "--val", str(tmp_path / "test"),
-        "--val-every", "300", "--json", "-q"])
+        "--arch", "compact", "--iters", "50", "--val", str(tmp_path / "test"),
+        "--val-every", "50", "--json", "-q"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["val_psnr_y"] > summary["bicubic_psnr_y"] + 0.1, summary
+    assert summary["val_psnr_y"] > summary["bicubic_psnr_y"] + 0.15, summary
     assert read_safetensors(tmp_path / "m.safetensors")[1]["init"] == "general_x4.safetensors"
 
 
