@@ -585,7 +585,7 @@ def test_a_short_compact_run_at_its_defaults_beats_bicubic(tmp_path) -> None:
     quickstart's split at ×4), ends above bicubic on the held-out photo. From scratch such a
     run stays below it (the issue: 23.25 against 23.43 dB), so a short run starts from the
     shipped model of its scale. 50 iterations keep the test short: measured 23.88 dB against
-    23.56 for bicubic, where the shipped model unchanged scores 23.58 (1 iteration), so the
+    23.56 for bicubic, where the shipped model after a single iteration scores 23.58, so the
     margin asked for is the short run's own gain (100 / 150 iterations: 23.83 / 23.81)."""
     from srkit.stages.collect_noise import collect_noise
     from srkit.stages.degrade import degrade
