@@ -64,6 +64,25 @@ def photo_dir(tmp_path: Path, astronaut, chelsea, coffee) -> Path:
 
 
 @pytest.fixture
+def run_main(monkeypatch, capsys):
+    """``run_main(args) -> (exit code, stderr)``: the console script's entry point,
+    ``srkit.cli.main``, with ``sys.argv = ["srkit", *args]``, in this process (the same error
+    handling as the installed command, without a second torch import)."""
+    import sys
+
+    from srkit.cli import main
+
+    def run(args: list[str]) -> tuple[int, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["srkit", *map(str, args)])
+        with pytest.raises(SystemExit) as exit_info:
+            main()
+        return exit_info.value.code, capsys.readouterr().err
+
+    return run
+
+
+@pytest.fixture
 def one_torch_thread():
     """Tiny convolutions run faster on one thread, above all on a shared CPU."""
     import torch

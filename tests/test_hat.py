@@ -342,18 +342,17 @@ def test_upscale_cli_runs_a_hat_pth_in_tiles(tmp_path: Path, astronaut) -> None:
 
 
 def test_upscale_cli_refuses_wrong_shaped_and_truncated_files_in_one_line(
-        tmp_path: Path, astronaut, capsys, monkeypatch) -> None:
+        tmp_path: Path, astronaut, run_main) -> None:
     photo = write_image(tmp_path / "photo.png", astronaut[:18, :23])
     state = _random_hat(**TINY, upscale=2).state_dict()
     torch.save({"params_ema": state}, tmp_path / "h.pth")
     data = (tmp_path / "h.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[:len(data) // 2])
-    assert "cut.pth" in _srkit_upscale(photo, tmp_path / "cut.pth", tmp_path / "x.png", capsys,
-                                     monkeypatch)[0]
+    assert "cut.pth" in _srkit_upscale(run_main, photo, tmp_path / "cut.pth", tmp_path / "x.png")[0]
     key = f"{GROUP}overlap_attn.qkv.weight"
     state[key] = torch.zeros(30, 12)
     torch.save(state, tmp_path / "bad.pth")
-    lines = _srkit_upscale(photo, tmp_path / "bad.pth", tmp_path / "y.png", capsys, monkeypatch)
+    lines = _srkit_upscale(run_main, photo, tmp_path / "bad.pth", tmp_path / "y.png")
     assert f"bad.pth: {key} has shape (30, 12), the network expects (36, 12)" in lines[0]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -178,16 +177,6 @@ def test_samples_that_cannot_carry_labels_refuse_them() -> None:
         blind.attach_region_labels([np.zeros((32, 32), np.uint8)])
 
 
-def _run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
-    from srkit.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["srkit", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return exit_info.value.code, capsys.readouterr().err
-
-
 @pytest.mark.parametrize("damage, message", [
     ("missing", "no label map b.png for the HR image b"),
     ("size", "the label map is 10×10, its HR image 72×40"),
@@ -195,8 +184,8 @@ def _run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
     ("rgb", "a label map must have one channel"),
     ("folder", "no such folder"),
 ])
-def test_a_bad_label_folder_is_one_error_line(tmp_path, vgg_file, monkeypatch, capsys,
-                                              damage, message):
+def test_a_bad_label_folder_is_one_error_line(tmp_path, vgg_file, run_main, damage,
+                                              message):
     pairs = _labelled_pairs(tmp_path)
     labels = tmp_path / "labels"
     broken = labels / "b.png"
@@ -210,11 +199,11 @@ def test_a_bad_label_folder_is_one_error_line(tmp_path, vgg_file, monkeypatch, c
         Image.fromarray(np.zeros((40, 72, 3), np.uint8), "RGB").save(broken)
     else:
         labels = tmp_path / "nowhere"
-    code, stderr = _run_main(
+    code, stderr = run_main(
         ["train-sr", str(pairs), "-o", str(tmp_path / "m.safetensors"), "-x", "2",
          "--recipe", "srobb", "--set", "discriminator=patchgan", "--patch-size", "16",
          "--iters", "1", "--device", "cpu", "--workers", "0", "--vgg-weights", str(vgg_file),
-         "--region-labels", str(labels), "-q"], monkeypatch, capsys)
+         "--region-labels", str(labels), "-q"])
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 1 and len(lines) == 1, stderr
     assert lines[0].startswith("error:") and message in lines[0]

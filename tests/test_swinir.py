@@ -456,35 +456,26 @@ def test_upscale_cli_runs_a_swinir_pth_in_tiles(tmp_path: Path, astronaut) -> No
     assert '"tile_overlap": 16' in result.stdout  # 4 windows of 4 px
 
 
-def _srkit_upscale(photo: Path, model: Path, out: Path, capsys, monkeypatch) -> list[str]:
-    """``srkit upscale`` through the console script's entry point (in this process: the same
-    error handling as the installed command, without a second torch import)."""
-    from srkit.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["srkit", "upscale", str(photo), "--model", str(model),
-                                      "-o", str(out)])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    err = capsys.readouterr().err
+def _srkit_upscale(run_main, photo: Path, model: Path, out: Path) -> list[str]:
+    code, err = run_main(["upscale", photo, "--model", model, "-o", out])
     lines = [line for line in err.splitlines() if line.strip()]
-    assert exit_info.value.code == 1 and len(lines) == 1 and lines[0].startswith("error:"), err
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error:"), err
     assert not out.exists()
     return lines
 
 
 def test_upscale_cli_refuses_wrong_shaped_and_truncated_files_in_one_line(
-        tmp_path: Path, astronaut, capsys, monkeypatch) -> None:
+        tmp_path: Path, astronaut, run_main) -> None:
     photo = write_image(tmp_path / "photo.png", astronaut[:18, :23])
     state = _random_swinir(**TINY, **TAILS["nearest-conv-x2-3conv"]).state_dict()
     torch.save({"params_ema": state}, tmp_path / "s.pth")
     data = (tmp_path / "s.pth").read_bytes()
     (tmp_path / "cut.pth").write_bytes(data[:len(data) // 2])
-    lines = _srkit_upscale(photo, tmp_path / "cut.pth", tmp_path / "x.png", capsys, monkeypatch)
+    lines = _srkit_upscale(run_main, photo, tmp_path / "cut.pth", tmp_path / "x.png")
     assert "cut.pth" in lines[0]
     state["layers.0.conv.4.weight"] = torch.zeros(12, 4, 3, 3)
     torch.save(state, tmp_path / "bad.pth")
-    lines = _srkit_upscale(photo, tmp_path / "bad.pth", tmp_path / "y.png", capsys, monkeypatch)
+    lines = _srkit_upscale(run_main, photo, tmp_path / "bad.pth", tmp_path / "y.png")
     assert "bad.pth: layers.0.conv.4.weight has shape (12, 4, 3, 3), the network expects " \
            "(12, 3, 3, 3)" in lines[0]
 

@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -306,23 +305,18 @@ def test_cli_trains_on_degrade_dsn_pairs(tmp_path, astronaut, coffee):
 
 
 @pytest.mark.parametrize("drop_real", [True, False], ids=["no-real-lr", "no-dist-maps"])
-def test_console_script_prints_one_line(tmp_path, dasr_data, monkeypatch, capsys, drop_real):
-    from srkit.cli import main
-
+def test_console_script_prints_one_line(tmp_path, dasr_data, run_main, drop_real):
     pairs, real = dasr_data
     if not drop_real:
         pairs = tmp_path / "copy"
         shutil.copytree(dasr_data[0], pairs, ignore=shutil.ignore_patterns("dist"))
-    args = ["srkit", "train-sr", str(pairs), "-o", str(tmp_path / "m.safetensors"), "-x", "2",
+    args = ["train-sr", str(pairs), "-o", str(tmp_path / "m.safetensors"), "-x", "2",
             "--recipe", "dasr", "--perceptual-weight", "0", "--iters", "1", "--device", "cpu"]
     if not drop_real:
         args += ["--real-lr", str(real)]
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", args)
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert exit_info.value.code == 1 and len(lines) == 1 and lines[0].startswith("error:")
+    code, err = run_main(args)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and lines[0].startswith("error:")
     assert ("--real-lr" if drop_real else "dist/") in lines[0]
 
 

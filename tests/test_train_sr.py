@@ -292,7 +292,7 @@ def test_amp_is_a_warned_no_op_on_cpu_and_channels_last_runs(tmp_path, pairs, ca
     assert all(torch.isfinite(v).all() for v in load_file(result.output).values())
 
 
-def test_cli_trains_and_refuses_to_overwrite(tmp_path, pairs, monkeypatch, capsys):
+def test_cli_trains_and_refuses_to_overwrite(tmp_path, pairs, run_main):
     runner = CliRunner()
     output = tmp_path / "cli.safetensors"
     config = tmp_path / "c.toml"
@@ -312,7 +312,7 @@ def test_cli_trains_and_refuses_to_overwrite(tmp_path, pairs, monkeypatch, capsy
     assert state["settings"]["recipe"]["lr_gamma"] == 0.25
     assert (tmp_path / "cli.train.csv").exists()
 
-    code, stderr = _run_main(args, monkeypatch, capsys)  # as the console script does
+    code, stderr = run_main(args)  # as the console script does
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert code == 1 and len(lines) == 1
     assert lines[0].startswith("error:") and "already exists" in lines[0]
@@ -322,16 +322,6 @@ def test_cli_trains_and_refuses_to_overwrite(tmp_path, pairs, monkeypatch, capsy
     result = runner.invoke(app, finished)
     assert result.exit_code == 0, result.output
     assert "3 iterations (already complete" in " ".join(result.output.split())
-
-
-def _run_main(args: list[str], monkeypatch, capsys) -> tuple[int, str]:
-    from srkit.cli import main
-
-    capsys.readouterr()
-    monkeypatch.setattr(sys, "argv", ["srkit", *args])
-    with pytest.raises(SystemExit) as exit_info:
-        main()
-    return exit_info.value.code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("extra, message", [
