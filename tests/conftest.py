@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -68,8 +69,6 @@ def run_main(monkeypatch, capsys):
     """``run_main(args) -> (exit code, stderr)``: the console script's entry point,
     ``srkit.cli.main``, with ``sys.argv = ["srkit", *args]``, in this process (the same error
     handling as the installed command, without a second torch import)."""
-    import sys
-
     from srkit.cli import main
 
     def run(args: list[str]) -> tuple[int, str]:
